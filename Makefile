@@ -26,7 +26,7 @@ report: $(STAMP)  ## the main job on the demo data: raw → processed → analys
 	$(BIN)/python -m analysis run
 
 test: $(STAMP)  ## every test: unit, property, reference comparisons and notebooks (nbval)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lab: $(STAMP)  ## JupyterLab on the project's kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -1,0 +1,31 @@
+"""Reading messy submissions: files → sheets → layout → one record per data cell.
+
+The first half of the ingest step.  :mod:`~analysis.ingest.read` opens workbooks and CSV files
+whatever their real format and encoding; :mod:`~analysis.ingest.layout` recognises the sheet's
+shape and extracts one row per data cell with its provenance; :mod:`~analysis.ingest.values` and
+:mod:`~analysis.ingest.periods` read cell values and reporting periods.  The cleaning pipeline
+(``pipeline``, ``validate``, ``outputs``) builds on these functions.
+"""
+
+from analysis.ingest.errors import (
+    IngestError,
+    LayoutError,
+    PeriodError,
+    UnreadableFileError,
+    ValueParseError,
+)
+from analysis.ingest.periods import parse_period, period_sort_key, periods_from_file
+from analysis.ingest.values import Parsed, parse_value
+
+__all__ = [
+    "IngestError",
+    "UnreadableFileError",
+    "LayoutError",
+    "PeriodError",
+    "ValueParseError",
+    "Parsed",
+    "parse_value",
+    "parse_period",
+    "periods_from_file",
+    "period_sort_key",
+]

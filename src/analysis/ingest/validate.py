@@ -1,0 +1,537 @@
+"""Validation of parsed indicator values: every rule declared in one table, every failure collected.
+
+Validation is *lazy* in the pandera sense: nothing stops at the first bad cell.  Each check returns
+the rows that fail it, and :func:`validate` stacks them into one failure table with the place
+(file, sheet, cell), the county and period, the indicator, the raw value, the English rule name
+and a Chinese message a county clerk can act on.
+
+Rules come from two declared sources only:
+
+* :data:`RULES` — one row per rule: name, what happens to the cell (``action``), the Chinese
+  message template and an English description.  ``docs/data-contract.md`` mirrors this table.
+* the indicator catalog (``load_catalog()``: ``type``, ``min``, ``max``, ``integer``) for the
+  per-cell rules, and :data:`PART_TOTAL` for the cross-field rules.
+
+Actions
+-------
+``quarantine``
+    the cell is removed from the clean data and listed in ``quarantine.csv``.
+``fix``
+    the cell is kept (or replaced by a recomputed value) and the change is written to the audit.
+``merge``
+    an identical repeat of a value already kept; counted, listed in the audit, not duplicated.
+``set_aside``
+    a cell that carries no catalog indicator (unknown column, remark, reported rate); counted
+    per file, listed in the audit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from analysis.catalog import load_catalog
+
+__all__ = [
+    "Rule",
+    "RULES",
+    "PART_TOTAL",
+    "RATE_TOLERANCE_PP",
+    "INTEGER_TOLERANCE",
+    "FAILURE_COLUMNS",
+    "Validation",
+    "rules_frame",
+    "check_cells",
+    "check_cross",
+    "reconcile_rates",
+    "validate",
+    "failure_rows",
+]
+
+Action = Literal["quarantine", "fix", "merge", "set_aside"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation or cleaning rule.
+
+    Attributes
+    ----------
+    name : English machine name (the ``rule`` column of every output).
+    stage : where it is applied: ``parse``, ``county``, ``period``, ``cell``, ``duplicate``,
+        ``cross`` or ``column``.
+    action : what happens to the cell (see module docstring).
+    message_zh : Chinese message template; ``{fields}`` are filled from the failing row
+        (``indicator_zh``, ``raw_value``, ``value``, ``min``, ``max``, ``other_zh``, ``other``,
+        ``county_text``, ``note``, ``values``).
+    description : English one-line description (for the data contract and the audit).
+    """
+
+    name: str
+    stage: str
+    action: Action
+    message_zh: str
+    description: str
+
+
+RULES: tuple[Rule, ...] = (
+    # ---- values that cannot be read (status "error" from values.parse_value) ----
+    Rule("value_unreadable", "parse", "quarantine",
+         "{indicator_zh}的填报值“{raw_value}”无法识别为有效数值（{note}），请按表格要求填写数字。",
+         "the cell cannot be read as the indicator's type (the parser's own rule name is kept "
+         "when it gives one, e.g. number, excel_error, bool)"),
+    # ---- county and period ----
+    Rule("county_unknown", "county", "quarantine",
+         "无法识别县（市、区）名称“{county_text}”（{note}），请填写规范全称，如“凉山州喜德县”。",
+         "the county text resolves to no GB/T 2260 code (or to more than one) for the period"),
+    Rule("period_unknown", "period", "quarantine",
+         "无法确定本表的填报时期（{note}），请在标题或“截至”日期中注明，如“2013年上半年”。",
+         "no reporting period found in the column, title, 截至 date or file name, or they "
+         "contradict each other"),
+    # ---- per-cell rules declared in the catalog ----
+    Rule("below_min", "cell", "quarantine",
+         "{indicator_zh}为{raw_value}，低于允许的最小值{min:g}，请核对后更正。",
+         "value below the catalog minimum"),
+    Rule("above_max", "cell", "quarantine",
+         "{indicator_zh}为{raw_value}，超过允许的最大值{max:g}，请核对单位和数值后更正。",
+         "value above the catalog maximum"),
+    Rule("not_integer", "cell", "quarantine",
+         "{indicator_zh}应为整数，填报值为{raw_value}，请核对后更正。",
+         "a count (catalog integer=1) with a fractional value"),
+    # ---- repeats of the same county, period and indicator ----
+    Rule("duplicate_merged", "duplicate", "merge",
+         "{indicator_zh}在多处重复填报，数值一致（{values}），已合并为一条。",
+         "identical repeat of a value already kept; merged"),
+    Rule("duplicate_conflict", "duplicate", "quarantine",
+         "同一县、同一时期的{indicator_zh}在多处填报了不同数值（{values}），请确认哪一个正确。",
+         "the same county, period and indicator reported with different values; every copy "
+         "is quarantined"),
+    # ---- cross-field rules ----
+    Rule("filled_exceeds_authorized", "cross", "quarantine",
+         "团县委实有在编人数（{value:g}）超过核定编制数（{other:g}），且备注未说明原因，"
+         "请更正或在备注中说明。",
+         "posts_filled > posts_authorized without a remark explaining it"),
+    Rule("filled_exceeds_authorized_noted", "cross", "fix",
+         "团县委实有在编人数（{value:g}）超过核定编制数（{other:g}），备注已说明：{note}。数值保留。",
+         "posts_filled > posts_authorized, explained by a remark; kept and audited"),
+    Rule("part_exceeds_total", "cross", "quarantine",
+         "{indicator_zh}（{value:g}）超过{other_zh}（{other:g}），部分数不能大于总数，请核对。",
+         "a part exceeds its total (townships_* > townships_total, "
+         "nonpublic_firms_with_org > nonpublic_firms)"),
+    # ---- rates reported next to their counts ----
+    Rule("rate_recomputed", "cross", "fix",
+         "填报的{indicator_zh}（{raw_value}）与按数量计算的结果（{value:.1f}%）不一致，"
+         "已按数量重新计算。",
+         "a reported rate disagrees with the rate recomputed from its counts; the counts win "
+         "(rates are always derived from counts)"),
+    Rule("rate_consistent", "cross", "set_aside",
+         "填报的{indicator_zh}（{raw_value}）与按数量计算的结果一致，由数量重新计算。",
+         "a reported rate agrees with its counts; not stored (derived again from the counts)"),
+    Rule("rate_without_counts", "cross", "set_aside",
+         "填报了{indicator_zh}（{raw_value}）但缺少计算所需的数量，未采用。",
+         "a reported rate whose counts are missing; not stored (rates come only from counts)"),
+    # ---- cells that carry no catalog indicator ----
+    Rule("unknown_column", "column", "set_aside",
+         "列“{header_text}”不是指标目录中的指标，未导入。",
+         "the column header matches no indicator of the catalog"),
+    Rule("remark", "column", "set_aside",
+         "备注：{raw_value}",
+         "a remark (备注/说明) cell; used to explain cross-field exceptions, not stored as a value"),
+)
+"""Every rule of the cleaning step (mirrored in ``docs/data-contract.md``)."""
+
+_RULES_BY_NAME: dict[str, Rule] = {r.name: r for r in RULES}
+
+PART_TOTAL: tuple[tuple[str, str, str, bool], ...] = (
+    # (part, total, rule, a remark may explain it)
+    ("posts_filled", "posts_authorized", "filled_exceeds_authorized", True),
+    ("townships_active", "townships_total", "part_exceeds_total", False),
+    ("townships_with_secretary", "townships_total", "part_exceeds_total", False),
+    ("townships_funded", "townships_total", "part_exceeds_total", False),
+    ("nonpublic_firms_with_org", "nonpublic_firms", "part_exceeds_total", False),
+)
+"""Cross-field rules ``part <= total``.  The part is quarantined (the total stays usable)."""
+
+RATE_TOLERANCE_PP = 0.5
+"""Largest gap (percentage points) between a reported and a recomputed rate still called equal:
+forms round rates to whole percent, so half a point is rounding, more is a different number."""
+
+INTEGER_TOLERANCE = 1e-9
+"""Counts read from Excel may carry float noise (``12.000000000001``); that is still an integer."""
+
+FAILURE_COLUMNS = [
+    "file", "sheet", "cell", "county", "county_code", "period", "indicator", "raw_value",
+    "value", "rule", "action", "message", "record_id",
+]
+"""Columns of the failure table, in order."""
+
+# what every check needs from the values frame
+_VALUE_COLUMNS = ["record_id", "source_file", "source_sheet", "source_cell", "county_code",
+                  "period", "indicator", "raw_value", "value"]
+
+
+def rules_frame() -> pd.DataFrame:
+    """All rules as a table (name, stage, action, message_zh, description).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule, in declaration order.
+    """
+    return pd.DataFrame([r.__dict__ for r in RULES])
+
+
+def _rule(name: str) -> Rule:
+    try:
+        return _RULES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"validate.py: rule {name!r} is not declared in RULES; add it there") from None
+
+
+class _Fields(dict):
+    """Format fields for message templates; a missing field shows as '?' instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _message(rule: str, fields: dict) -> str:
+    template = _RULES_BY_NAME[rule].message_zh if rule in _RULES_BY_NAME else \
+        _RULES_BY_NAME["value_unreadable"].message_zh
+    clean = _Fields({k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+                     for k, v in fields.items()})
+    try:
+        return template.format_map(clean)
+    except (ValueError, TypeError):
+        # a numeric format code met a non-number (e.g. an empty value): show raw text instead
+        return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", template).format_map(clean)
+
+
+def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None = None,
+                 extra: dict[str, pd.Series | object] | None = None) -> pd.DataFrame:
+    """Turn failing value rows into failure-table rows for one declared rule.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Value rows (at least ``record_id``, ``source_file``, ``source_sheet``, ``source_cell``,
+        ``indicator``, ``raw_value``; optionally ``county_text``, ``county_code``, ``period``,
+        ``value``, ``header_text``).
+    rule : str
+        A name from :data:`RULES` (its action and message are used).
+    parser_rule : pandas.Series, optional
+        Per-row rule names that replace ``rule`` in the ``rule`` column (the parser's own names,
+        e.g. ``excel_error``); the message and action still come from ``rule``.
+    extra : dict, optional
+        More message fields (``other``, ``other_zh``, ``note``, ``values``), scalars or Series
+        aligned with ``rows``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FAILURE_COLUMNS`.
+    """
+    declared = _rule(rule)
+    if rows.empty:
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
+    cat = load_catalog()
+    names_zh = cat["name_zh"].to_dict()
+    extra = extra or {}
+    out = pd.DataFrame({
+        "file": rows["source_file"].to_numpy(),
+        "sheet": rows["source_sheet"].to_numpy(),
+        "cell": rows["source_cell"].to_numpy(),
+        "county": rows.get("county_text", pd.Series(None, index=rows.index)).to_numpy(),
+        "county_code": rows.get("county_code", pd.Series(None, index=rows.index)).to_numpy(),
+        "period": rows.get("period", pd.Series(None, index=rows.index)).to_numpy(),
+        "indicator": rows["indicator"].to_numpy(),
+        "raw_value": rows["raw_value"].to_numpy(),
+        "value": pd.to_numeric(rows.get("value", pd.Series(np.nan, index=rows.index)),
+                               errors="coerce").to_numpy(dtype=float),
+        "rule": (parser_rule.to_numpy() if parser_rule is not None else rule),
+        "action": declared.action,
+        "record_id": rows["record_id"].to_numpy(),
+    })
+    messages = []
+    header = rows.get("header_text", pd.Series("", index=rows.index)).to_numpy()
+    extra_arrays = {k: (v.to_numpy() if isinstance(v, pd.Series) else [v] * len(rows))
+                    for k, v in extra.items()}
+    for i, r in enumerate(out.itertuples(index=False)):
+        fields = {
+            "indicator_zh": names_zh.get(r.indicator, r.indicator or header[i] or ""),
+            "raw_value": r.raw_value,
+            "value": r.value,
+            "county_text": r.county,
+            "header_text": header[i],
+        }
+        if r.indicator in names_zh:
+            fields.update(min=cat.at[r.indicator, "min"], max=cat.at[r.indicator, "max"])
+        for k, arr in extra_arrays.items():
+            fields[k] = arr[i]
+        fields.setdefault("note", "")
+        messages.append(_message(rule, fields))
+    out.insert(FAILURE_COLUMNS.index("message"), "message", messages)
+    return out[FAILURE_COLUMNS]
+
+
+def _empty_failures() -> pd.DataFrame:
+    return pd.DataFrame(columns=FAILURE_COLUMNS)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return _empty_failures()
+    return pd.concat(frames, ignore_index=True)[FAILURE_COLUMNS]
+
+
+def check_cells(values: pd.DataFrame, catalog: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per-cell rules from the catalog: ``below_min``, ``above_max``, ``not_integer``.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Long parsed values: ``record_id``, ``source_file``, ``source_sheet``, ``source_cell``,
+        ``county_code``, ``period``, ``indicator`` (catalog code), ``raw_value`` and ``value``
+        (float in the catalog unit: 人, 个, 件, % 0–100, 万元, bool as 0/1; NaN = missing).
+    catalog : pandas.DataFrame, optional
+        The indicator catalog (default :func:`analysis.catalog.load_catalog`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Failure table (:data:`FAILURE_COLUMNS`); a cell fails each rule at most once.  Missing
+        values (NaN) pass every per-cell rule: missingness is measured as completeness, not
+        quarantined.
+    """
+    _require(values, _VALUE_COLUMNS, "check_cells")
+    cat = load_catalog() if catalog is None else catalog
+    known = values[values["indicator"].isin(cat.index)]
+    value = pd.to_numeric(known["value"], errors="coerce")
+    lo = known["indicator"].map(cat["min"]).astype(float)
+    hi = known["indicator"].map(cat["max"]).astype(float)
+    integer = known["indicator"].map(cat["integer"]).astype(bool)
+    present = value.notna()
+    below = present & (value < lo)
+    above = present & (value > hi)
+    frac = present & integer & ((value - value.round()).abs() > INTEGER_TOLERANCE)
+    # a value out of range is reported as out of range only: one message per cell is clearer
+    frac &= ~(below | above)
+    return _concat([
+        failure_rows(known[below], "below_min"),
+        failure_rows(known[above], "above_max"),
+        failure_rows(known[frac], "not_integer"),
+    ])
+
+
+def _wide(values: pd.DataFrame, column: str) -> pd.DataFrame:
+    key = ["county_code", "period"]
+    return values.pivot_table(index=key, columns="indicator", values=column,
+                              aggfunc="first", dropna=False)
+
+
+def check_cross(values: pd.DataFrame, notes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Cross-field rules ``part <= total`` of :data:`PART_TOTAL`, within one county and period.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Long values with *at most one* row per (county_code, period, indicator) — run it after
+        duplicates are resolved.  Columns as for :func:`check_cells`.
+    notes : pandas.DataFrame, optional
+        Remarks: ``county_code``, ``period``, ``note`` (text).  A non-empty remark for the county
+        and period turns ``filled_exceeds_authorized`` into ``filled_exceeds_authorized_noted``
+        (a ``fix``: the value is kept and the remark is copied into the audit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Failure table; the row names the *part* cell (``record_id``), the message names both.
+    """
+    _require(values, _VALUE_COLUMNS, "check_cross")
+    key = ["county_code", "period"]
+    dup = values.duplicated(key + ["indicator"])
+    if dup.any():
+        first = values[dup].iloc[0]
+        raise ValueError(
+            f"check_cross: {int(dup.sum())} repeated (county_code, period, indicator) rows, e.g. "
+            f"{first['county_code']} {first['period']} {first['indicator']}; resolve duplicates "
+            "first (pipeline does this before cross-field rules)")
+    names_zh = load_catalog()["name_zh"].to_dict()
+    note_by_key: dict[tuple, str] = {}
+    if notes is not None and not notes.empty:
+        good = notes[notes["note"].fillna("").astype(str).str.strip() != ""]
+        for k, g in good.groupby(key, sort=True):
+            note_by_key[k] = "；".join(dict.fromkeys(g["note"].astype(str).str.strip()))
+    frames = []
+    for part, total, rule, note_allowed in PART_TOTAL:
+        p = values[values["indicator"] == part]
+        t = values[values["indicator"] == total][key + ["value"]].rename(
+            columns={"value": "other"})
+        m = p.merge(t, on=key, how="inner")
+        v = pd.to_numeric(m["value"], errors="coerce")
+        o = pd.to_numeric(m["other"], errors="coerce")
+        bad = m[(v > o) & v.notna() & o.notna()]
+        if bad.empty:
+            continue
+        note = pd.Series([note_by_key.get((c, per), "") for c, per in
+                          zip(bad["county_code"], bad["period"])], index=bad.index)
+        extra = {"other": bad["other"], "other_zh": names_zh[total], "note": note}
+        if note_allowed:
+            noted = note != ""
+            frames.append(failure_rows(bad[noted], rule + "_noted",
+                                       extra={k: (s[noted] if isinstance(s, pd.Series) else s)
+                                              for k, s in extra.items()}))
+            bad, extra = bad[~noted], {k: (s[~noted] if isinstance(s, pd.Series) else s)
+                                       for k, s in extra.items()}
+        frames.append(failure_rows(bad, rule, extra=extra))
+    return _concat(frames)
+
+
+_FORMULA = re.compile(r"^\s*100\s*\*\s*(\w+)\s*/\s*(\w+)\s*$")
+
+
+def rate_formulas(catalog: pd.DataFrame | None = None) -> dict[str, tuple[str, str]]:
+    """Derived rates of the catalog written as ``100 * numerator / denominator``.
+
+    Returns
+    -------
+    dict
+        ``{rate_code: (numerator_code, denominator_code)}``; the rate is in % (0–100).
+    """
+    cat = load_catalog() if catalog is None else catalog
+    out = {}
+    for code, formula in cat.loc[cat["kind"] == "derived", "formula"].items():
+        m = _FORMULA.match(formula)
+        if m:
+            out[code] = (m.group(1), m.group(2))
+    return out
+
+
+def reconcile_rates(rates: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """Compare rates reported on a form with the same rate recomputed from its counts.
+
+    Rates are never trusted from the form when the counts are there (DOMAIN.md §2): the counts
+    are kept and the rate is derived again downstream.  This check only tells the clerk, and
+    the audit, when the two disagree.
+
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        Reported rate cells: ``record_id``, ``source_*``, ``county_code``, ``period``,
+        ``indicator`` (a derived rate code, e.g. ``secretary_rate``), ``raw_value`` and
+        ``value`` (in %, 0–100).
+    values : pandas.DataFrame
+        Clean count values, at most one row per (county_code, period, indicator).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One failure-table row per rate cell, rule ``rate_recomputed`` (gap above
+        :data:`RATE_TOLERANCE_PP` points; ``value`` holds the recomputed rate),
+        ``rate_consistent`` or ``rate_without_counts``.
+    """
+    if rates.empty:
+        return _empty_failures()
+    formulas = rate_formulas()
+    key = ["county_code", "period"]
+    counts = values.pivot_table(index=key, columns="indicator", values="value",
+                                aggfunc="first") if not values.empty else pd.DataFrame()
+    recomputed = []
+    for code, county, period in zip(rates["indicator"], rates["county_code"], rates["period"]):
+        num, den = formulas.get(code, (None, None))
+        try:
+            n = counts.at[(county, period), num]
+            d = counts.at[(county, period), den]
+        except (KeyError, TypeError):
+            n = d = np.nan
+        recomputed.append(100.0 * n / d if pd.notna(n) and pd.notna(d) and d > 0 else np.nan)
+    recomputed = pd.Series(recomputed, index=rates.index, dtype=float)
+    reported = pd.to_numeric(rates["value"], errors="coerce")
+    no_counts = recomputed.isna()
+    gap = (reported - recomputed).abs()
+    differs = ~no_counts & (reported.isna() | (gap > RATE_TOLERANCE_PP))
+    same = ~no_counts & ~differs
+    with_recomputed = rates.assign(value=recomputed)
+    return _concat([
+        failure_rows(with_recomputed[differs], "rate_recomputed"),
+        failure_rows(with_recomputed[same], "rate_consistent"),
+        failure_rows(rates[no_counts], "rate_without_counts"),
+    ])
+
+
+@dataclass
+class Validation:
+    """Result of :func:`validate`.
+
+    Attributes
+    ----------
+    failures : the failure table (:data:`FAILURE_COLUMNS`), every rule that fired.
+    """
+
+    failures: pd.DataFrame = field(default_factory=_empty_failures)
+
+    @property
+    def quarantined(self) -> set:
+        """``record_id`` of cells whose failures include a ``quarantine`` rule."""
+        f = self.failures
+        return set(f.loc[f["action"] == "quarantine", "record_id"])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The failure table, sorted by file, sheet, cell and rule."""
+        return self.failures.sort_values(["file", "sheet", "cell", "rule"],
+                                         kind="stable").reset_index(drop=True)
+
+    def summary(self) -> pd.Series:
+        """Number of failures per rule."""
+        return self.failures["rule"].value_counts().sort_index()
+
+
+def validate(values: pd.DataFrame, notes: pd.DataFrame | None = None,
+             catalog: pd.DataFrame | None = None) -> Validation:
+    """Run every declared value rule and collect all failures (lazy validation).
+
+    Per-cell rules run on every row; cross-field rules run on the rows that passed them and have
+    one value per (county_code, period, indicator) — rows that repeat a key are left to the
+    duplicate step of :mod:`analysis.ingest.pipeline` and skipped here.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        Long parsed values (see :func:`check_cells`).
+    notes : pandas.DataFrame, optional
+        Remarks per county and period (see :func:`check_cross`).
+    catalog : pandas.DataFrame, optional
+        Indicator catalog override.
+
+    Returns
+    -------
+    Validation
+        ``.failures`` / ``.to_frame()``: the failure table; ``.quarantined``: record ids.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> v = pd.DataFrame({"record_id": ["r1"], "source_file": ["a.xlsx"],
+    ...     "source_sheet": ["汇总"], "source_cell": ["D7"], "county_code": ["513432"],
+    ...     "period": ["2013H1"], "indicator": ["dues_rate"], "raw_value": ["120%"],
+    ...     "value": [120.0]})
+    >>> validate(v).failures["rule"].tolist()
+    ['above_max']
+    """
+    cells = check_cells(values, catalog)
+    passed = values[~values["record_id"].isin(set(cells["record_id"]))]
+    single = passed[~passed.duplicated(["county_code", "period", "indicator"], keep=False)]
+    cross = check_cross(single, notes)
+    return Validation(_concat([cells, cross]))
+
+
+def _require(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{where}: values frame lacks column(s) {missing}; "
+                         f"expected at least {columns}")

@@ -1,0 +1,583 @@
+"""Open a submission whatever it really is and return its sheets as raw cell grids.
+
+Nothing here interprets a cell: a :class:`Sheet` holds the values exactly as the engine gives
+them (text unstripped, numbers as the engine types them, dates as ``datetime``/``date``), plus
+what the layout step needs to know about the sheet — hidden state and merged ranges.
+
+Engines
+-------
+- ``python-calamine`` first for ``.xlsx``/``.xlsm``/``.xls``/``.ods``: it is the fastest reader
+  and, in version 0.9, exposes both sheet visibility (``sheets_metadata``) and merged ranges
+  (``merged_cell_ranges``, for xlsx and xls).  It does **not** keep Excel error cells
+  (``#DIV/0!`` comes back as ``""``), so an xlsx whose sheet XML holds error cells (``t="e"``,
+  found by a cheap byte scan) is re-read with ``openpyxl``, which keeps them as text.
+- ``openpyxl`` (xlsx) and ``xlrd`` (xls) are the fallbacks when calamine cannot open a file.
+- CSV files go through :func:`read_csv_file` (encoding detection below); HTML tables saved
+  with an ``.xls`` name (a common "export to Excel" of web systems) through a small
+  ``html.parser`` reader that keeps ``colspan``/``rowspan`` as merged ranges.
+
+:func:`read_any` dispatches on the file's first bytes, not its name, and says in
+``Sheet.note`` when the name lied.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as _dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from analysis.ingest.errors import UnreadableFileError
+
+__all__ = [
+    "Sheet",
+    "MergedRange",
+    "a1",
+    "col_letter",
+    "sniff_format",
+    "read_any",
+    "read_workbook",
+    "read_csv_file",
+    "decode_text",
+]
+
+Engine = Literal["calamine", "openpyxl", "xlrd", "csv", "html"]
+FileFormat = Literal["xlsx", "xls", "ods", "csv", "html", "empty", "unknown"]
+
+
+class MergedRange(NamedTuple):
+    """A merged block, 0-based and inclusive at both ends."""
+
+    first_row: int
+    first_col: int
+    last_row: int
+    last_col: int
+
+    @property
+    def a1(self) -> str:
+        return f"{a1(self.first_row, self.first_col)}:{a1(self.last_row, self.last_col)}"
+
+
+@dataclass
+class Sheet:
+    """One worksheet (or a whole CSV file) as raw cells.
+
+    Attributes
+    ----------
+    name : str
+        Worksheet name; for CSV and HTML files the file name without extension.
+    cells : list of list
+        Rectangular grid, ``cells[row][col]``, 0-based, starting at cell A1; empty cells are
+        ``""`` (calamine, CSV) or ``None`` (openpyxl, xlrd never; normalised to ``""``).
+    hidden : bool
+        ``True`` for hidden and "very hidden" sheets.
+    merged : list of MergedRange
+        Merged blocks where the format records them (empty for CSV).
+    engine : str
+        ``"calamine"``, ``"openpyxl"``, ``"xlrd"``, ``"csv"`` or ``"html"``.
+    file : str
+        The path read.
+    file_format : str
+        What the content really is (``"xlsx"``, ``"xls"``, ``"ods"``, ``"csv"``, ``"html"``).
+    encoding : str or None
+        Text encoding used (CSV and HTML only).
+    note : str
+        What the reader had to work around (wrong extension, engine fallback, encoding guess).
+    """
+
+    name: str
+    cells: list[list[Any]]
+    hidden: bool = False
+    merged: list[MergedRange] = field(default_factory=list)
+    engine: str = "calamine"
+    file: str = ""
+    file_format: str = ""
+    encoding: str | None = None
+    note: str = ""
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.cells)
+
+    @property
+    def n_cols(self) -> int:
+        return max((len(r) for r in self.cells), default=0)
+
+    def cell(self, row: int, col: int) -> Any:
+        """The raw value at (row, col), ``""`` outside the grid."""
+        if 0 <= row < len(self.cells) and 0 <= col < len(self.cells[row]):
+            return self.cells[row][col]
+        return ""
+
+
+def col_letter(col: int) -> str:
+    """0-based column index → Excel letters (0 → ``A``, 26 → ``AA``)."""
+    if col < 0:
+        raise ValueError(f"column index must be ≥ 0, got {col}")
+    letters = ""
+    n = col + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def a1(row: int, col: int) -> str:
+    """0-based (row, col) → A1 reference: ``a1(6, 3) == "D7"``."""
+    if row < 0:
+        raise ValueError(f"row index must be ≥ 0, got {row}")
+    return f"{col_letter(col)}{row + 1}"
+
+
+def _rectangular(rows: list[list[Any]]) -> list[list[Any]]:
+    width = max((len(r) for r in rows), default=0)
+    out = [[("" if v is None else v) for v in r] + [""] * (width - len(r)) for r in rows]
+    # drop trailing rows that are entirely empty (engines disagree on them)
+    while out and all(v == "" for v in out[-1]):
+        out.pop()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# sniffing
+
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def sniff_format(path: str | Path) -> FileFormat:
+    """What a file really is, from its first bytes (and, for zips, its member names)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p, rule="unreadable") from exc
+    if not head.strip():
+        return "empty"
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(p) as zf:
+                names = set(zf.namelist())
+        except zipfile.BadZipFile:
+            return "unknown"
+        if "xl/workbook.xml" in names or any(n.startswith("xl/") for n in names):
+            return "xlsx"
+        if "content.xml" in names:
+            return "ods"
+        return "unknown"
+    if head.startswith(_OLE2):
+        return "xls"  # also encrypted xlsx; the reader reports that
+    text = head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").lower().replace(b"\x00", b"")
+    if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"<head", b"<body")) or (
+        text.startswith(b"<") and b"<table" in head.lower().replace(b"\x00", b"")
+    ):
+        return "html"
+    if text.startswith(b"<?xml"):
+        return "unknown"  # Excel 2003 XML and the like
+    if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "unknown"
+    return "csv"
+
+
+# --------------------------------------------------------------------------------------------
+# workbooks
+
+
+def _xlsx_has_error_cells(path: Path) -> bool:
+    """Cheap scan of the sheet XML for error-typed cells (``t="e"``), which calamine blanks."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    if re.search(rb'<c [^>]*t="e"', zf.read(name)):
+                        return True
+    except (zipfile.BadZipFile, OSError, KeyError):
+        return False
+    return False
+
+
+def _read_calamine(path: Path) -> list[Sheet]:
+    from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
+
+    sheets: list[Sheet] = []
+    wb = CalamineWorkbook.from_path(str(path))
+    try:
+        for meta in wb.sheets_metadata:
+            if meta.typ not in (SheetTypeEnum.WorkSheet,):
+                continue  # chart sheets and macro sheets hold no data cells
+            sh = wb.get_sheet_by_name(meta.name)
+            rows = sh.to_python(skip_empty_area=False)
+            merged = [MergedRange(a[0], a[1], b[0], b[1]) for a, b in (sh.merged_cell_ranges or [])]
+            sheets.append(
+                Sheet(
+                    name=meta.name,
+                    cells=_rectangular(rows),
+                    hidden=meta.visible != SheetVisibleEnum.Visible,
+                    merged=merged,
+                    engine="calamine",
+                    file=str(path),
+                )
+            )
+    finally:
+        wb.close()
+    return sheets
+
+
+def _read_openpyxl(path: Path) -> list[Sheet]:
+    import openpyxl
+
+    # data_only: the cached results of formulas are what the clerk saw; not read_only, because
+    # read-only worksheets do not expose merged ranges.
+    wb = openpyxl.load_workbook(path, data_only=True)
+    sheets: list[Sheet] = []
+    try:
+        for ws in wb.worksheets:
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            merged = [
+                MergedRange(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
+                for m in ws.merged_cells.ranges
+            ]
+            sheets.append(
+                Sheet(
+                    name=ws.title,
+                    cells=_rectangular(rows),
+                    hidden=ws.sheet_state != "visible",
+                    merged=merged,
+                    engine="openpyxl",
+                    file=str(path),
+                )
+            )
+    finally:
+        wb.close()
+    return sheets
+
+
+def _read_xlrd(path: Path) -> list[Sheet]:
+    import xlrd
+
+    book = xlrd.open_workbook(str(path), formatting_info=True)
+    sheets: list[Sheet] = []
+    for sh in book.sheets():
+        rows: list[list[Any]] = []
+        for r in range(sh.nrows):
+            row: list[Any] = []
+            for c in range(sh.ncols):
+                cell = sh.cell(r, c)
+                if cell.ctype == xlrd.XL_CELL_DATE:
+                    row.append(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode))
+                elif cell.ctype == xlrd.XL_CELL_ERROR:
+                    row.append(xlrd.error_text_from_code.get(cell.value, "#N/A"))
+                elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
+                    row.append(bool(cell.value))
+                elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                    row.append("")
+                else:
+                    row.append(cell.value)
+            rows.append(row)
+        merged = [MergedRange(rlo, clo, rhi - 1, chi - 1) for rlo, rhi, clo, chi in sh.merged_cells]
+        sheets.append(
+            Sheet(
+                name=sh.name,
+                cells=_rectangular(rows),
+                hidden=sh.visibility != 0,
+                merged=merged,
+                engine="xlrd",
+                file=str(path),
+            )
+        )
+    return sheets
+
+
+def read_workbook(path: str | Path) -> list[Sheet]:
+    """Read every worksheet of an Excel or ODS workbook.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An ``.xlsx``/``.xlsm``/``.xls``/``.ods`` file (the content decides, see
+        :func:`sniff_format`; use :func:`read_any` for files that may be CSV or HTML).
+
+    Returns
+    -------
+    list of Sheet
+        In workbook order, hidden sheets included (flagged), chart sheets left out.
+
+    Raises
+    ------
+    UnreadableFileError
+        Corrupt, encrypted or not a workbook; the message says which and what to do.
+    """
+    p = Path(path)
+    fmt = sniff_format(p)
+    if fmt not in ("xlsx", "xls", "ods"):
+        raise UnreadableFileError(
+            f"is not an Excel workbook (content looks like {fmt}) — 请另存为 .xlsx 后重新报送",
+            file=p, rule="not_a_workbook",
+        )
+    notes: list[str] = []
+    try:
+        sheets = _read_calamine(p)
+        if fmt == "xlsx" and _xlsx_has_error_cells(p):
+            sheets = _read_openpyxl(p)
+            notes.append("read with openpyxl because the workbook has Excel error cells, which calamine blanks")
+    except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
+        fallback = {"xlsx": _read_openpyxl, "xls": _read_xlrd}.get(fmt)
+        if fallback is None:
+            raise UnreadableFileError(f"cannot be read: {first}", file=p, rule="unreadable") from first
+        try:
+            sheets = fallback(p)
+        except Exception as second:  # noqa: BLE001
+            reason = str(second) or type(second).__name__
+            if fmt == "xls" and ("encrypt" in reason.lower() or "password" in str(first).lower()):
+                reason = "the workbook is password-protected (加密) — 请取消密码后重新报送"
+            elif fmt == "xls" and "Workbook" in reason:
+                reason = f"{reason} (an OLE file that is not an .xls: maybe an encrypted .xlsx) — 请取消密码后重新报送"
+            raise UnreadableFileError(
+                f"cannot be read by calamine ({first}) nor {fallback.__name__[6:]} ({reason})",
+                file=p, rule="unreadable",
+            ) from second
+        notes.append(f"calamine failed ({first}); read with {sheets[0].engine if sheets else 'fallback'}")
+    for s in sheets:
+        s.file_format = fmt
+        s.note = "; ".join(notes)
+    return sheets
+
+
+# --------------------------------------------------------------------------------------------
+# text files
+
+
+def decode_text(data: bytes) -> tuple[str, str, str]:
+    """Decode the bytes of a text export; return ``(text, encoding, note)``.
+
+    Order and why:
+
+    1. a UTF-16 byte-order mark → UTF-16 (Excel's "Unicode text" export);
+    2. ``utf-8-sig``, strictly: it accepts UTF-8 with and without BOM, and GBK bytes almost never
+       form valid UTF-8 (GBK lead bytes 0x81–0xFE followed by trail bytes 0x40–0xFE rarely make
+       UTF-8 continuation patterns), so a strict success is a reliable answer;
+    3. ``gb18030``, strictly: it is a superset of GB2312 and GBK, so every GBK file (the usual
+       Chinese Windows export) decodes identically, plus the rare characters GBK lacks — this is
+       more reliable on short Chinese text than a statistical guess, which can pick Big5 or
+       a Latin code page for a few dozen bytes;
+    4. only then ``charset-normalizer``'s best guess (Big5, Shift-JIS, ...), reported in ``note``.
+
+    Raises
+    ------
+    UnreadableFileError
+        When no encoding decodes the bytes.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16", ""
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        note = ""
+        if enc == "utf-8-sig":
+            enc = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+        return text, enc, note
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableFileError(
+            "is not text in any known encoding — 请另存为 UTF-8 或 GBK 编码的 CSV", rule="encoding"
+        )
+    return str(best), best.encoding, f"encoding guessed by charset-normalizer: {best.encoding}"
+
+
+def read_csv_file(path: str | Path) -> Sheet:
+    """Read a CSV (or tab-separated) export into one :class:`Sheet` of strings.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    Sheet
+        ``name`` is the file name without extension; every cell is the text between separators
+        (unstripped, ``""`` when empty); ``encoding`` says how the bytes were decoded (see
+        :func:`decode_text`).
+
+    Raises
+    ------
+    UnreadableFileError
+        Empty file, undecodable bytes or malformed quoting.
+    """
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p, rule="unreadable") from exc
+    if not data.strip():
+        raise UnreadableFileError("is empty — 文件为空，请重新导出", file=p, rule="empty_file")
+    try:
+        text, encoding, note = decode_text(data)
+    except UnreadableFileError as exc:
+        exc.file = str(p)
+        raise
+    sample = text[:8192]
+    try:
+        # Only separators clerks' systems use; the Sniffer alone happily picks letters.
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
+    except csv.Error as exc:
+        raise UnreadableFileError(f"is not valid CSV ({exc}) — 请检查引号是否成对", file=p, rule="csv") from exc
+    return Sheet(
+        name=p.stem,
+        cells=_rectangular(rows),
+        engine="csv",
+        file=str(p),
+        file_format="csv",
+        encoding=encoding,
+        note=note,
+    )
+
+
+class _TableParser(HTMLParser):
+    """Collect the cells of every ``<table>``, expanding colspan/rowspan into merged ranges."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[tuple[list[list[Any]], list[MergedRange]]] = []
+        self._grid: dict[tuple[int, int], str] | None = None
+        self._merged: list[MergedRange] = []
+        self._row = -1
+        self._col = 0
+        self._cell: list[str] | None = None
+        self._span = (1, 1)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._grid, self._merged, self._row = {}, [], -1
+        elif tag == "tr" and self._grid is not None:
+            self._row += 1
+            self._col = 0
+        elif tag in ("td", "th") and self._grid is not None:
+            if self._row < 0:
+                self._row = 0
+            while (self._row, self._col) in self._grid:
+                self._col += 1
+            a = dict(attrs)
+
+            def span(k: str) -> int:
+                try:
+                    return max(1, int(a.get(k) or 1))
+                except ValueError:
+                    return 1
+
+            self._span = (span("rowspan"), span("colspan"))
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._grid is not None:
+            rs, cs = self._span
+            text = "".join(self._cell)
+            for dr in range(rs):
+                for dc in range(cs):
+                    self._grid[(self._row + dr, self._col + dc)] = text if (dr, dc) == (0, 0) else ""
+            if rs > 1 or cs > 1:
+                self._merged.append(MergedRange(self._row, self._col, self._row + rs - 1, self._col + cs - 1))
+            self._col += cs
+            self._cell = None
+        elif tag == "table" and self._grid is not None:
+            if self._grid:
+                nr = max(r for r, _ in self._grid) + 1
+                nc = max(c for _, c in self._grid) + 1
+                rows = [[self._grid.get((r, c), "") for c in range(nc)] for r in range(nr)]
+            else:
+                rows = []
+            self.tables.append((rows, self._merged))
+            self._grid = None
+
+
+def _read_html(path: Path) -> list[Sheet]:
+    data = path.read_bytes()
+    m = re.search(rb'charset=["\']?([A-Za-z0-9_\-]+)', data[:4096])
+    text = None
+    encoding = None
+    if m:
+        try:
+            encoding = m.group(1).decode("ascii").lower()
+            text = data.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            text = None
+    if text is None:
+        text, encoding, _ = decode_text(data)
+    parser = _TableParser()
+    parser.feed(text)
+    parser.close()
+    if not parser.tables:
+        raise UnreadableFileError("is an HTML page without a table — 请导出为 Excel 或 CSV", file=path, rule="html")
+    sheets = []
+    for i, (rows, merged) in enumerate(parser.tables):
+        name = path.stem if len(parser.tables) == 1 else f"{path.stem}#{i + 1}"
+        sheets.append(Sheet(name=name, cells=_rectangular(rows), merged=merged, engine="html",
+                            file=str(path), file_format="html", encoding=encoding))
+    return sheets
+
+
+_EXPECTED = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods", ".csv": "csv",
+             ".txt": "csv", ".tsv": "csv", ".htm": "html", ".html": "html"}
+
+
+def read_any(path: str | Path) -> list[Sheet]:
+    """Read a submission by what it really contains, whatever its extension says.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    list of Sheet
+        One per worksheet (workbooks), one per table (HTML) or one (CSV).  When the extension
+        disagrees with the content (a ``.xlsx`` that is really CSV, an ``.xls`` that is an HTML
+        export), each sheet's ``note`` says so.
+
+    Raises
+    ------
+    UnreadableFileError
+        Empty, unknown or corrupt content (the message names the file and the reason).
+    """
+    p = Path(path)
+    fmt = sniff_format(p)
+    if fmt == "empty":
+        raise UnreadableFileError("is empty — 文件为空，请重新报送", file=p, rule="empty_file")
+    if fmt == "unknown":
+        raise UnreadableFileError(
+            "is neither an Excel workbook, a CSV file nor an HTML table — 请另存为 .xlsx 后重新报送",
+            file=p, rule="unknown_format",
+        )
+    if fmt in ("xlsx", "xls", "ods"):
+        sheets = read_workbook(p)
+    elif fmt == "html":
+        sheets = _read_html(p)
+    else:
+        sheets = [read_csv_file(p)]
+    expected = _EXPECTED.get(p.suffix.lower())
+    if expected != fmt:
+        said = f'named "{p.suffix}"' if p.suffix else "without extension"
+        msg = f"file {said} is really {fmt.upper()}; read as {fmt.upper()}"
+        for s in sheets:
+            s.note = f"{msg}; {s.note}" if s.note else msg
+    return sheets

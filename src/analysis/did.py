@@ -364,6 +364,28 @@ class ATTGTResult:
             out = pd.concat([out, ne.drop(columns=["reason"])], ignore_index=True)
         return out
 
+    def select_cells(self, keep: np.ndarray) -> "ATTGTResult":
+        """A copy keeping only the cells where the boolean array ``keep`` (length n_cells) is True.
+
+        Use it to aggregate over a subset, e.g. to leave out the last cohort's pre-treatment cells
+        and reproduce R ``did`` exactly when there are no never-treated units (see docs/did.md).
+        Standard errors and the pre-trend test are recomputed from the kept influence functions;
+        the bootstrap band of the full result is kept unchanged.
+        """
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != self.att.shape:
+            raise DIDError(f"select_cells: keep has shape {keep.shape}, expected {self.att.shape} (one flag per cell).")
+        import dataclasses
+
+        out = dataclasses.replace(
+            self,
+            group=self.group[keep], time=self.time[keep], att=self.att[keep], se=self.se[keep],
+            se_analytic=self.se_analytic[keep], inffunc=self.inffunc[:, keep],
+            n_treated=self.n_treated[keep], n_control=self.n_control[keep],
+        )
+        out.pretrend = _wald_pretest(out)
+        return out
+
     def pretrend_test(self) -> WaldTest:
         """Wald test of zero pre-treatment ATT(g, t); see :class:`WaldTest`."""
         return _wald_pretest(self)
@@ -517,7 +539,11 @@ def att_gt(
         control = (ug[:, None] == 0) | ((ug[:, None] > thresh[None, :]) & ~treated)
     n1 = treated.sum(axis=0)
     n0 = control.sum(axis=0)
-    estimable = base_zero | ((n1 > 0) & (n0 > 0))
+    estimable = (n1 > 0) & (n0 > 0)
+    # A universal-base reference cell (0 by construction) is reported only for cohorts that have
+    # at least one estimable comparison; otherwise it would be a zero with nothing to refer to.
+    cohort_has_cell = {gg: bool(np.any(estimable[(cg == gg) & ~base_zero])) for gg in glist}
+    estimable = estimable | (base_zero & np.array([cohort_has_cell[gg] for gg in cg], dtype=bool))
 
     dy = y[:, tix] - y[:, bix]  # n x K changes between t and the base period
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -812,7 +838,9 @@ def aggte(
                 raise DIDError("aggte: no event time in the requested window; widen min_e/max_e/balance_e.")
             member = ((e[:, None] == keys[None, :]) & include[:, None]).astype(float)
         elif type == "group":
-            keys = glist
+            # Cohorts with no estimable post-treatment cell (the last cohort when nobody is
+            # never treated) only lend their pre-periods to the pre-trend test.
+            keys = np.unique(g[g <= t])
             member = ((g[:, None] == keys[None, :]) & in_window[:, None]).astype(float)
             empty = keys[member.sum(axis=0) == 0]
             if empty.size:
@@ -998,8 +1026,8 @@ def twfe_event_study(
     scale = (n_obs - len(es)) / (n_obs - k_full)
     se = np.sqrt(np.diag(fit.cov_params()) * scale)
     n_cl = int(len(np.unique(groups)))
-    # statsmodels uses the t distribution with G - 1 df for cluster-robust inference.
-    q = stats.t.ppf(1 - alp / 2, n_cl - 1)
+    # Normal critical values, as statsmodels' cluster-robust OLS (use_t=False) and att_gt use.
+    q = stats.norm.ppf(1 - alp / 2)
     est = fit.params
     table = pd.DataFrame(
         {
@@ -1008,7 +1036,7 @@ def twfe_event_study(
             "se": se,
             "ci_low": est - q * se,
             "ci_high": est + q * se,
-            "pvalue": 2 * stats.t.sf(np.abs(est / se), n_cl - 1),
+            "pvalue": 2 * stats.norm.sf(np.abs(est / se)),
             "reference": False,
         }
     )

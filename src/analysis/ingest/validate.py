@@ -88,10 +88,12 @@ RULES: tuple[Rule, ...] = (
     Rule("county_unknown", "county", "quarantine",
          "无法识别县（市、区）名称“{county_text}”（{note}），请填写规范全称，如“凉山州喜德县”。",
          "the county text resolves to no GB/T 2260 code (or to more than one) for the period"),
-    Rule("period_unknown", "period", "quarantine",
+    Rule("period_missing", "period", "quarantine",
          "无法确定本表的填报时期（{note}），请在标题或“截至”日期中注明，如“2013年上半年”。",
-         "no reporting period found in the column, title, 截至 date or file name, or they "
-         "contradict each other"),
+         "no reporting period found in the period column, title, 截至 date or file name"),
+    Rule("period_contradiction", "period", "quarantine",
+         "本表不同位置写明的填报时期互相矛盾（{note}），请统一后重新报送。",
+         "the period column, title, 截至 date and file name name different periods"),
     # ---- per-cell rules declared in the catalog ----
     Rule("below_min", "cell", "quarantine",
          "{indicator_zh}为{raw_value}，低于允许的最小值{min:g}，请核对后更正。",

@@ -1,0 +1,976 @@
+"""The cleaning pipeline: raw submissions → one tidy, audited long panel.
+
+:func:`clean` is the second half of the ingest step.  For every file found under the given
+paths it reads the sheets and extracts one record per data cell (``read``/``layout``), then
+
+1. classifies each record's column: a catalog indicator, a reported rate, a remark (备注) or an
+   unknown column (set aside, counted per file);
+2. reads the period (period column, else title / 截至 line / file name) and the county
+   (``reference.resolve_counties`` with the prefecture hint, as of the period) and maps the county
+   to the 2008 comparison base (``reference.to_base``);
+3. parses each value into the catalog unit (``values.parse_value``);
+4. applies the per-cell rules of :mod:`analysis.ingest.validate`;
+5. resolves repeats of one (county, period, indicator): identical copies are merged (one kept,
+   the others counted and audited), different copies are all quarantined (``duplicate_conflict``);
+6. applies the cross-field rules and compares reported rates with their counts;
+7. builds the outputs and checks **row conservation**: for every file, data cells in = clean +
+   quarantined + merged + set aside.
+
+The roster workbook (驻点干部名册) becomes a roster table in which each cadre's name is replaced by
+a stable pseudonymous id, HMAC-SHA256 of the name keyed with a secret salt (see :func:`load_salt`);
+names never leave this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+import sys
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.catalog import load_catalog, normalize_label
+from analysis.ingest.errors import IngestError, PeriodError
+from analysis.ingest.periods import parse_period, periods_from_file
+from analysis.ingest.validate import (
+    FAILURE_COLUMNS,
+    check_cells,
+    check_cross,
+    failure_rows,
+    reconcile_rates,
+)
+from analysis.ingest.values import PLACEHOLDERS, parse_value
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "INDICATOR_COLUMNS",
+    "QUARANTINE_COLUMNS",
+    "AUDIT_COLUMNS",
+    "CleanResult",
+    "ConservationError",
+    "discover_files",
+    "load_salt",
+    "pseudonym",
+    "clean_records",
+    "roster_from_table",
+    "clean",
+]
+
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".htm", ".html")
+"""File types read by :func:`clean`; anything else under the raw folders is ignored (and listed)."""
+
+INDICATOR_COLUMNS = ["county_code", "base_code", "period", "indicator", "value", "unit",
+                     "source_file", "source_sheet", "source_cell"]
+QUARANTINE_COLUMNS = FAILURE_COLUMNS
+AUDIT_COLUMNS = ["record_id", "source_file", "source_sheet", "source_cell", "county_code",
+                 "period", "indicator", "stage", "rule", "action", "before", "after", "note"]
+QUALITY_COLUMNS = ["county_code", "base_code", "period", "expected", "reported", "missing",
+                   "completeness", "fixes", "quarantined"]
+FILE_COLUMNS = ["source_file", "status", "error", "sheets", "hidden_sheets", "layouts",
+                "records_in", "clean", "quarantined", "merged", "set_aside", "structure_rows",
+                "unknown_columns"]
+ROSTER_COLUMNS = ["round", "batch", "county_text", "county_code", "base_code", "cadre_id",
+                  "sending_unit", "start", "end", "assessment", "task_1", "task_2", "task_3",
+                  "task_4", "task_5", "source_file", "source_sheet", "source_row"]
+
+REMARK_HEADERS = frozenset({"备注", "说明", "备注说明", "情况说明", "备注（说明）"})
+"""Headers of remark columns; their text may explain a cross-field exception."""
+
+ROSTER_MARKERS = ("名册", "驻点干部")
+"""A sheet or file whose name or title holds one of these is the residency roster."""
+
+SALT_ENV = "RESIDENCY_SALT"
+SALT_FILE_NAME = ".salt"
+
+Resolver = Callable[..., pd.DataFrame]
+
+
+class ConservationError(AssertionError):
+    """Records were lost or double-counted between the input files and the outputs."""
+
+
+# --------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------
+def discover_files(raw_paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """Every submission under the given files and folders, walked recursively.
+
+    Symbolic links to folders are followed, but a folder already visited (by device and inode) is
+    not entered again, so link loops end.  Hidden files, Office lock files (``~$…``) and files
+    with other suffixes than :data:`SUPPORTED_SUFFIXES` are skipped.
+
+    Parameters
+    ----------
+    raw_paths : iterable of path-like
+        Files or folders.
+
+    Returns
+    -------
+    list of (Path, str)
+        The file and its name relative to the folder it was found under (POSIX form; the file
+        name alone for a file given directly), sorted by that name, without repeats.
+
+    Raises
+    ------
+    FileNotFoundError
+        A given path does not exist (the message names it).
+    """
+    found: dict[tuple[int, int], tuple[Path, str]] = {}
+    for given in raw_paths:
+        root = Path(given)
+        if not root.exists():
+            raise FileNotFoundError(f"raw path {root} does not exist; pass a folder or file of "
+                                    "submissions")
+        if root.is_file():
+            _add_file(found, root, root.name)
+            continue
+        seen_dirs: set[tuple[int, int]] = set()
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+            st = os.stat(dirpath)
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                dirnames[:] = []
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                _add_file(found, path, path.relative_to(root).as_posix())
+    return sorted(found.values(), key=lambda item: item[1])
+
+
+def _add_file(found: dict, path: Path, rel: str) -> None:
+    name = path.name
+    if name.startswith((".", "~$")) or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return
+    try:
+        st = path.stat()
+    except OSError:  # a dangling link: nothing to read
+        return
+    found.setdefault((st.st_dev, st.st_ino), (path, rel))
+
+
+# --------------------------------------------------------------------------------------------
+# pseudonyms
+# --------------------------------------------------------------------------------------------
+def load_salt(salt_file: str | os.PathLike | None = None) -> bytes:
+    """The secret key for cadre pseudonyms.
+
+    Order: the environment variable ``RESIDENCY_SALT`` (any text); else the file ``salt_file``
+    (default ``data/processed/.salt``), created with 32 random bytes (hex) and mode 0600 on first
+    use.  ``.salt`` files are ignored by git.  Keep the salt as long as ids must stay comparable
+    between runs; with a new salt every id changes, and without it ids cannot be linked to names.
+
+    Parameters
+    ----------
+    salt_file : path-like, optional
+        Where the salt lives when the environment variable is not set.
+
+    Returns
+    -------
+    bytes
+    """
+    env = os.environ.get(SALT_ENV)
+    if env:
+        return env.encode("utf-8")
+    if salt_file is None:
+        from analysis.config import paths
+
+        salt_file = paths().processed / SALT_FILE_NAME
+    path = Path(salt_file)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8").strip()
+        if text:
+            return text.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    return text.encode("utf-8")
+
+
+def pseudonym(name: object, salt: bytes) -> str | None:
+    """Stable pseudonymous id of a person: ``"P"`` + 16 hex digits of HMAC-SHA256(salt, name).
+
+    The name is NFKC-folded and stripped of spaces first, so ``"张 三"`` and ``"张三"`` get the same
+    id.  An empty name gives ``None``.
+    """
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        return None
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(name)))
+    if not text:
+        return None
+    return "P" + hmac.new(salt, text.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------------
+@dataclass
+class CleanResult:
+    """Everything :func:`clean` produces (all tidy DataFrames).
+
+    Attributes
+    ----------
+    indicators : long clean values, :data:`INDICATOR_COLUMNS`; ``value`` in the catalog ``unit``
+        (NaN = reported as missing, e.g. "—").
+    quarantine : cells kept out of ``indicators``, one row per cell and rule (failure table).
+    audit : every transformation raw → clean (value readings, merged repeats, recomputed rates,
+        explained exceptions, set-aside cells), one row per cell and rule.
+    quality : per county and period: expected and reported indicators, completeness, fixes,
+        quarantined cells.
+    files : per input file: records in, clean, quarantined, merged, set aside, structure rows,
+        layouts, hidden sheets, unknown columns, error.
+    roster : residency roster, cadre names replaced by ``cadre_id``.
+    structure : rows the layout step dropped as structure (titles, totals, footers) with reason.
+    """
+
+    indicators: pd.DataFrame
+    quarantine: pd.DataFrame
+    audit: pd.DataFrame
+    quality: pd.DataFrame
+    files: pd.DataFrame
+    roster: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ROSTER_COLUMNS))
+    structure: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The clean long indicator table."""
+        return self.indicators
+
+    def summary(self) -> dict[str, object]:
+        """Counts for the command line: files, records, clean, quarantined (by rule)."""
+        q = self.quarantine
+        return {
+            "files": int(len(self.files)),
+            "unreadable_files": int((self.files["status"] != "ok").sum()) if len(self.files) else 0,
+            "records": int(self.files["records_in"].sum()) if len(self.files) else 0,
+            "clean": int(len(self.indicators)),
+            "quarantined": int(q["record_id"].nunique()) if len(q) else 0,
+            "quarantined_by_rule": q["rule"].value_counts().sort_index().to_dict() if len(q) else {},
+            "roster_rows": int(len(self.roster)),
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# records → clean values
+# --------------------------------------------------------------------------------------------
+RECORD_COLUMNS = ["record_id", "source_file", "source_sheet", "source_cell", "county_text",
+                  "prefecture_text", "header_text", "indicator", "header_unit", "raw_value",
+                  "period_text", "title"]
+
+
+def _default_resolver(values, prefecture=None, as_of=None) -> pd.DataFrame:
+    from analysis.reference import resolve_counties
+
+    return resolve_counties(values, prefecture=prefecture, as_of=as_of)
+
+
+def _default_to_base(codes) -> pd.Series:
+    from analysis.reference import to_base
+
+    return to_base(codes)
+
+
+def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> pd.Series:
+    """value / rate / remark / unknown for each record, from its indicator and header."""
+    raw_codes = set(cat.index[cat["kind"] == "raw"])
+    rate_by_label = {normalize_label(n): c for c, n in cat.loc[cat["kind"] == "derived",
+                                                                 "name_zh"].items()}
+    header = records["header_text"].fillna("").map(normalize_label)
+    kind = pd.Series("unknown", index=records.index)
+    kind[header.isin(REMARK_HEADERS)] = "remark"
+    is_rate = header.map(rate_by_label).notna() & records["indicator"].isna()
+    kind[is_rate] = "rate"
+    kind[records["indicator"].isin(raw_codes)] = "value"
+    return kind
+
+
+def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Period per record: from its period cell, else from the sheet's title and file name.
+
+    Returns period (str or None), failing rule and note per record.
+    """
+    period = records["period_text"].map(lambda t: parse_period(t) if _present(t) else None)
+    rule = pd.Series(None, index=records.index, dtype=object)
+    note = pd.Series("", index=records.index, dtype=object)
+    todo = period.isna()
+    if todo.any():
+        groups = records[todo].groupby(["source_file", "source_sheet"], sort=False, dropna=False)
+        for (file, _sheet), g in groups:
+            title = next((t for t in g["title"] if _present(t)), None)
+            texts = [t for t in g["period_text"] if _present(t)]
+            path = Path(g["source_path"].iloc[0]) if "source_path" in g else Path(str(file))
+            try:
+                found = periods_from_file(path, title, None, texts or None)
+            except PeriodError as exc:
+                rule[g.index] = exc.rule or "period_missing"
+                note[g.index] = exc.message
+                continue
+            if found is None:
+                rule[g.index] = "period_missing"
+                note[g.index] = "期间列中的数值无法识别"
+            else:
+                period[g.index] = found
+    return period, rule, note
+
+
+def _present(x: object) -> bool:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return False
+    return str(x).strip() != ""
+
+
+def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
+                          resolver: Resolver) -> tuple[pd.Series, pd.Series]:
+    """County code and resolver error per record; one resolver call per prefecture and period."""
+    code = pd.Series(None, index=records.index, dtype=object)
+    error = pd.Series("", index=records.index, dtype=object)
+    frame = pd.DataFrame({"county_text": records["county_text"],
+                          "prefecture_text": records["prefecture_text"], "period": period})
+    has_county = frame["county_text"].map(_present)
+    error[~has_county] = "县（市、区）名称为空"
+    frame = frame[has_county]
+    for (pref, per), g in frame.groupby(["prefecture_text", "period"], dropna=False, sort=True):
+        texts = sorted(set(g["county_text"].astype(str)))
+        res = resolver(pd.Series(texts, dtype=object),
+                       prefecture=pref if _present(pref) else None,
+                       as_of=per if _present(per) else None)
+        res = pd.DataFrame(res).reset_index(drop=True)
+        if len(res) != len(texts):
+            raise RuntimeError(f"resolve_counties returned {len(res)} rows for {len(texts)} names")
+        by_text = dict(zip(texts, zip(res["code"], res["error"])))
+        for idx, text in zip(g.index, g["county_text"].astype(str)):
+            c, e = by_text[text]
+            if _present(c) and not _present(e):
+                code[idx] = str(c)
+            else:
+                error[idx] = str(e) if _present(e) else "未找到对应的行政区划代码"
+    return code, error
+
+
+def _parse_all(records: pd.DataFrame, types: pd.Series, units: pd.Series) -> pd.DataFrame:
+    """parse_value on every record, cached on identical (raw, type, unit, header unit)."""
+    cache: dict[tuple, tuple] = {}
+    out_value, out_status, out_rule, out_note = [], [], [], []
+    for raw, t, u, hu in zip(records["raw_value"], types, units, records["header_unit"]):
+        hu = hu if _present(hu) else None
+        key = (type(raw), raw if _hashable(raw) else repr(raw), t, u, hu)
+        got = cache.get(key)
+        if got is None:
+            p = parse_value(raw, t, unit=u, header_unit=hu)
+            got = (np.nan if p.value is None else float(p.value), p.status, p.rule, p.note)
+            cache[key] = got
+        out_value.append(got[0])
+        out_status.append(got[1])
+        out_rule.append(got[2])
+        out_note.append(got[3])
+    return pd.DataFrame({"value": out_value, "status": out_status, "parse_rule": out_rule,
+                         "parse_note": out_note}, index=records.index)
+
+
+def _hashable(x: object) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return not (isinstance(x, float) and np.isnan(x))
+
+
+# parser rules that read a value without changing what the clerk wrote: not worth an audit row
+_SILENT_PARSE_RULES = frozenset({"number", "yes_no"})
+
+
+def _audit_rows(rows: pd.DataFrame, stage: str, rule, action: str, before, after,
+                note) -> pd.DataFrame:
+    def col(x):
+        return x.to_numpy() if isinstance(x, pd.Series) else x
+
+    return pd.DataFrame({
+        "record_id": rows["record_id"].to_numpy(),
+        "source_file": rows["source_file"].to_numpy(),
+        "source_sheet": rows["source_sheet"].to_numpy(),
+        "source_cell": rows["source_cell"].to_numpy(),
+        "county_code": rows["county_code"].to_numpy(),
+        "period": rows["period"].to_numpy(),
+        "indicator": rows["indicator"].to_numpy(),
+        "stage": stage, "rule": col(rule), "action": action,
+        "before": col(before), "after": col(after), "note": col(note),
+    }, columns=AUDIT_COLUMNS)
+
+
+def _as_text(x: object) -> str:
+    if not _present(x):
+        return ""
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = None,
+                  resolver: Resolver | None = None,
+                  to_base: Callable[[Sequence[str]], pd.Series] | None = None,
+                  catalog: pd.DataFrame | None = None) -> CleanResult:
+    """Clean extracted records (one per data cell) into the tidy panel and its side tables.
+
+    Parameters
+    ----------
+    records : pandas.DataFrame
+        As ``layout.extract_records`` returns them, stacked over files: :data:`RECORD_COLUMNS`,
+        optionally ``note`` (a remark attached to the cell's row), ``source_path`` (the file on
+        disk, for reading the period from its name), ``layout`` and ``sheet_hidden``.
+    structure : pandas.DataFrame, optional
+        Rows dropped as structure, with ``source_file`` (counted per file).
+    resolver : callable, optional
+        ``resolver(texts, prefecture=..., as_of="2013H1") -> DataFrame(code, error)``, one row
+        per text; default ``analysis.reference.resolve_counties``.
+    to_base : callable, optional
+        Codes → Series of 2008 base codes; default ``analysis.reference.to_base``.
+    catalog : pandas.DataFrame, optional
+        Indicator catalog override.
+
+    Returns
+    -------
+    CleanResult
+        ``files`` holds the per-file counts of these records only (no file-level columns).
+
+    Raises
+    ------
+    ConservationError
+        If, for some file, records in ≠ clean + quarantined + merged + set aside.
+    """
+    cat = load_catalog() if catalog is None else catalog
+    resolver = resolver or _default_resolver
+    to_base = to_base or _default_to_base
+    missing_cols = [c for c in RECORD_COLUMNS if c not in records.columns]
+    if missing_cols:
+        raise ValueError(f"clean_records: records lack column(s) {missing_cols}")
+    if records["record_id"].duplicated().any():
+        dup = records.loc[records["record_id"].duplicated(), "record_id"].iloc[0]
+        raise ValueError(f"clean_records: record_id {dup!r} is not unique; ids must be unique "
+                         "over all files (extract_records prefixes them with the file)")
+    rec = records.reset_index(drop=True).copy()
+    rec["indicator"] = rec["indicator"].where(rec["indicator"].map(_present), None)
+    kind = _classify(rec, cat)
+    rate_by_label = {normalize_label(n): c for c, n in cat.loc[cat["kind"] == "derived",
+                                                                 "name_zh"].items()}
+    rate_code = rec["header_text"].fillna("").map(normalize_label).map(rate_by_label)
+    rec.loc[kind == "rate", "indicator"] = rate_code[kind == "rate"]
+
+    period, period_rule, period_note = _resolve_periods(rec)
+    rec["period"] = period
+    code, county_error = _resolve_county_codes(rec, period, resolver)
+    rec["county_code"] = code
+
+    audits: list[pd.DataFrame] = []
+    failures: list[pd.DataFrame] = []
+    outcome = pd.Series("", index=rec.index, dtype=object)
+
+    # 1. cells that hold no catalog indicator are set aside (counted, audited)
+    aside = kind.isin(["unknown", "remark"])
+    for k, rule in (("unknown", "unknown_column"), ("remark", "remark")):
+        rows = rec[kind == k]
+        audits.append(_audit_rows(rows, "column", rule, "set_aside", rows["raw_value"].map(_as_text),
+                                  "", rows["header_text"].fillna("").astype(str)))
+    outcome[aside] = "set_aside"
+    notes = rec.loc[kind == "remark", ["county_code", "period", "raw_value"]].rename(
+        columns={"raw_value": "note"})
+    if "note" in rec.columns:
+        notes = pd.concat([notes, rec.loc[rec["note"].map(_present),
+                                          ["county_code", "period", "note"]]])
+    notes = notes[notes["county_code"].notna() & notes["period"].notna()]
+    notes["note"] = notes["note"].map(_as_text)
+    # a remark of "无" / "—" explains nothing
+    notes = notes[~notes["note"].map(lambda t: re.sub(r"\s+", "", unicodedata.normalize(
+        "NFKC", t)).lower() in PLACEHOLDERS)]
+
+    # 2. period and county must be known for every value or rate cell
+    live = ~aside
+    bad_period = live & period_rule.notna()
+    failures.append(failure_rows(rec[bad_period], "period_missing",
+                                 parser_rule=period_rule[bad_period],
+                                 extra={"note": period_note[bad_period]}))
+    bad_county = live & rec["county_code"].isna() & ~bad_period
+    failures.append(failure_rows(rec[bad_county], "county_unknown",
+                                 extra={"note": county_error[bad_county]}))
+    outcome[bad_period | bad_county] = "quarantined"
+    live &= ~(bad_period | bad_county)
+
+    # 3. parse values into the catalog unit
+    types = rec["indicator"].map(cat["type"]).fillna("number")
+    units = rec["indicator"].map(cat["unit"])
+    units = units.where(units.map(_present), None)
+    parsed = _parse_all(rec[live], types[live], units[live])
+    rec = rec.join(parsed)
+    unreadable = live & (rec["status"] == "error")
+    failures.append(failure_rows(rec[unreadable], "value_unreadable",
+                                 parser_rule=rec.loc[unreadable, "parse_rule"],
+                                 extra={"note": rec.loc[unreadable, "parse_note"]}))
+    outcome[unreadable] = "quarantined"
+    live &= ~unreadable
+    changed = live & (~rec["parse_rule"].isin(_SILENT_PARSE_RULES)
+                      | (rec["parse_note"].fillna("") != ""))
+    rows = rec[changed]
+    audits.append(_audit_rows(rows, "value", rows["parse_rule"],
+                              np.where(rows["status"] == "missing", "missing", "fix"),
+                              rows["raw_value"].map(_as_text), rows["value"].map(_as_text),
+                              rows["parse_note"]))
+
+    # 4. per-cell catalog rules
+    values_mask = live & (kind == "value")
+    cells = check_cells(rec[values_mask], cat)
+    failures.append(cells)
+    outcome[rec["record_id"].isin(set(cells["record_id"])) & values_mask] = "quarantined"
+    values_mask &= outcome == ""
+
+    # 5. repeats of (county, period, indicator)
+    vals = rec[values_mask].sort_values(["source_file", "source_sheet", "record_id"],
+                                        kind="stable")
+    key = ["county_code", "period", "indicator"]
+    vals = vals.assign(_rounded=vals["value"].round(9))
+    n_copies = vals.groupby(key)["record_id"].transform("size")
+    # nunique ignores NaN: a "—" copy never conflicts with a number
+    distinct = vals.groupby(key)["_rounded"].transform("nunique")
+    conflict = (n_copies > 1) & (distinct > 1)
+    conflicting = vals[conflict]
+    if len(conflicting):
+        listing = conflicting.groupby(key)["raw_value"].transform(
+            lambda s: "、".join(dict.fromkeys(_as_text(x) for x in s)))
+        failures.append(failure_rows(conflicting, "duplicate_conflict",
+                                     extra={"values": listing}))
+        outcome[conflicting.index] = "quarantined"
+    agree = vals[~conflict]
+    # keep the first copy that holds a value (a "—" copy adds nothing to a reported number)
+    agree = agree.assign(_has=agree["value"].notna()).sort_values(
+        key + ["_has"], ascending=[True, True, True, False], kind="stable")
+    first = ~agree.duplicated(key, keep="first")
+    kept, merged = agree[first], agree[~first]
+    if len(merged):
+        keeper = kept.set_index(key)["record_id"]
+        kept_id = [keeper.get(tuple(k)) for k in merged[key].itertuples(index=False)]
+        audits.append(_audit_rows(merged, "duplicate", "duplicate_merged", "merge",
+                                  merged["raw_value"].map(_as_text), merged["value"].map(_as_text),
+                                  pd.Series([f"same value as {k}" for k in kept_id],
+                                            index=merged.index)))
+        outcome[merged.index] = "merged"
+
+    # 6. cross-field rules on the kept values, reported rates against their counts
+    cross = check_cross(kept, notes)
+    failures.append(cross)
+    quarantined_cross = set(cross.loc[cross["action"] == "quarantine", "record_id"])
+    fixed_cross = cross[cross["action"] == "fix"]
+    audits.append(_audit_rows(rec.set_index("record_id").loc[fixed_cross["record_id"]]
+                              .reset_index(), "cross", fixed_cross["rule"], "fix",
+                              fixed_cross["raw_value"].map(_as_text),
+                              fixed_cross["value"].map(_as_text), fixed_cross["message"]))
+    in_cross = kept["record_id"].isin(quarantined_cross)
+    outcome[kept.index[in_cross]] = "quarantined"
+    kept = kept[~in_cross]
+    outcome[kept.index] = "clean"
+
+    rates = rec[live & (kind == "rate")]
+    rate_rows = reconcile_rates(rates, kept)
+    failures.append(rate_rows[rate_rows["action"] == "fix"])
+    rr = rate_rows.set_index("record_id").reindex(rates["record_id"])
+    audits.append(_audit_rows(rates, "rate", rr["rule"], rr["action"],
+                              rates["raw_value"].map(_as_text),
+                              rr["value"].map(_as_text), rr["message"]))
+    outcome[rates.index] = "set_aside"
+
+    # 7. outputs
+    unit = kept["indicator"].map(cat["unit"])
+    base = to_base(kept["county_code"].tolist()) if len(kept) else pd.Series([], dtype=object)
+    indicators = pd.DataFrame({
+        "county_code": kept["county_code"].astype(str).to_numpy(),
+        "base_code": pd.Series(base).astype(object).to_numpy(),
+        "period": kept["period"].to_numpy(),
+        "indicator": kept["indicator"].to_numpy(),
+        "value": kept["value"].astype(float).to_numpy(),
+        "unit": unit.to_numpy(),
+        "source_file": kept["source_file"].to_numpy(),
+        "source_sheet": kept["source_sheet"].to_numpy(),
+        "source_cell": kept["source_cell"].to_numpy(),
+    }, columns=INDICATOR_COLUMNS).sort_values(["county_code", "period", "indicator"],
+                                              ignore_index=True)
+
+    failure_table = pd.concat([f for f in failures if len(f)] or
+                              [pd.DataFrame(columns=FAILURE_COLUMNS)], ignore_index=True)
+    quarantine = failure_table[failure_table["action"] == "quarantine"]
+    quarantine = quarantine.sort_values(["file", "sheet", "record_id", "rule"],
+                                        ignore_index=True)[QUARANTINE_COLUMNS]
+    audit = pd.concat([a for a in audits if len(a)] or [pd.DataFrame(columns=AUDIT_COLUMNS)],
+                      ignore_index=True)
+    audit = audit.sort_values(["source_file", "source_sheet", "record_id", "stage", "rule"],
+                              ignore_index=True)[AUDIT_COLUMNS]
+
+    if (outcome == "").any():  # every record must have exactly one fate
+        lost = rec.loc[outcome == "", "record_id"].tolist()[:5]
+        raise ConservationError(f"clean_records: records without an outcome, e.g. {lost}")
+    rec["outcome"] = outcome
+    rec["kind"] = kind
+    files = _file_counts(rec, structure)
+    _check_conservation(files, indicators, quarantine, audit)
+    quality = _quality(rec, indicators, audit, quarantine, to_base)
+    return CleanResult(indicators=indicators, quarantine=quarantine, audit=audit,
+                       quality=quality, files=files,
+                       structure=structure if structure is not None else pd.DataFrame())
+
+
+def _file_counts(rec: pd.DataFrame, structure: pd.DataFrame | None) -> pd.DataFrame:
+    counts = (rec.groupby(["source_file", "outcome"]).size().unstack(fill_value=0)
+              .reindex(columns=["clean", "quarantined", "merged", "set_aside"], fill_value=0))
+    counts.insert(0, "records_in", rec.groupby("source_file").size())
+    unknown = rec[rec["kind"] == "unknown"].groupby("source_file")[
+        "header_text"].agg(lambda s: "|".join(sorted(set(s.fillna("").astype(str)))))
+    counts["unknown_columns"] = unknown.reindex(counts.index).fillna("")
+    if structure is not None and len(structure) and "source_file" in structure:
+        counts["structure_rows"] = structure.groupby("source_file").size().reindex(
+            counts.index).fillna(0).astype(int)
+    else:
+        counts["structure_rows"] = 0
+    return counts.reset_index()
+
+
+def _check_conservation(files: pd.DataFrame, indicators: pd.DataFrame,
+                        quarantine: pd.DataFrame, audit: pd.DataFrame) -> None:
+    """Recount every file's records from the *output tables* and compare with records in."""
+    by_file = files.set_index("source_file")
+    clean = indicators.groupby("source_file").size()
+    quar = quarantine.groupby("file")["record_id"].nunique()
+    merged = audit[audit["action"] == "merge"].groupby("source_file")["record_id"].nunique()
+    # reported rates are always set aside, also when audited as a "fix" (rate_recomputed)
+    aside_rows = audit[(audit["action"] == "set_aside") | (audit["stage"] == "rate")]
+    aside = aside_rows.groupby("source_file")["record_id"].nunique()
+    recount = pd.DataFrame({"clean": clean, "quarantined": quar, "merged": merged,
+                            "set_aside": aside}).reindex(by_file.index).fillna(0).astype(int)
+    total = recount.sum(axis=1)
+    bad = total != by_file["records_in"]
+    if bad.any():
+        f = bad[bad].index[0]
+        raise ConservationError(
+            f"{f}: {int(by_file.at[f, 'records_in'])} data cells in, but clean "
+            f"{recount.at[f, 'clean']} + quarantined {recount.at[f, 'quarantined']} + merged "
+            f"{recount.at[f, 'merged']} + set aside {recount.at[f, 'set_aside']} = {int(total[f])}"
+            "; a cleaning step lost or double-counted records (bug: report it with this file)")
+
+
+def _round_of(period: str) -> int:
+    # 2011 lies between the rounds; it is reported on the round-1 form
+    return 1 if int(period[:4]) <= 2011 else 2
+
+
+def _quality(rec: pd.DataFrame, indicators: pd.DataFrame, audit: pd.DataFrame,
+             quarantine: pd.DataFrame, to_base) -> pd.DataFrame:
+    cat = load_catalog()
+    raw = cat[cat["kind"] == "raw"]
+    expected_by_round = {r: int(raw["rounds"].map(lambda t, r=r: r in t).sum()) for r in (1, 2)}
+    units = rec.loc[rec["county_code"].notna() & rec["period"].notna(),
+                    ["county_code", "period"]].drop_duplicates()
+    key = ["county_code", "period"]
+    reported = indicators.groupby(key)["value"].count()
+    present = indicators.groupby(key)["indicator"].nunique()
+    fixes = audit[audit["action"] == "fix"].groupby(key)["record_id"].nunique()
+    q = quarantine.dropna(subset=["county_code", "period"]).groupby(
+        ["county_code", "period"])["record_id"].nunique()
+    out = units.set_index(key).sort_index()
+    out["expected"] = [expected_by_round[_round_of(p)] for _, p in out.index]
+    out["reported"] = reported.reindex(out.index).fillna(0).astype(int)
+    out["missing"] = present.reindex(out.index).fillna(0).astype(int) - out["reported"]
+    out["completeness"] = (out["reported"] / out["expected"]).round(4)
+    out["fixes"] = fixes.reindex(out.index).fillna(0).astype(int)
+    out["quarantined"] = q.reindex(out.index).fillna(0).astype(int)
+    out = out.reset_index()
+    out["base_code"] = (pd.Series(to_base(out["county_code"].tolist())).astype(object).to_numpy()
+                        if len(out) else [])
+    return out[QUALITY_COLUMNS]
+
+
+# --------------------------------------------------------------------------------------------
+# roster
+# --------------------------------------------------------------------------------------------
+_ROSTER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # (field, header keywords tried in order); the first header containing a keyword wins
+    ("round", ("轮次", "轮")),
+    ("batch", ("批次", "批")),
+    ("name", ("姓名",)),
+    ("sending_unit", ("派出单位", "选派单位", "原单位", "单位")),
+    ("county_text", ("驻点县", "驻点单位", "县（市、区）", "县市区", "驻点地", "县")),
+    ("start", ("开始", "起始", "到岗")),
+    ("end", ("结束", "离岗", "截止")),
+    ("assessment", ("考核", "鉴定", "等次", "评价")),
+    ("task_1", ("党建带团建",)),
+    ("task_2", ("团干部配备",)),
+    ("task_3", ("建立团组织", "团组织建设")),
+    ("task_4", ("乡镇", "街道")),
+    ("task_5", ("青年典型", "青年能人")),
+)
+
+
+def _roster_columns(headers: Sequence[str]) -> dict[str, int]:
+    taken: dict[str, int] = {}
+    used: set[int] = set()
+    norm = [normalize_label(h) if _present(h) else "" for h in headers]
+    for name, keywords in _ROSTER_FIELDS:
+        for kw in keywords:
+            hit = next((i for i, h in enumerate(norm) if kw in h and i not in used), None)
+            if hit is not None:
+                taken[name] = hit
+                used.add(hit)
+                break
+    return taken
+
+
+def _int_or_none(x: object) -> int | None:
+    if not _present(x):
+        return None
+    m = re.search(r"\d+", unicodedata.normalize("NFKC", str(x)))
+    if m:
+        return int(m.group(0))
+    cn = {"一": 1, "二": 2, "三": 3, "四": 4}
+    return next((v for k, v in cn.items() if k in str(x)), None)
+
+
+def _date_text(x: object) -> str | None:
+    if not _present(x):
+        return None
+    if hasattr(x, "isoformat"):
+        return x.isoformat()[:10]
+    s = unicodedata.normalize("NFKC", str(x)).strip()
+    m = re.match(r"(\d{4})\D+(\d{1,2})(?:\D+(\d{1,2}))?", s)
+    if m:
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3) or 1)
+        return f"{y:04d}-{mo:02d}-{d:02d}"
+    return s
+
+
+def roster_from_table(table: pd.DataFrame, *, salt: bytes, source_file: str = "",
+                      source_sheet: str = "") -> pd.DataFrame:
+    """Turn a roster sheet (驻点干部名册) into roster rows with pseudonymous cadre ids.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The sheet as a grid of cells (no header applied); the header row is the first row
+        holding ``姓名``.  Rows below it without a name are skipped (totals, footers).
+    salt : bytes
+        Key of the pseudonyms (:func:`load_salt`).
+    source_file, source_sheet : str
+        Provenance written into every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ROSTER_COLUMNS` minus ``county_code``/``base_code`` (added by :func:`clean`);
+        ``round``/``batch`` as integers, dates as ``YYYY-MM-DD`` text.  The name column is
+        dropped here and never returned.
+
+    Raises
+    ------
+    analysis.ingest.errors.LayoutError
+        No header row with ``姓名`` in the first 20 rows.
+    """
+    from analysis.ingest.errors import LayoutError
+
+    grid = table.reset_index(drop=True)
+    header_row = None
+    for i in range(min(20, len(grid))):
+        if any(_present(v) and "姓名" in normalize_label(v) for v in grid.iloc[i]):
+            header_row = i
+            break
+    if header_row is None:
+        raise LayoutError("has no header row with 姓名 in its first 20 rows; the roster needs "
+                          "columns 轮次, 批次, 驻点县, 姓名, 派出单位, 开始/结束日期, 考核等次",
+                          file=source_file, sheet=source_sheet, rule="roster_header")
+    headers = [str(v) if _present(v) else "" for v in grid.iloc[header_row]]
+    cols = _roster_columns(headers)
+    rows = []
+    for i in range(header_row + 1, len(grid)):
+        line = grid.iloc[i]
+        name = line.iloc[cols["name"]] if "name" in cols else None
+        cadre = pseudonym(name, salt)
+        if cadre is None:
+            continue
+
+        def get(f):
+            return line.iloc[cols[f]] if f in cols and _present(line.iloc[cols[f]]) else None
+
+        rows.append({
+            "round": _int_or_none(get("round")), "batch": _int_or_none(get("batch")),
+            "county_text": _as_text(get("county_text")) or None, "cadre_id": cadre,
+            "sending_unit": _as_text(get("sending_unit")) or None,
+            "start": _date_text(get("start")), "end": _date_text(get("end")),
+            "assessment": _as_text(get("assessment")) or None,
+            **{f"task_{k}": (_as_text(get(f"task_{k}")) or None) for k in range(1, 6)},
+            "source_file": source_file, "source_sheet": source_sheet,
+            "source_row": i + 1,
+        })
+    cols_out = [c for c in ROSTER_COLUMNS if c not in ("county_code", "base_code")]
+    return pd.DataFrame(rows, columns=cols_out)
+
+
+def _is_roster(path: Path, sheet_name: str, title: object) -> bool:
+    text = f"{path.name} {sheet_name} {title or ''}"
+    return any(m in text for m in ROSTER_MARKERS)
+
+
+# --------------------------------------------------------------------------------------------
+# files → records (F1's readers) → clean
+# --------------------------------------------------------------------------------------------
+def _sheet_grid(sheet) -> pd.DataFrame:
+    """The cells of a ``read.Sheet`` as a DataFrame grid (row/column 0 = cell A1)."""
+    return pd.DataFrame(list(sheet.cells), dtype=object)
+
+
+def _read_one(path: Path, rel: str, salt_getter) -> dict:
+    """Read one file: records, structure rows, roster rows and a file summary."""
+    from analysis.ingest.layout import detect_layout, extract_records
+    from analysis.ingest.read import read_any
+
+    info = {"source_file": rel, "status": "ok", "error": "", "sheets": 0, "hidden_sheets": "",
+            "layouts": ""}
+    records, structure, roster = [], [], []
+    try:
+        sheets = read_any(path)
+    except IngestError as exc:
+        info.update(status="unreadable", error=str(exc))
+        return {"info": info, "records": records, "structure": structure, "roster": roster}
+    info["sheets"] = len(sheets)
+    hidden, layouts, errors = [], [], []
+    for sheet in sheets:
+        name = str(getattr(sheet, "name", ""))
+        if getattr(sheet, "hidden", False):
+            hidden.append(name)
+        title = getattr(sheet, "title", None)
+        try:
+            if _is_roster(path, name, title):
+                roster.append(roster_from_table(_sheet_grid(sheet), salt=salt_getter(),
+                                                source_file=rel, source_sheet=name))
+                layouts.append("roster")
+                continue
+            layout = detect_layout(sheet)
+            got = extract_records(sheet, layout, path)
+        except IngestError as exc:
+            errors.append(str(exc))
+            continue
+        recs, struct = got if isinstance(got, tuple) else (got, None)
+        layouts.append(str(getattr(layout, "kind", getattr(layout, "name", layout))))
+        recs = recs.copy()
+        recs["source_file"] = rel
+        recs["source_path"] = str(path)
+        recs["record_id"] = rel + "!" + recs["record_id"].astype(str)
+        records.append(recs)
+        if struct is not None and len(struct):
+            struct = struct.copy()
+            struct["source_file"] = rel
+            structure.append(struct)
+    info["hidden_sheets"] = "|".join(hidden)
+    info["layouts"] = "|".join(sorted(set(layouts)))
+    if errors:
+        info.update(status="partly_unreadable" if records or roster else "unreadable",
+                    error=" ; ".join(errors))
+    return {"info": info, "records": records, "structure": structure, "roster": roster}
+
+
+def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None,
+          progress: bool = True, *, resolver: Resolver | None = None,
+          to_base: Callable[[Sequence[str]], pd.Series] | None = None,
+          salt: bytes | None = None) -> CleanResult:
+    """Clean every submission under ``raw_paths`` into one tidy, audited panel.
+
+    Parameters
+    ----------
+    raw_paths : sequence of path-like
+        Files and folders (walked recursively, see :func:`discover_files`).
+    out_dir : path-like, optional
+        When given, every output is written there (:func:`analysis.ingest.outputs.write_outputs`)
+        and the pseudonym salt defaults to ``out_dir/.salt``.
+    progress : bool
+        Show a tqdm progress bar over files (only when there are more than 20 files).
+    resolver, to_base : callable, optional
+        County resolver and base mapper (default: ``analysis.reference``).
+    salt : bytes, optional
+        Pseudonym key; default :func:`load_salt` (``$RESIDENCY_SALT`` or a salt file).
+
+    Returns
+    -------
+    CleanResult
+        indicators, quarantine, audit, quality, files, roster, structure.
+
+    Raises
+    ------
+    FileNotFoundError
+        A raw path does not exist.
+    ConservationError
+        Records were lost between input and outputs (a bug, never a data problem).
+    """
+    found = discover_files(raw_paths)
+    salt_holder: dict[str, bytes] = {}
+
+    def salt_getter() -> bytes:
+        if "salt" not in salt_holder:
+            salt_holder["salt"] = salt if salt is not None else load_salt(
+                Path(out_dir) / SALT_FILE_NAME if out_dir is not None else None)
+        return salt_holder["salt"]
+
+    items = found
+    if progress and len(found) > 20:
+        from tqdm import tqdm
+
+        items = tqdm(found, desc="clean", unit="file", file=sys.stderr)
+    infos, records, structure, roster = [], [], [], []
+    for path, rel in items:
+        got = _read_one(path, rel, salt_getter)
+        infos.append(got["info"])
+        records += got["records"]
+        structure += got["structure"]
+        roster += got["roster"]
+    all_records = (pd.concat(records, ignore_index=True) if records
+                   else pd.DataFrame(columns=RECORD_COLUMNS))
+    all_structure = pd.concat(structure, ignore_index=True) if structure else pd.DataFrame(
+        columns=["source_file"])
+    result = clean_records(all_records, structure=all_structure, resolver=resolver,
+                           to_base=to_base)
+    info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
+                                        "hidden_sheets", "layouts"])
+    files = info.merge(result.files, on="source_file", how="left")
+    for c in ("records_in", "clean", "quarantined", "merged", "set_aside", "structure_rows"):
+        files[c] = files[c].fillna(0).astype(int)
+    if all_structure is not None and len(all_structure):
+        s = all_structure.groupby("source_file").size()
+        files["structure_rows"] = files["source_file"].map(s).fillna(0).astype(int)
+    files["unknown_columns"] = files["unknown_columns"].fillna("")
+    result.files = files[FILE_COLUMNS].sort_values("source_file", ignore_index=True)
+    result.roster = _finish_roster(roster, resolver or _default_resolver,
+                                   to_base or _default_to_base)
+    if out_dir is not None:
+        from analysis.ingest.outputs import write_outputs
+
+        write_outputs(result, out_dir)
+    return result
+
+
+def _finish_roster(parts: list[pd.DataFrame], resolver, to_base) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame(columns=ROSTER_COLUMNS)
+    roster = pd.concat(parts, ignore_index=True)
+    roster["county_code"] = None
+    texts = sorted(set(roster["county_text"].dropna().astype(str)))
+    if texts:
+        res = pd.DataFrame(resolver(texts)).reset_index(drop=True)
+        code = {t: (c if _present(c) and not _present(e) else None)
+                for t, c, e in zip(texts, res["code"], res["error"])}
+        roster["county_code"] = roster["county_text"].map(code)
+    has = roster["county_code"].notna()
+    roster["base_code"] = None
+    if has.any():
+        roster.loc[has, "base_code"] = pd.Series(
+            to_base(roster.loc[has, "county_code"].tolist())).astype(object).to_numpy()
+    return roster[ROSTER_COLUMNS].sort_values(["round", "batch", "county_code", "cadre_id"],
+                                              ignore_index=True, na_position="last")

@@ -266,7 +266,8 @@ def _entropy(S: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = 1.0 / np.log(np.where(n >= 2, n, np.nan))
         e = -k * np.nansum(np.where(np.isnan(p), 0.0, plogp), axis=-2)
         e = np.where(np.isnan(e) | (np.squeeze(total, -2) <= 0), 1.0, e)
-        d = 1.0 - e
+        # a constant indicator gives e = 1 up to round-off; make its d exactly 0
+        d = np.where(np.abs(1.0 - e) < 1e-12, 0.0, 1.0 - e)
         dsum = d.sum(axis=-1, keepdims=True)
         w = d / np.where(dsum > 0, dsum, np.nan)
     return w, e, d

@@ -1,0 +1,474 @@
+"""Indices, weights, grades and rank intervals: expectations worked out independently in the test.
+
+Indicator names a, b, c, d are made up; their directions and domains are passed explicitly so the
+tests do not depend on the catalog.
+"""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import indices as ix
+from analysis.indices import IndexError_, InconsistentJudgementError
+
+
+def long(matrix: dict[str, list[float]], period="2013H1", value="value", counties=None):
+    """Build a long frame from {indicator: values per county}."""
+    n = len(next(iter(matrix.values())))
+    counties = counties or [f"51010{i + 1}" for i in range(n)]
+    rows = [
+        (c, period, ind, float(v)) for ind, vals in matrix.items() for c, v in zip(counties, vals)
+    ]
+    return pd.DataFrame(rows, columns=["county_code", "period", "indicator", value])
+
+
+def pick(frame, county, column, indicator=None, index=None):
+    sel = frame["county_code"] == county
+    if indicator is not None:
+        sel &= frame["indicator"] == indicator
+    if index is not None:
+        sel &= frame["index"] == index
+    (v,) = frame.loc[sel, column].to_numpy()
+    return v
+
+
+# --------------------------------------------------------------------------- rescaling
+
+
+def test_rescale_methods_against_a_separate_reference():
+    reference = long({"a": [10, 20, 30], "b": [10, 20, 30]}, period="2009H1")
+    panel = long({"a": [25, 40], "b": [25, 40]})
+    dirs = {"a": 1, "b": -1}
+    mm = ix.rescale(panel, reference, method="minmax", directions=dirs)
+    # min 10, max 30: (25-10)/20 = 0.75; lower-is-better (30-25)/20 = 0.25
+    assert pick(mm, "510101", "score", "a") == pytest.approx(75.0)
+    assert pick(mm, "510101", "score", "b") == pytest.approx(25.0)
+    # outside the reference range the scale is kept, not squeezed (comparable across rounds)
+    assert pick(mm, "510102", "score", "a") == pytest.approx(150.0)
+    clipped = ix.rescale(panel, reference, method="minmax", directions=dirs, clip=True)
+    assert pick(clipped, "510102", "score", "a") == 100.0
+    assert pick(clipped, "510102", "score", "b") == 0.0
+    ef = ix.rescale(panel, reference, method="efficacy", directions=dirs)
+    assert pick(ef, "510101", "score", "a") == pytest.approx(60 + 40 * 0.75)
+    assert pick(ef, "510101", "score", "b") == pytest.approx(60 + 40 * 0.25)
+    z = ix.rescale(panel, reference, method="zscore", directions=dirs)
+    # mean 20, sd (ddof 1) = sqrt((100 + 0 + 100) / 2) = 10
+    assert pick(z, "510101", "score", "a") == pytest.approx(0.5)
+    assert pick(z, "510101", "score", "b") == pytest.approx(-0.5)
+
+
+def test_rescale_without_spread_is_missing_and_context_is_refused():
+    panel = long({"a": [5, 5, 5]})
+    assert ix.rescale(panel, panel, directions={"a": 1})["score"].isna().all()
+    with pytest.raises(IndexError_, match="no direction"):
+        ix.rescale(long({"youth_population": [1, 2]}), long({"youth_population": [1, 2]}))
+    with pytest.raises(IndexError_, match="method"):
+        ix.rescale(panel, panel, method="rank", directions={"a": 1})
+
+
+def test_rescale_uses_catalog_direction():
+    panel = long({"weak_orgs": [0, 10, 5]})  # catalog: lower is better
+    s = ix.rescale(panel, panel)["score"].tolist()
+    assert s == pytest.approx([100.0, 0.0, 50.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=15, unique=True),
+    st.sampled_from(["minmax", "efficacy", "zscore"]),
+    st.sampled_from([1, -1]),
+)
+def test_rescaling_keeps_order(values, method, direction):
+    panel = long({"a": values})
+    s = ix.rescale(panel, panel, method=method, directions={"a": direction})["score"].to_numpy()
+    # along increasing x, direction·score never decreases (weakly: neighbours may round together)
+    along = (s * direction)[np.argsort(values)]
+    assert (np.diff(along) >= 0).all()
+    if method != "zscore":
+        lo = 0.0 if method == "minmax" else 60.0
+        assert s.min() == pytest.approx(lo) and s.max() == pytest.approx(100.0)
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def test_entropy_weights_step_by_step():
+    X = [[1, 2, 0], [2, 2, 1], [3, 2, 1], [4, 2, 2]]  # 4 counties × 3 indicators
+    scores = long({"a": [r[0] for r in X], "b": [r[1] for r in X], "c": [r[2] for r in X]}, value="score")
+    n = 4
+    k = 1 / math.log(n)
+    d = []
+    for j in range(3):
+        col = [r[j] for r in X]
+        total = sum(col)
+        e = -k * sum((x / total) * math.log(x / total) for x in col if x > 0)  # 0·ln0 = 0
+        d.append(1 - e)
+    expected = [dj / sum(d) for dj in d]
+    got = ix.entropy_weights(scores).set_index("indicator")
+    assert got["weight"].tolist() == pytest.approx(expected, rel=1e-12)
+    # b is constant: p = 1/4 each, e = 1, weight 0
+    assert got.at["b", "entropy"] == pytest.approx(1.0) and got.at["b", "weight"] == pytest.approx(0.0)
+    assert got["weight"].sum() == pytest.approx(1.0)
+
+
+def test_entropy_weights_missing_value_uses_own_n():
+    scores = long({"a": [1, 3, np.nan], "b": [1, 1, 2]}, value="score")
+    ea = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75)) / math.log(2)
+    eb = -(2 * 0.25 * math.log(0.25) + 0.5 * math.log(0.5)) / math.log(3)
+    da, db = 1 - ea, 1 - eb
+    got = ix.entropy_weights(scores).set_index("indicator")["weight"]
+    assert got["a"] == pytest.approx(da / (da + db))
+    assert got["b"] == pytest.approx(db / (da + db))
+
+
+def test_entropy_weights_refuse_negative_and_flat_scores():
+    with pytest.raises(IndexError_, match="zscore"):
+        ix.entropy_weights(long({"a": [-1, 0, 1], "b": [1, 2, 3]}, value="score"))
+    with pytest.raises(IndexError_, match="no indicator varies"):
+        ix.entropy_weights(long({"a": [2, 2, 2], "b": [0, 0, 0]}, value="score"))
+
+
+def test_ahp_consistent_matrix_recovers_weights_and_cr_zero():
+    w = np.array([0.5, 0.25, 0.15, 0.1])
+    A = w[:, None] / w[None, :]  # a_ij = w_i / w_j is perfectly consistent
+    res = ix.ahp_weights(A, ["a", "b", "c", "d"])
+    assert res.weights.to_numpy() == pytest.approx(w)
+    assert res.lambda_max == pytest.approx(4.0)
+    assert res.cr == pytest.approx(0.0, abs=1e-10)
+    assert list(res.to_frame().columns) == ["indicator", "weight", "lambda_max", "ci", "ri", "cr"]
+
+
+def test_ahp_saaty_textbook_matrix():
+    # Classic 3×3 example (Saaty 1980; reproduced in most AHP textbooks): weights ≈ 0.637, 0.258,
+    # 0.105, λmax ≈ 3.0385, CR ≈ 0.033.  λmax is also checked by independent power iteration.
+    A = np.array([[1, 3, 5], [1 / 3, 1, 3], [1 / 5, 1 / 3, 1]])
+    res = ix.ahp_weights(A, ["a", "b", "c"])
+    v = np.ones(3)
+    for _ in range(200):
+        v = A @ v
+        v /= v.sum()
+    lam = float((A @ v)[0] / v[0])
+    assert res.weights.to_numpy() == pytest.approx(v, abs=1e-9)
+    assert res.weights.to_numpy() == pytest.approx([0.637, 0.258, 0.105], abs=1e-3)
+    assert res.lambda_max == pytest.approx(lam, abs=1e-9)
+    assert res.cr == pytest.approx(((lam - 3) / 2) / 0.58) and res.cr == pytest.approx(0.033, abs=1e-3)
+
+
+def test_ahp_inconsistent_matrix_raises_with_cr():
+    # cyclic judgements a > b (9), b > c (9), c > a (9): circulant, λmax = 1 + 9 + 1/9
+    A = np.array([[1, 9, 1 / 9], [1 / 9, 1, 9], [9, 1 / 9, 1]])
+    cr = ((1 + 9 + 1 / 9 - 3) / 2) / 0.58
+    with pytest.raises(InconsistentJudgementError, match=r"CR = 6\.13") as err:
+        ix.ahp_weights(A)
+    assert err.value.cr == pytest.approx(cr)
+
+
+def test_ahp_rejects_malformed_matrices():
+    with pytest.raises(IndexError_, match="reciprocal"):
+        ix.ahp_weights([[1, 3], [3, 1]])
+    with pytest.raises(IndexError_, match="square"):
+        ix.ahp_weights([[1, 2, 3]])
+    with pytest.raises(IndexError_, match="diagonal"):
+        ix.ahp_weights([[2, 1], [1, 2]])
+
+
+def test_blend_weights_linear_and_multiplicative():
+    s = {"a": 0.6, "b": 0.3, "c": 0.1}
+    o = {"a": 0.2, "b": 0.2, "c": 0.6}
+    lin = ix.blend_weights(s, o, alpha=0.25).set_index("indicator")["weight"]
+    assert lin.to_dict() == pytest.approx({"a": 0.3, "b": 0.225, "c": 0.475})
+    mul = ix.blend_weights(s, o, method="multiplicative").set_index("indicator")["weight"]
+    prod = {"a": 0.12, "b": 0.06, "c": 0.06}
+    assert mul.to_dict() == pytest.approx({k: v / 0.24 for k, v in prod.items()})
+    with pytest.raises(IndexError_, match="differ"):
+        ix.blend_weights(s, {"a": 1.0})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.floats(0, 100, allow_nan=False), min_size=3, max_size=3), min_size=3, max_size=12),
+    st.floats(0, 1),
+)
+def test_weights_are_a_distribution(rows, alpha):
+    X = np.array(rows)
+    if not (X.max(axis=0) > X.min(axis=0)).any():
+        return  # entropy weights undefined; tested separately
+    scores = long({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]}, value="score")
+    w = ix.entropy_weights(scores)
+    assert (w["weight"] >= 0).all() and w["weight"].sum() == pytest.approx(1.0)
+    b = ix.blend_weights(ix.equal_weights(["a", "b", "c"]), w, alpha=alpha)
+    assert (b["weight"] >= 0).all() and b["weight"].sum() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- TOPSIS
+
+
+def test_topsis_by_hand():
+    # 3 counties × 3 indicators; c is lower-is-better.  Every step done with plain floats.
+    X = {"a": [7.0, 8.0, 9.0], "b": [9.0, 7.0, 6.0], "c": [9.0, 8.0, 8.0]}
+    W = {"a": 0.5, "b": 0.3, "c": 0.2}
+    dirs = {"a": 1, "b": 1, "c": -1}
+    V = {j: [W[j] * x / math.sqrt(sum(y * y for y in X[j])) for x in X[j]] for j in X}
+    best = {j: (max if dirs[j] > 0 else min)(V[j]) for j in X}
+    worst = {j: (min if dirs[j] > 0 else max)(V[j]) for j in X}
+    expected = []
+    for i in range(3):
+        dp = math.sqrt(sum((V[j][i] - best[j]) ** 2 for j in X))
+        dm = math.sqrt(sum((V[j][i] - worst[j]) ** 2 for j in X))
+        expected.append(dm / (dp + dm))
+    out = ix.topsis(long(X), W, directions=dirs).sort_values("county_code")
+    assert out["closeness"].tolist() == pytest.approx(expected, rel=1e-12)
+    assert ((out["closeness"] >= 0) & (out["closeness"] <= 1)).all()
+
+
+def test_topsis_dominant_alternative_is_ideal():
+    X = {"a": [1.0, 2.0, 3.0], "b": [3.0, 2.0, 1.0]}  # county 3 best on both (b lower-is-better)
+    out = ix.topsis(long(X), {"a": 1, "b": 1}, directions={"a": 1, "b": -1}).sort_values("county_code")
+    assert out["closeness"].tolist() == pytest.approx([0.0, 0.5, 1.0])
+
+
+# --------------------------------------------------------------------------- composite index
+
+
+DOMS = {"a": "vitality", "b": "vitality", "c": "vitality", "d": "staffing"}
+W4 = {"a": 0.25, "b": 0.15, "c": 0.10, "d": 0.50}
+
+
+def _scores():
+    nan = np.nan
+    return long(
+        {"a": [80, 80, nan, 80], "b": [60, 60, 60, 60], "c": [40, nan, 40, 40], "d": [70, 70, 70, nan]},
+        value="score",
+    )
+
+
+def test_composite_index_reweighting_rule():
+    out = ix.composite_index(_scores(), W4, domains=DOMS)
+    # county 1 complete: vitality (.25·80 + .15·60 + .10·40)/.5 = 66; overall .5·66 + .5·70 = 68
+    assert pick(out, "510101", "value", index="vitality") == pytest.approx(66.0)
+    assert pick(out, "510101", "value", index="overall") == pytest.approx(68.0)
+    # county 2 lacks c (0.2 of vitality's weight, 0.8 present ≥ 2/3): (20 + 9)/.4 = 72.5
+    assert pick(out, "510102", "weight_share", index="vitality") == pytest.approx(0.8)
+    assert pick(out, "510102", "value", index="vitality") == pytest.approx(72.5)
+    assert pick(out, "510102", "value", index="overall") == pytest.approx(71.25)
+    # county 3 lacks a (half of vitality's weight < 2/3): missing, and so is overall (1/2 < 2/3)
+    assert math.isnan(pick(out, "510103", "value", index="vitality"))
+    assert math.isnan(pick(out, "510103", "value", index="overall"))
+    # county 4 lacks d, the whole staffing domain
+    assert math.isnan(pick(out, "510104", "value", index="staffing"))
+    assert math.isnan(pick(out, "510104", "value", index="overall"))
+    assert pick(out, "510101", "n_indicators", index="overall") == 4
+
+
+def test_composite_index_threshold_and_domain_weights_are_parameters():
+    out = ix.composite_index(_scores(), W4, domains=DOMS, min_share=0.5)
+    assert pick(out, "510103", "value", index="vitality") == pytest.approx((9 + 4) / 0.25)
+    assert pick(out, "510103", "value", index="overall") == pytest.approx(0.5 * 52 + 0.5 * 70)
+    out = ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 3, "staffing": 1})
+    assert pick(out, "510101", "value", index="overall") == pytest.approx((3 * 66 + 70) / 4)
+    with pytest.raises(IndexError_, match="staffing"):
+        ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 1})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(0, 1000, allow_nan=False), min_size=4, max_size=4), min_size=2, max_size=10))
+def test_indices_stay_in_range(rows):
+    X = np.array(rows)
+    panel = long({k: X[:, i] for i, k in enumerate("abcd")})
+    dirs = {"a": 1, "b": -1, "c": 1, "d": -1}
+    for method, lo in (("minmax", 0.0), ("efficacy", 60.0)):
+        scores = ix.rescale(panel, panel, method=method, directions=dirs)
+        out = ix.composite_index(scores, ix.equal_weights("abcd"), domains=DOMS, min_share=0.01)
+        v = out["value"].dropna()
+        assert ((v >= lo - 1e-9) & (v <= 100 + 1e-9)).all()
+
+
+# --------------------------------------------------------------------------- reliability
+
+
+def test_cronbach_alpha_and_item_rest_by_hand():
+    X = [[1, 2, 3], [2, 3, 3], [3, 3, 4], [4, 5, 4], [5, 4, 5]]
+    n, k = len(X), 3
+
+    def var(v):
+        m = sum(v) / len(v)
+        return sum((x - m) ** 2 for x in v) / (len(v) - 1)
+
+    def pearson(u, v):
+        mu, mv = sum(u) / len(u), sum(v) / len(v)
+        cov = sum((a - mu) * (b - mv) for a, b in zip(u, v))
+        return cov / math.sqrt(sum((a - mu) ** 2 for a in u) * sum((b - mv) ** 2 for b in v))
+
+    cols = [[r[j] for r in X] for j in range(k)]
+    totals = [sum(r) for r in X]
+    alpha = k / (k - 1) * (1 - sum(var(c) for c in cols) / var(totals))
+    assert ix.cronbach_alpha(np.array(X)) == pytest.approx(alpha, rel=1e-12)
+
+    scores = long({"a": cols[0], "b": cols[1], "c": cols[2]}, value="score")
+    rel = ix.reliability(scores, domains={"a": "vitality", "b": "vitality", "c": "vitality"})
+    assert rel.alpha.loc[0, "alpha"] == pytest.approx(alpha)
+    assert rel.alpha.loc[0, "n_obs"] == n
+    items = rel.items.set_index("indicator")
+    for j, name in enumerate("abc"):
+        rest = [sum(r) - r[j] for r in X]
+        assert items.at[name, "item_rest_r"] == pytest.approx(pearson(cols[j], rest))
+    # alpha if a is deleted: two items b, c
+    bc = [[r[1], r[2]] for r in X]
+    a_bc = 2 * (1 - (var(cols[1]) + var(cols[2])) / var([sum(r) for r in bc]))
+    assert items.at["a", "alpha_if_deleted"] == pytest.approx(a_bc)
+    assert "alpha" in rel.to_frame().columns
+
+
+# --------------------------------------------------------------------------- grades and flags
+
+
+def test_grade_boundaries_and_custom_cutoffs():
+    frame = pd.DataFrame({"value": [95, 90, 89.99, 80, 79.5, 60, 59.9, np.nan]})
+    g = ix.grade(frame)["grade"]
+    assert g.tolist()[:7] == ["优秀", "优秀", "良好", "良好", "合格", "合格", "不合格"]
+    assert pd.isna(g.iloc[7])
+    assert g.cat.ordered and g.cat.codes.iloc[0] > g.cat.codes.iloc[2]  # 优秀 above 良好
+    g2 = ix.grade(frame, cutoffs=(85, 70, 50))["grade"]
+    assert g2.tolist()[:7] == ["优秀", "优秀", "优秀", "良好", "良好", "合格", "合格"]
+    with pytest.raises(IndexError_, match="descending"):
+        ix.grade(frame, cutoffs=(60, 80, 90))
+
+
+def test_traffic_lights():
+    frame = pd.DataFrame({"index": ["overall"] * 7, "value": [85, 80, 75, 70, 50, 49, np.nan]})
+    out = ix.traffic_light(frame, 80)
+    # behind by: -5, 0, 5, 10, 30, 31, —
+    assert out["flag"].tolist()[:6] == ["green", "green", "green", "yellow", "yellow", "red"]
+    assert pd.isna(out["flag"].iloc[6])
+    assert out["gap"].tolist()[:6] == [-5, 0, 5, 10, 30, 31]
+    strict = ix.traffic_light(frame, {"overall": 80}, yellow_from=0, red_beyond=20)
+    assert strict["flag"].tolist()[:6] == ["green", "yellow", "yellow", "yellow", "red", "red"]
+
+
+# --------------------------------------------------------------------------- rankings
+
+RANK_PANEL = long({"a": [10, 20, 30, 0], "b": [5, 1, 3, 9]}).assign(
+    prefecture=lambda f: f["county_code"].map({"510101": "P1", "510102": "P1", "510103": "P2", "510104": "P2"})
+)
+RANK_ARGS = dict(weights="equal", directions={"a": 1, "b": -1}, domains={"a": "vitality", "b": "vitality"})
+
+
+def test_point_ranks_by_hand_and_zero_noise_intervals():
+    # a: min 0 max 30 → 33.3, 66.7, 100, 0;  b lower-better, min 1 max 9 → 50, 100, 75, 0
+    # overall = mean → 41.7, 83.3, 87.5, 0 → ranks 3, 2, 1, 4
+    out = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd=0.0, n_draws=50, **RANK_ARGS)
+    assert out["value"].tolist() == pytest.approx([125 / 3, 250 / 3, 87.5, 0.0])
+    assert out["rank"].tolist() == [3, 2, 1, 4]
+    assert (out["rank_low"] == out["rank"]).all() and (out["rank_high"] == out["rank"]).all()
+    pref = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd=0.0, n_draws=50, unit="prefecture", **RANK_ARGS)
+    assert pref["prefecture"].tolist() == ["P1", "P2"]
+    assert pref["value"].tolist() == pytest.approx([62.5, 43.75])
+    assert pref["rank"].tolist() == [1, 2]
+
+
+def test_noise_widens_intervals_and_is_seeded():
+    a = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd=0.5, n_draws=400, seed=7, **RANK_ARGS)
+    b = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd=0.5, n_draws=400, seed=7, **RANK_ARGS)
+    pd.testing.assert_frame_equal(a, b)
+    # counties 2 and 3 are 4 points apart: 50 % noise must let them swap
+    assert (a["rank_high"] - a["rank_low"]).max() >= 1
+    assert ((a["rank_low"] >= 1) & (a["rank_high"] <= 4) & (a["rank_low"] <= a["rank_high"])).all()
+    # noise on b only, b is not what separates county 4 (last on both): it stays last
+    c = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd={"b": 0.01}, n_draws=200, **RANK_ARGS)
+    assert c.loc[c["county_code"] == "510104", ["rank_low", "rank_high"]].to_numpy().tolist() == [[4, 4]]
+
+
+def test_county_resampling_scheme():
+    rng = np.random.default_rng(3)
+    n = 40
+    base = rng.uniform(0, 100, n)
+    panel = long({"a": base, "b": 100 - base + rng.normal(0, 5, n), "c": rng.uniform(0, 1, n)})
+    args = dict(directions={"a": 1, "b": -1, "c": 1}, domains={"a": "vitality", "b": "vitality", "c": "tasks"})
+    out = ix.rank_intervals(panel, panel, scheme="counties", n_draws=300, seed=1, **args)
+    assert sorted(out["rank"]) == list(range(1, n + 1))
+    assert ((out["rank_low"] <= out["rank"]) & (out["rank"] <= out["rank_high"])).mean() > 0.9
+    again = ix.rank_intervals(panel, panel, scheme="counties", n_draws=300, seed=1, **args)
+    pd.testing.assert_frame_equal(out, again)
+    # the point estimate is the published index: same as rescale + entropy weights + composite_index
+    scores = ix.rescale(panel, panel, directions=args["directions"])
+    comp = ix.composite_index(scores, ix.entropy_weights(scores), domains=args["domains"])
+    overall = comp[comp["index"] == "overall"].sort_values("county_code")["value"].to_numpy()
+    assert out["value"].to_numpy() == pytest.approx(overall)
+
+
+def test_rank_intervals_at_full_scale():
+    # 181 counties × 11 indicators × 999 draws must run vectorised (≈0.2 s measured)
+    rng = np.random.default_rng(0)
+    counties = [f"5100{i:02d}" if i < 100 else f"511{i:03d}" for i in range(181)]
+    panel = long({k: rng.uniform(0, 100, 181) for k in "abcdefghijk"}, counties=counties)
+    out = ix.rank_intervals(
+        panel, panel, n_draws=999, directions=dict.fromkeys("abcdefghijk", 1),
+        domains=dict.fromkeys("abcdefghijk", "vitality"),
+    )
+    assert len(out) == 181 and sorted(out["rank"]) == list(range(1, 182))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 12).flatmap(lambda n: st.tuples(st.permutations(range(n)), st.permutations(range(n)))))
+def test_ranks_are_a_permutation(perms):
+    pa, pb = perms
+    panel = long({"a": list(pa), "b": list(pb)})
+    out = ix.rank_intervals(panel, panel, noise_sd=0.0, n_draws=3, **RANK_ARGS)
+    assert sorted(out["rank"].astype(int)) == list(range(1, len(pa) + 1))
+    assert (out["rank_low"] == out["rank"]).all() and (out["rank_high"] == out["rank"]).all()
+
+
+def test_rank_interval_argument_errors():
+    with pytest.raises(IndexError_, match="scheme"):
+        ix.rank_intervals(RANK_PANEL, RANK_PANEL, scheme="jackknife", **RANK_ARGS)
+    with pytest.raises(IndexError_, match="prefecture"):
+        ix.rank_intervals(RANK_PANEL.drop(columns="prefecture"), RANK_PANEL, unit="prefecture", **RANK_ARGS)
+    with pytest.raises(IndexError_, match="noise_sd"):
+        ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd={"zz": 0.1}, **RANK_ARGS)
+
+
+# --------------------------------------------------------------------------- roster
+
+
+ROSTER = pd.DataFrame(
+    [
+        (2, 1, "510101", "优秀", "完成", "完成", "基本完成", "未完成", ""),
+        (2, 1, "510102", "优秀", "完成", "完成", "完成", "完成", "完成"),
+        (2, 1, "510103", "良好", None, None, None, None, None),
+        (2, 1, "510104", "", "完成", "完成", "完成", "完成", "完成"),
+        (2, 2, "510101", "合格", "基本完成", "基本完成", "基本完成", "基本完成", "基本完成"),
+    ],
+    columns=["round", "batch", "county_code", "grade", "task_1", "task_2", "task_3", "task_4", "task_5"],
+)
+
+
+def test_task_completion_rates():
+    out = ix.task_completion(ROSTER).set_index(["batch", "county_code"])
+    # 1 + 1 + 0.5 + 0 over 4 rated tasks (the blank is not rated) = 62.5 %
+    assert out.at[(1, "510101"), "completion"] == pytest.approx(62.5)
+    assert out.at[(1, "510101"), "n_rated"] == 4
+    assert out.at[(1, "510102"), "completion"] == pytest.approx(100.0)
+    assert math.isnan(out.at[(1, "510103"), "completion"])
+    assert out.at[(2, "510101"), "completion"] == pytest.approx(50.0)
+    custom = ix.task_completion(ROSTER, scoring={"完成": 1, "基本完成": 0.6, "未完成": 0})
+    assert custom.iloc[0]["completion"] == pytest.approx(100 * 2.6 / 4)
+
+
+def test_task_completion_unknown_rating_names_the_cell():
+    bad = ROSTER.copy()
+    bad.loc[3, "task_2"] = "已完成"
+    with pytest.raises(IndexError_, match=r"row 3, column 'task_2'.*已完成"):
+        ix.task_completion(bad)
+
+
+def test_grade_distribution():
+    out = ix.grade_distribution(ROSTER).set_index(["batch", "grade"])
+    assert out.loc[1, "n"].to_dict() == {"优秀": 2, "良好": 1, "合格": 0, "不合格": 0}
+    assert out.loc[1, "share"].to_dict() == pytest.approx({"优秀": 200 / 3, "良好": 100 / 3, "合格": 0, "不合格": 0})
+    assert out.loc[2, "share"].to_dict() == pytest.approx({"优秀": 0, "良好": 0, "合格": 100, "不合格": 0})
+    with pytest.raises(IndexError_, match="grade"):
+        ix.grade_distribution(ROSTER.assign(grade="称职"))

@@ -127,7 +127,7 @@ def test_changes_kinds_are_from_the_vocabulary():
 @pytest.mark.parametrize("text", ["喜德县", "喜德", "凉山州喜德县", "凉山彝族自治州喜德县", "凉山喜德",
                                   "四川省凉山州喜德县", "喜德县团委", "共青团喜德县委员会",
                                   " 喜 德\u3000县 ", "喜德县\n", 513432, "513432", "５１３４３２",
-                                  "513432000000"])
+                                  "513432000000", "喜德县（盖章）"])
 def test_resolve_xide_in_many_spellings(text):
     assert resolve_county(text) == "513432"
 
@@ -167,6 +167,8 @@ def test_shizhongqu_is_ambiguous_without_prefecture():
     assert "内江市" in str(info.value) and "乐山市" in str(info.value)
     assert resolve_county("市中区", prefecture="内江") == "511002"
     assert resolve_county("市中区", prefecture="511000") == "511002"
+    assert resolve_county("市中区", prefecture="内江市团委（盖章）") == "511002"
+    assert resolve_county("喜德", prefecture="共青团凉山彝族自治州委员会") == "513432"
     assert resolve_county("内江市市中区") == "511002"
     assert resolve_county("乐山市中区") == "511102"
     assert resolve_county("市中区", prefecture="广元", as_of=2008) == "510802"

@@ -101,9 +101,10 @@ def _read(path: Path, columns: list[str]) -> pd.DataFrame:
     return df
 
 
-def _check_codes(df: pd.DataFrame, path: Path, cols: Iterable[str]) -> None:
+def _check_codes(df: pd.DataFrame, path: Path, cols: Iterable[str], allow_empty: bool = False) -> None:
+    pattern = r"51\d{4}" + ("|" if allow_empty else "")
     for col in cols:
-        bad = df.loc[~df[col].str.fullmatch(r"51\d{4}|") , col]
+        bad = df.loc[~df[col].str.fullmatch(pattern), col]
         if len(bad):
             raise ReferenceDataError(f"{path}, column {col}: not 6-digit Sichuan codes {bad.unique()[:5].tolist()}; {_REBUILD}")
 
@@ -131,7 +132,8 @@ def _reference(folder: str) -> _Reference:
     prefs = _read(pref_path, _PREFECTURE_COLUMNS)
     changes = _read(changes_path, _CHANGE_COLUMNS)
     _check_codes(units, units_path, ["code", "prefecture_code"])
-    _check_codes(changes, changes_path, ["old_code", "new_code"])
+    _check_codes(changes, changes_path, ["old_code"], allow_empty=True)  # empty: a creation
+    _check_codes(changes, changes_path, ["new_code"])
     for df, path in ((units, units_path), (prefs, pref_path)):
         unknown = sorted(set(df["vintage"]) - set(VINTAGES))
         if unknown:
@@ -235,7 +237,9 @@ def load_changes() -> pd.DataFrame:
 _SPACE = re.compile(r"\s+")
 _PROVINCE = re.compile(r"^四川(?:省)?")
 _LEAGUE_PREFIX = re.compile(r"^共青团")
-_LEAGUE_SUFFIX = re.compile(r"(?:委员会|团县委|团区委|团市委|团委)$")
+_LEAGUE_SUFFIX = re.compile(r"(?:委员会|团县委|团区委|团市委|团州委|团委)$")
+# no Sichuan unit name holds brackets, so any bracketed part is an annotation: （盖章）, (原达县)
+_BRACKETS = re.compile(r"[(\[【][^()\[\]【】]*[)\]】]")
 _CODE = re.compile(r"^(\d{6})(?:\d{6})?$")
 _PERIOD = re.compile(r"^(\d{4})(?:[Hh][12]|年.*)?$")
 
@@ -244,10 +248,12 @@ def normalize_place(text: object) -> str:
     """Fold a place name for matching.
 
     NFKC (full-width letters, digits, brackets and the ideographic space become ASCII), all
-    whitespace removed, a leading 四川/四川省 and League wrappers (共青团…委员会, …团委/团县委)
-    cut off.  ``"　凉山州 喜德县团委"`` → ``"凉山州喜德县"``.
+    whitespace removed, bracketed annotations (（盖章）) dropped, a leading 四川/四川省 and League
+    wrappers (共青团…委员会, …团委/团县委/团州委) cut off.
+    ``"　凉山州 喜德县团委（盖章）"`` → ``"凉山州喜德县"``.
     """
     s = _SPACE.sub("", unicodedata.normalize("NFKC", str(text)))
+    s = _BRACKETS.sub("", s)
     s = _PROVINCE.sub("", s)
     s = _LEAGUE_PREFIX.sub("", s)
     s = _LEAGUE_SUFFIX.sub("", s) or s

@@ -1,0 +1,273 @@
+"""Cleaning pipeline on tiny hand-built records and workbooks; expected outcomes written by hand.
+
+County codes used (GB/T 2260): 喜德县 513432 (凉山州); 达县 511721 until 2012, 达川区 511703 from
+2013 (达州市), which maps back to the 2008 base 511721.
+"""
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.ingest import pipeline
+from analysis.ingest.outputs import OUTPUT_FILES, run_clean_cli, write_outputs
+from analysis.ingest.pipeline import (
+    ConservationError,
+    clean_records,
+    discover_files,
+    load_salt,
+    pseudonym,
+    roster_from_table,
+)
+
+XIDE, DAXIAN, DACHUAN = "513432", "511721", "511703"
+
+
+class Records:
+    """Builds an extract_records-like frame, one call per data cell."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, county, header, indicator, raw, *, file="凉山州.xlsx", sheet="汇总",
+            cell=None, pref="凉山州", period="2013年上半年", unit=None):
+        i = len(self.rows) + 1
+        self.rows.append(dict(
+            record_id=f"{file}!{sheet}!{i}", source_file=file, source_sheet=sheet,
+            source_cell=cell or f"C{i}", county_text=county, prefecture_text=pref,
+            header_text=header, indicator=indicator, header_unit=unit, raw_value=raw,
+            period_text=period, title="基层团建统计表"))
+        return f"{file}!{sheet}!{i}"
+
+    def frame(self):
+        return pd.DataFrame(self.rows)
+
+
+def outcome(result, record_id):
+    """The rule(s) a record ended under, or 'clean'."""
+    q = result.quarantine
+    rules = sorted(q.loc[q["record_id"] == record_id, "rule"])
+    return rules or "clean"
+
+
+def test_values_are_parsed_resolved_and_mapped_to_the_base():
+    r = Records()
+    a = r.add("凉山州喜德县", "团员数（人）", "league_members", "约3,000人")
+    b = r.add("喜德", "县级团委年度工作经费", "league_funds", "150000", unit="元")
+    c = r.add("达县", "团员数", "league_members", "４５６", pref="达州市")  # full-width digits
+    d = r.add("喜德县", "注册青年志愿者数", "volunteers", "—")
+    res = clean_records(r.frame())
+    ind = res.indicators.set_index(["county_code", "indicator"])
+    assert ind.at[(XIDE, "league_members"), "value"] == 3000
+    assert ind.at[(XIDE, "league_funds"), "value"] == pytest.approx(15.0)  # 元 → 万元
+    assert ind.at[(XIDE, "league_funds"), "unit"] == "万元"
+    # 2013: 达县 is already 达川区 in the code book of the period, base is 达县
+    assert ind.at[(DACHUAN, "league_members"), "value"] == 456
+    assert ind.at[(DACHUAN, "league_members"), "base_code"] == DAXIAN
+    assert np.isnan(ind.at[(XIDE, "volunteers"), "value"])  # reported as missing, kept as NaN
+    assert (res.indicators["period"] == "2013H1").all()
+    # audit explains each reading that changed the text
+    audit = res.audit.set_index("record_id")
+    assert audit.at[a, "after"] == "3000" and audit.at[a, "before"] == "约3,000人"
+    assert audit.at[b, "after"] == "15"
+    assert audit.at[d, "action"] == "missing"
+    assert c not in audit.index or audit.loc[[c], "action"].eq("fix").all()
+    q = res.quality.set_index(["county_code", "period"])
+    assert q.at[(XIDE, "2013H1"), "expected"] == 26  # round-2 form
+    assert q.at[(XIDE, "2013H1"), "reported"] == 2
+    assert q.at[(XIDE, "2013H1"), "missing"] == 1
+    assert q.at[(XIDE, "2013H1"), "completeness"] == pytest.approx(2 / 26, abs=1e-4)
+
+
+def test_each_rule_sends_the_cell_to_quarantine_with_its_name():
+    r = Records()
+    unknown = r.add("火星县", "团员数", "league_members", "5")
+    ambiguous = r.add("市中区", "团员数", "league_members", "5", pref=None)
+    excel = r.add("喜德县", "团员数", "league_members", "#DIV/0!")
+    text = r.add("喜德县", "新发展团员数", "members_recruited", "约三百多或四百")
+    high = r.add("喜德县", "团费收缴率", "dues_rate", "120%")
+    frac = r.add("喜德县", "专职团干部数", "fulltime_cadres", "3.5")
+    total = r.add("喜德县", "乡镇（街道）数", "townships_total", "20")
+    part = r.add("喜德县", "经常性开展活动的乡镇（街道）团委数", "townships_active", "25")
+    auth = r.add("喜德县", "团县委核定编制数", "posts_authorized", "5")
+    filled = r.add("喜德县", "团县委实有在编人数", "posts_filled", "6")
+    nop = r.add("喜德县", "团员数", "league_members", "10", period="", file="无期间.xlsx")
+    res = clean_records(r.frame())
+    assert outcome(res, unknown) == ["county_unknown"]
+    assert outcome(res, ambiguous) == ["county_unknown"]
+    assert outcome(res, excel) == ["excel_error"]
+    assert outcome(res, text) != "clean"
+    assert outcome(res, high) == ["above_max"]
+    assert outcome(res, frac) == ["not_integer"]
+    assert outcome(res, total) == "clean"
+    assert outcome(res, part) == ["part_exceeds_total"]
+    assert outcome(res, auth) == "clean"
+    assert outcome(res, filled) == ["filled_exceeds_authorized"]
+    assert outcome(res, nop) == ["period_missing"]
+    q = res.quarantine.set_index("record_id")
+    assert q.at[high, "cell"] == "C5" and q.at[high, "file"] == "凉山州.xlsx"
+    assert "团费收缴率" in q.at[high, "message"]
+    assert set(res.indicators["indicator"]) == {"townships_total", "posts_authorized"}
+
+
+def test_a_remark_explains_posts_filled_above_authorized():
+    r = Records()
+    r.add("喜德县", "团县委核定编制数", "posts_authorized", "5")
+    filled = r.add("喜德县", "团县委实有在编人数", "posts_filled", "6")
+    r.add("喜德县", "备注", None, "含借调人员1名")
+    res = clean_records(r.frame())
+    assert outcome(res, filled) == "clean"
+    audit = res.audit.set_index("record_id")
+    assert audit.at[filled, "rule"] == "filled_exceeds_authorized_noted"
+    assert "含借调人员1名" in audit.at[filled, "note"]
+    assert len(res.indicators) == 2
+
+
+def test_a_placeholder_remark_explains_nothing():
+    r = Records()
+    r.add("喜德县", "团县委核定编制数", "posts_authorized", "5")
+    filled = r.add("喜德县", "团县委实有在编人数", "posts_filled", "6")
+    r.add("喜德县", "备注", None, "无")
+    assert outcome(clean_records(r.frame()), filled) == ["filled_exceeds_authorized"]
+
+
+def test_duplicates_identical_merge_conflicting_all_quarantined():
+    r = Records()
+    first = r.add("喜德县", "团员数", "league_members", "300", file="a.xlsx")
+    same = r.add("凉山州喜德县", "团员数", "league_members", "300人", file="b.xlsx")
+    dash = r.add("喜德县", "团员数", "league_members", "—", file="c.xlsx")
+    c1 = r.add("喜德县", "专职团干部数", "fulltime_cadres", "12", file="a.xlsx")
+    c2 = r.add("喜德县", "专职团干部数", "fulltime_cadres", "13", file="b.xlsx")
+    res = clean_records(r.frame())
+    ind = res.indicators
+    assert len(ind) == 1 and ind.iloc[0]["value"] == 300
+    assert ind.iloc[0]["source_file"] == "a.xlsx"
+    merged = res.audit[res.audit["rule"] == "duplicate_merged"]
+    assert set(merged["record_id"]) == {same, dash}
+    assert outcome(res, c1) == ["duplicate_conflict"] and outcome(res, c2) == ["duplicate_conflict"]
+    assert "12" in res.quarantine.iloc[0]["message"] and "13" in res.quarantine.iloc[0]["message"]
+    files = res.files.set_index("source_file")
+    assert files.loc["a.xlsx", ["records_in", "clean", "quarantined", "merged"]].tolist() == [2, 1, 1, 0]
+    assert files.loc["b.xlsx", ["records_in", "clean", "quarantined", "merged"]].tolist() == [2, 0, 1, 1]
+    assert files.loc["c.xlsx", ["records_in", "merged"]].tolist() == [1, 1]
+    assert outcome(res, first) == "clean"
+
+
+def test_reported_rates_unknown_columns_and_remarks_are_set_aside_and_counted():
+    r = Records()
+    r.add("喜德县", "乡镇（街道）数", "townships_total", "40")
+    r.add("喜德县", "配备团委书记的乡镇（街道）数", "townships_with_secretary", "30")
+    rate = r.add("喜德县", "乡镇团委书记配备率（%）", None, "80%")   # recomputed: 75 %
+    r.add("喜德县", "联系电话", None, "0834-1234567")
+    res = clean_records(r.frame())
+    f = res.files.iloc[0]
+    assert (f["records_in"], f["clean"], f["set_aside"]) == (4, 2, 2)
+    assert f["unknown_columns"] == "联系电话"
+    a = res.audit[res.audit["record_id"] == rate]
+    assert "rate_recomputed" in set(a["rule"])
+    assert float(a.loc[a["rule"] == "rate_recomputed", "after"].iloc[0]) == pytest.approx(75)
+    assert "rate" not in set(res.indicators["indicator"])
+
+
+def test_row_conservation_is_checked_from_the_output_tables(monkeypatch):
+    r = Records()
+    r.add("喜德县", "团员数", "league_members", "300")
+    r.add("喜德县", "专职团干部数", "fulltime_cadres", "3")
+    res = clean_records(r.frame())
+    assert res.files.iloc[0]["records_in"] == 2
+    # a step that silently drops a clean value must be caught
+    real = pipeline._check_conservation
+
+    def drop_one(files, indicators, quarantine, audit):
+        return real(files, indicators.iloc[1:], quarantine, audit)
+
+    monkeypatch.setattr(pipeline, "_check_conservation", drop_one)
+    with pytest.raises(ConservationError, match="2 data cells in"):
+        clean_records(r.frame())
+
+
+def test_record_ids_must_be_unique():
+    r = Records()
+    r.add("喜德县", "团员数", "league_members", "300")
+    frame = pd.concat([r.frame(), r.frame()])
+    with pytest.raises(ValueError, match="not unique"):
+        clean_records(frame)
+
+
+def test_pseudonyms_are_stable_keyed_and_never_names(tmp_path, monkeypatch):
+    monkeypatch.delenv("RESIDENCY_SALT", raising=False)
+    salt_file = tmp_path / "sub" / ".salt"
+    salt = load_salt(salt_file)
+    assert salt_file.is_file() and oct(salt_file.stat().st_mode & 0o777) == "0o600"
+    assert load_salt(salt_file) == salt  # reused, not regenerated
+    import hmac, hashlib as h
+    expected = "P" + hmac.new(salt, "张三".encode(), h.sha256).hexdigest()[:16]
+    assert pseudonym("张 三", salt) == expected == pseudonym("张三", salt)
+    assert pseudonym("张三", b"other") != expected
+    assert pseudonym("", salt) is None
+    monkeypatch.setenv("RESIDENCY_SALT", "from-env")
+    assert load_salt(salt_file) == b"from-env"
+
+
+def test_roster_sheet_keeps_no_names():
+    grid = pd.DataFrame([
+        ["四川省驻点干部名册", None, None, None, None, None, None, None],
+        ["轮次", "批次", "驻点县", "姓名", "派出单位", "开始日期", "结束日期", "考核等次"],
+        ["第二轮", "第1批", "凉山州喜德县", "王小明", "团省委", "2012.2.1", "2012年7月31日", "优秀"],
+        ["2", "2", "达县", "李 华", "达州市团委", "2012-08-01", "2013-01-31", "良好"],
+        ["合计", None, None, None, None, None, None, None],
+    ])
+    roster = roster_from_table(grid, salt=b"k", source_file="名册.xlsx", source_sheet="名册")
+    assert len(roster) == 2
+    assert roster["round"].tolist() == [2, 2] and roster["batch"].tolist() == [1, 2]
+    assert roster["start"].tolist() == ["2012-02-01", "2012-08-01"]
+    assert roster["end"].tolist() == ["2012-07-31", "2013-01-31"]
+    assert roster["assessment"].tolist() == ["优秀", "良好"]
+    assert roster["cadre_id"].tolist() == [pseudonym("王小明", b"k"), pseudonym("李华", b"k")]
+    text = roster.to_csv()
+    assert "王小明" not in text and "李" not in text
+
+
+def test_discover_files_walks_folders_and_survives_link_loops(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for rel in ("a/x.xlsx", "a/b/y.csv", "a/b/~$x.xlsx", "a/.hidden.xlsx", "a/notes.docx"):
+        (tmp_path / rel).write_bytes(b"")
+    os.symlink(tmp_path / "a", tmp_path / "a" / "b" / "loop")
+    found = [rel for _, rel in discover_files([tmp_path])]
+    assert found == ["a/b/y.csv", "a/x.xlsx"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        discover_files([tmp_path / "nope"])
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    assert run_clean_cli([tmp_path / "missing"], tmp_path / "out") == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run_clean_cli([tmp_path / "empty"], tmp_path / "out") == 2
+    assert "no submissions" in capsys.readouterr().err
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {f: hashlib.sha256((folder / f).read_bytes()).hexdigest() for f in OUTPUT_FILES}
+
+
+def test_outputs_are_atomic_byte_identical_and_excel_friendly(tmp_path):
+    r = Records()
+    r.add("喜德县", "团员数", "league_members", "300")
+    r.add("喜德县", "团费收缴率", "dues_rate", "120%")
+    r.add("达县", "乡镇（街道）数", "townships_total", "20", pref="达州市")
+    r.add("达县", "乡镇团委书记配备率", None, "50%", pref="达州市")
+    res = clean_records(r.frame())
+    write_outputs(res, tmp_path / "one")
+    write_outputs(res, tmp_path / "two")
+    assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(OUTPUT_FILES)
+    raw = (tmp_path / "one" / "quarantine.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and "团费收缴率".encode() in raw
+    back = pd.read_parquet(tmp_path / "one" / "indicators.parquet")
+    assert back["value"].tolist() == [20.0, 300.0]  # sorted by county code: 511703 < 513432
+    panel = pd.read_parquet(tmp_path / "one" / "panel.parquet")
+    assert "league_members" in panel.columns and len(panel) == 2

@@ -185,6 +185,10 @@ def test_unknown_suggests_close_names():
         resolve_county("喜德县", prefecture="火星州")
     with pytest.raises(UnknownCountyError):
         resolve_county("喜德县", prefecture="内江")  # exists, but not there
+    with pytest.raises(UnknownCountyError, match="is a prefecture"):
+        resolve_county("凉山州")
+    with pytest.raises(UnknownCountyError, match="prefecture code"):
+        resolve_county(513400)
     with pytest.raises(UnknownCountyError, match="empty"):
         resolve_county("  ")
 

@@ -408,6 +408,9 @@ def resolve_county(text: object, prefecture: object = None, as_of: int | str | N
         close = difflib.get_close_matches(s, pool, n=5, cutoff=0.5)
         suggestions = _describe(ref, sorted({c for a in close for c, p in ref.aliases[a]
                                               if pref is None or p == pref}), vintage)
+        if s in ref.prefecture_aliases:
+            raise UnknownCountyError(f"{text!r} is a prefecture, not a county-level unit; "
+                                     "give the county (e.g. 凉山州喜德县)", text)
         where = f" in prefecture {prefecture!r}" if pref else ""
         shown = "、".join(f"{n}（{p}，{c}）" for c, n, p in suggestions) or "none"
         raise UnknownCountyError(f"{text!r}: no county-level unit of Sichuan{where} has this name; "

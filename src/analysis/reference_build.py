@@ -241,13 +241,12 @@ def _quhua_events(path: Path) -> list[dict]:
         codes = [c for c in (old.get("code"), new.get("code")) if c]
         if e["level"] != 3 or e["year"] < STUDY_YEARS[0] or not any(c.startswith(PROVINCE_PREFIX) for c in codes):
             continue
-        six = lambda c: c[:6] if c else ""  # noqa: E731
         out.append({
             "year": int(e["year"]),
             "source_type": e["type"],
-            "old_code": six(old.get("code")),
+            "old_code": (old.get("code") or "")[:6],  # 12-digit statistical codes -> GB/T 2260
             "old_name": old.get("name") or "",
-            "new_code": six(new.get("code")),
+            "new_code": (new.get("code") or "")[:6],
             "new_name": new.get("name") or "",
             "doc_no": e.get("doc_no") or "",
         })

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis import indices as ix
-from analysis.indices import IndexError_, InconsistentJudgementError
+from analysis.indices import IndexInputError, InconsistentJudgementError
 
 
 def long(matrix: dict[str, list[float]], period="2013H1", value="value", counties=None):
@@ -64,9 +64,9 @@ def test_rescale_methods_against_a_separate_reference():
 def test_rescale_without_spread_is_missing_and_context_is_refused():
     panel = long({"a": [5, 5, 5]})
     assert ix.rescale(panel, panel, directions={"a": 1})["score"].isna().all()
-    with pytest.raises(IndexError_, match="no direction"):
+    with pytest.raises(IndexInputError, match="no direction"):
         ix.rescale(long({"youth_population": [1, 2]}), long({"youth_population": [1, 2]}))
-    with pytest.raises(IndexError_, match="method"):
+    with pytest.raises(IndexInputError, match="method"):
         ix.rescale(panel, panel, method="rank", directions={"a": 1})
 
 
@@ -126,9 +126,9 @@ def test_entropy_weights_missing_value_uses_own_n():
 
 
 def test_entropy_weights_refuse_negative_and_flat_scores():
-    with pytest.raises(IndexError_, match="zscore"):
+    with pytest.raises(IndexInputError, match="zscore"):
         ix.entropy_weights(long({"a": [-1, 0, 1], "b": [1, 2, 3]}, value="score"))
-    with pytest.raises(IndexError_, match="no indicator varies"):
+    with pytest.raises(IndexInputError, match="no indicator varies"):
         ix.entropy_weights(long({"a": [2, 2, 2], "b": [0, 0, 0]}, value="score"))
 
 
@@ -168,11 +168,11 @@ def test_ahp_inconsistent_matrix_raises_with_cr():
 
 
 def test_ahp_rejects_malformed_matrices():
-    with pytest.raises(IndexError_, match="reciprocal"):
+    with pytest.raises(IndexInputError, match="reciprocal"):
         ix.ahp_weights([[1, 3], [3, 1]])
-    with pytest.raises(IndexError_, match="square"):
+    with pytest.raises(IndexInputError, match="square"):
         ix.ahp_weights([[1, 2, 3]])
-    with pytest.raises(IndexError_, match="diagonal"):
+    with pytest.raises(IndexInputError, match="diagonal"):
         ix.ahp_weights([[2, 1], [1, 2]])
 
 
@@ -184,7 +184,7 @@ def test_blend_weights_linear_and_multiplicative():
     mul = ix.blend_weights(s, o, method="multiplicative").set_index("indicator")["weight"]
     prod = {"a": 0.12, "b": 0.06, "c": 0.06}
     assert mul.to_dict() == pytest.approx({k: v / 0.24 for k, v in prod.items()})
-    with pytest.raises(IndexError_, match="differ"):
+    with pytest.raises(IndexInputError, match="differ"):
         ix.blend_weights(s, {"a": 1.0})
 
 
@@ -270,7 +270,7 @@ def test_composite_index_threshold_and_domain_weights_are_parameters():
     assert pick(out, "510103", "value", index="overall") == pytest.approx(0.5 * 52 + 0.5 * 70)
     out = ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 3, "staffing": 1})
     assert pick(out, "510101", "value", index="overall") == pytest.approx((3 * 66 + 70) / 4)
-    with pytest.raises(IndexError_, match="staffing"):
+    with pytest.raises(IndexInputError, match="staffing"):
         ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 1})
 
 
@@ -334,7 +334,7 @@ def test_grade_boundaries_and_custom_cutoffs():
     assert g.cat.ordered and g.cat.codes.iloc[0] > g.cat.codes.iloc[2]  # 优秀 above 良好
     g2 = ix.grade(frame, cutoffs=(85, 70, 50))["grade"]
     assert g2.tolist()[:7] == ["优秀", "优秀", "优秀", "良好", "良好", "合格", "合格"]
-    with pytest.raises(IndexError_, match="descending"):
+    with pytest.raises(IndexInputError, match="descending"):
         ix.grade(frame, cutoffs=(60, 80, 90))
 
 
@@ -382,6 +382,17 @@ def test_noise_widens_intervals_and_is_seeded():
     assert c.loc[c["county_code"] == "510104", ["rank_low", "rank_high"]].to_numpy().tolist() == [[4, 4]]
 
 
+def test_scalar_noise_leaves_0_1_standards_exact():
+    # std_liaison / std_attends are 0/1 (catalog type bool): a scalar noise level must not turn a 1
+    # into 1.3, so the ranks, decided by the standards alone, cannot move
+    panel = long({"std_liaison": [1, 1, 0, 1, 0], "std_attends": [1, 0, 0, 1, 1]})
+    out = ix.rank_intervals(panel, panel, weights="equal", noise_sd=0.5, n_draws=200)
+    assert (out["rank_low"] == out["rank"]).all() and (out["rank_high"] == out["rank"]).all()
+    # the same noise given explicitly does move them (ties among the 1s are broken by noise)
+    moved = ix.rank_intervals(panel, panel, weights="equal", noise_sd={"std_liaison": 0.5}, n_draws=200)
+    assert (moved["rank_high"] > moved["rank_low"]).any()
+
+
 def test_county_resampling_scheme():
     rng = np.random.default_rng(3)
     n = 40
@@ -423,11 +434,11 @@ def test_ranks_are_a_permutation(perms):
 
 
 def test_rank_interval_argument_errors():
-    with pytest.raises(IndexError_, match="scheme"):
+    with pytest.raises(IndexInputError, match="scheme"):
         ix.rank_intervals(RANK_PANEL, RANK_PANEL, scheme="jackknife", **RANK_ARGS)
-    with pytest.raises(IndexError_, match="prefecture"):
+    with pytest.raises(IndexInputError, match="prefecture"):
         ix.rank_intervals(RANK_PANEL.drop(columns="prefecture"), RANK_PANEL, unit="prefecture", **RANK_ARGS)
-    with pytest.raises(IndexError_, match="noise_sd"):
+    with pytest.raises(IndexInputError, match="noise_sd"):
         ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd={"zz": 0.1}, **RANK_ARGS)
 
 
@@ -461,7 +472,7 @@ def test_task_completion_rates():
 def test_task_completion_unknown_rating_names_the_cell():
     bad = ROSTER.copy()
     bad.loc[3, "task_2"] = "已完成"
-    with pytest.raises(IndexError_, match=r"row 3, column 'task_2'.*已完成"):
+    with pytest.raises(IndexInputError, match=r"row 3, column 'task_2'.*已完成"):
         ix.task_completion(bad)
 
 
@@ -470,5 +481,37 @@ def test_grade_distribution():
     assert out.loc[1, "n"].to_dict() == {"优秀": 2, "良好": 1, "合格": 0, "不合格": 0}
     assert out.loc[1, "share"].to_dict() == pytest.approx({"优秀": 200 / 3, "良好": 100 / 3, "合格": 0, "不合格": 0})
     assert out.loc[2, "share"].to_dict() == pytest.approx({"优秀": 0, "良好": 0, "合格": 100, "不合格": 0})
-    with pytest.raises(IndexError_, match="grade"):
+    with pytest.raises(IndexInputError, match="grade"):
         ix.grade_distribution(ROSTER.assign(grade="称职"))
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_from_raw_counts_to_grades_with_catalog_codes():
+    """Raw form values → derived rates → scores → index → grade, every number by hand."""
+    from analysis.indicators import derive
+
+    raw = pd.DataFrame(
+        [
+            # county 1: 4 of 4 posts filled, 10 of 10 townships with a secretary
+            ("510101", "2013H1", "posts_filled", 4), ("510101", "2013H1", "posts_authorized", 4),
+            ("510101", "2013H1", "townships_with_secretary", 10), ("510101", "2013H1", "townships_total", 10),
+            # county 2: 2 of 4 posts, 5 of 10 townships
+            ("510102", "2013H1", "posts_filled", 2), ("510102", "2013H1", "posts_authorized", 4),
+            ("510102", "2013H1", "townships_with_secretary", 5), ("510102", "2013H1", "townships_total", 10),
+            # county 3: 3 of 4 posts, 0 of 10 townships
+            ("510103", "2013H1", "posts_filled", 3), ("510103", "2013H1", "posts_authorized", 4),
+            ("510103", "2013H1", "townships_with_secretary", 0), ("510103", "2013H1", "townships_total", 10),
+        ],
+        columns=["county_code", "period", "indicator", "value"],
+    )
+    derived = derive(raw, codes=["posts_fill_rate", "secretary_rate"])
+    inputs = ix.index_inputs(derived)
+    scores = ix.rescale(inputs, inputs)
+    # fill rates 100, 50, 75 → 100, 0, 50; secretary rates 100, 50, 0 → 100, 50, 0
+    out = ix.composite_index(scores, {"posts_fill_rate": 0.5, "secretary_rate": 0.5})
+    staffing = out[out["index"] == "staffing"].sort_values("county_code")
+    assert staffing["value"].tolist() == pytest.approx([100.0, 25.0, 25.0])
+    graded = ix.grade(staffing)
+    assert graded["grade"].tolist() == ["优秀", "不合格", "不合格"]

@@ -17,7 +17,9 @@ same code: a rank interval is then the interval of exactly the published index.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,7 +34,7 @@ __all__ = [
     "GRADES",
     "FLAGS_ZH",
     "RI_SAATY",
-    "IndexError_",
+    "IndexInputError",
     "InconsistentJudgementError",
     "AHPResult",
     "Reliability",
@@ -77,8 +79,8 @@ RI_SAATY: dict[int, float] = {
 """Saaty's random consistency index RI by matrix order n (Saaty 1980, table 1.7)."""
 
 
-class IndexError_(ValueError):
-    """Inputs to an index computation are unusable (named ``IndexError_`` to not shadow the builtin)."""
+class IndexInputError(ValueError):
+    """Inputs to an index computation are unusable (wrong columns, values, weights or options)."""
 
 
 class InconsistentJudgementError(ValueError):
@@ -99,7 +101,7 @@ def _lookup(indicators: Sequence[str], column: str, overrides: Mapping[str, obje
         cat = load_catalog()
         unknown = [c for c in need if c not in cat.index]
         if unknown:
-            raise IndexError_(
+            raise IndexInputError(
                 f"indicator(s) {unknown} are not in the catalog; pass their {column} explicitly "
                 f"(argument {column}s={{code: ...}})"
             )
@@ -111,7 +113,7 @@ def _directions(indicators: Sequence[str], directions: Mapping[str, int] | None)
     d = _lookup(indicators, "direction", directions)
     flat = [c for c, v in d.items() if int(v) not in (1, -1)]
     if flat:
-        raise IndexError_(
+        raise IndexInputError(
             f"indicator(s) {flat} have no direction (context indicators); drop them from the index "
             "or pass directions={code: +1 or -1}"
         )
@@ -137,10 +139,10 @@ def _matrix(panel: pd.DataFrame, value: str, indicators: Sequence[str] | None = 
     """Long → (units frame, indicator list, float matrix units × indicators)."""
     for col in (*KEY, "indicator", value):
         if col not in panel.columns:
-            raise IndexError_(f"the long frame lacks column {col!r}; columns are {list(panel.columns)}")
+            raise IndexInputError(f"the long frame lacks column {col!r}; columns are {list(panel.columns)}")
     dup = panel.duplicated([*KEY, "indicator"])
     if dup.any():
-        raise IndexError_(
+        raise IndexInputError(
             f"{int(dup.sum())} rows repeat a (county_code, period, indicator), first "
             f"{panel.loc[dup, [*KEY, 'indicator']].iloc[0].to_dict()}; deduplicate before indexing"
         )
@@ -164,18 +166,12 @@ def _bounds(X: np.ndarray) -> tuple[np.ndarray, ...]:
     return lo, hi, mean, sd
 
 
-class _quiet:
+@contextmanager
+def _quiet():
     """Silence numpy's all-NaN-slice warnings: an all-missing indicator is handled downstream."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+        yield
 
 
 def _score(X, bounds, direction, method: str, clip: bool = False) -> np.ndarray:
@@ -191,7 +187,7 @@ def _score(X, bounds, direction, method: str, clip: bool = False) -> np.ndarray:
                 frac = np.clip(frac, 0.0, 1.0)
             s = 100.0 * frac if method == "minmax" else 60.0 + 40.0 * frac
         else:
-            raise IndexError_(f"method={method!r}; choose 'minmax', 'zscore' or 'efficacy'")
+            raise IndexInputError(f"method={method!r}; choose 'minmax', 'zscore' or 'efficacy'")
     return s
 
 
@@ -247,7 +243,7 @@ def equal_weights(indicators: Sequence[str]) -> pd.DataFrame:
     """
     inds = list(dict.fromkeys(indicators))
     if not inds:
-        raise IndexError_("equal_weights: no indicators given")
+        raise IndexInputError("equal_weights: no indicators given")
     return pd.DataFrame({"indicator": inds, "weight": 1.0 / len(inds)})
 
 
@@ -294,18 +290,18 @@ def entropy_weights(scores: pd.DataFrame, *, value: str = "score") -> pd.DataFra
 
     Raises
     ------
-    IndexError_
+    IndexInputError
         Negative scores (e.g. z-scores), or no indicator with any spread.
     """
     _, inds, S = _matrix(scores, value)
     if (S[~np.isnan(S)] < 0).any():
-        raise IndexError_(
+        raise IndexInputError(
             "entropy_weights: scores must be ≥ 0 (p_ij are shares); rescale with method='minmax' "
             "or 'efficacy' first, not 'zscore'"
         )
     w, e, d = _entropy(S)
     if np.isnan(w).any():
-        raise IndexError_(
+        raise IndexInputError(
             "entropy_weights: no indicator varies across observations (every d_j = 0), so entropy "
             "weights are undefined; use equal_weights or AHP"
         )
@@ -366,7 +362,7 @@ def ahp_weights(
     ------
     InconsistentJudgementError
         ``CR ≥ cr_max``; the message gives CR so the judgements can be revised.
-    IndexError_
+    IndexInputError
         A matrix that is not square, positive, unit-diagonal and reciprocal, or n > 15.
     """
     if isinstance(matrix, pd.DataFrame):
@@ -374,21 +370,21 @@ def ahp_weights(
         matrix = matrix.to_numpy()
     A = np.asarray(matrix, dtype=float)
     if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
-        raise IndexError_(f"ahp_weights: the matrix must be square, got shape {A.shape}")
+        raise IndexInputError(f"ahp_weights: the matrix must be square, got shape {A.shape}")
     n = A.shape[0]
     labels = list(range(n)) if labels is None else list(labels)
     if len(labels) != n:
-        raise IndexError_(f"ahp_weights: {len(labels)} labels for a {n}×{n} matrix")
+        raise IndexInputError(f"ahp_weights: {len(labels)} labels for a {n}×{n} matrix")
     if n not in RI_SAATY:
-        raise IndexError_(f"ahp_weights: Saaty's RI table covers n ≤ 15, got n = {n}; split into levels")
+        raise IndexInputError(f"ahp_weights: Saaty's RI table covers n ≤ 15, got n = {n}; split into levels")
     if not (A > 0).all():
-        raise IndexError_("ahp_weights: every judgement must be positive (Saaty scale 1/9 … 9)")
+        raise IndexInputError("ahp_weights: every judgement must be positive (Saaty scale 1/9 … 9)")
     if not np.allclose(np.diag(A), 1.0):
-        raise IndexError_("ahp_weights: the diagonal must be 1 (an item is as important as itself)")
+        raise IndexInputError("ahp_weights: the diagonal must be 1 (an item is as important as itself)")
     bad = ~np.isclose(A * A.T, 1.0, rtol=1e-3)
     if bad.any():
         i, j = map(int, np.argwhere(bad)[0])
-        raise IndexError_(
+        raise IndexInputError(
             f"ahp_weights: not reciprocal at ({labels[i]}, {labels[j]}): {A[i, j]:g} × {A[j, i]:g} ≠ 1; "
             "enter the upper triangle and set a_ji = 1/a_ij"
         )
@@ -421,9 +417,9 @@ def _weights_series(weights) -> pd.Series:
         s = pd.Series(dict(weights))
     s = s.astype(float)
     if (s < 0).any() or not np.isfinite(s).all():
-        raise IndexError_(f"weights must be finite and ≥ 0; got {s[(s < 0) | ~np.isfinite(s)].to_dict()}")
+        raise IndexInputError(f"weights must be finite and ≥ 0; got {s[(s < 0) | ~np.isfinite(s)].to_dict()}")
     if s.sum() <= 0:
-        raise IndexError_("weights sum to 0")
+        raise IndexInputError("weights sum to 0")
     return s / s.sum()
 
 
@@ -452,21 +448,21 @@ def blend_weights(
     """
     s, o = _weights_series(subjective), _weights_series(objective)
     if set(s.index) != set(o.index):
-        raise IndexError_(
+        raise IndexInputError(
             f"blend_weights: indicators differ; only subjective {sorted(set(s.index) - set(o.index))}, "
             f"only objective {sorted(set(o.index) - set(s.index))}"
         )
     o = o.reindex(s.index)
     if method == "linear":
         if not 0.0 <= alpha <= 1.0:
-            raise IndexError_(f"blend_weights: alpha = {alpha} must lie in [0, 1]")
+            raise IndexInputError(f"blend_weights: alpha = {alpha} must lie in [0, 1]")
         w = alpha * s + (1 - alpha) * o
     elif method == "multiplicative":
         w = s * o
         if w.sum() <= 0:
-            raise IndexError_("blend_weights: s_j·o_j is 0 for every indicator; use method='linear'")
+            raise IndexInputError("blend_weights: s_j·o_j is 0 for every indicator; use method='linear'")
     else:
-        raise IndexError_(f"blend_weights: method={method!r}; choose 'linear' or 'multiplicative'")
+        raise IndexInputError(f"blend_weights: method={method!r}; choose 'linear' or 'multiplicative'")
     w = w / w.sum()
     return pd.DataFrame({"indicator": w.index, "weight": w.to_numpy()})
 
@@ -512,9 +508,8 @@ def topsis(
         best = np.where(d > 0, np.nanmax(VR, axis=0), np.nanmin(VR, axis=0))
         worst = np.where(d > 0, np.nanmin(VR, axis=0), np.nanmax(VR, axis=0))
     # an all-zero indicator (norm 0) adds nothing to either distance
-    V, best, worst = np.nan_to_num(V, nan=np.nan), np.nan_to_num(best), np.nan_to_num(worst)
     dead = np.isnan(norm)
-    V[:, dead] = 0.0
+    V[:, dead], best[dead], worst[dead] = 0.0, 0.0, 0.0
     dp = np.sqrt(np.sum((V - best) ** 2, axis=1))
     dm = np.sqrt(np.sum((V - worst) ** 2, axis=1))
     with np.errstate(invalid="ignore"):
@@ -563,7 +558,7 @@ def _domain_ids(inds: Sequence[str], domains: Mapping[str, str] | None) -> tuple
     )
     if "context" in names:
         ctx = [c for c, g in dom.items() if g == "context"]
-        raise IndexError_(f"context indicators {ctx} do not belong in an index; drop them")
+        raise IndexInputError(f"context indicators {ctx} do not belong in an index; drop them")
     return names, np.array([names.index(dom[c]) for c in inds], dtype=int)
 
 
@@ -602,7 +597,7 @@ def composite_index(
     unit of the scores (points for minmax/efficacy).  ``prefecture``/``base_code`` are carried.
     """
     if not 0 < min_share <= 1:
-        raise IndexError_(f"min_share = {min_share} must lie in (0, 1]")
+        raise IndexInputError(f"min_share = {min_share} must lie in (0, 1]")
     w = _weights_series(weights)
     units, inds, S = _matrix(scores[scores["indicator"].isin(w.index)], value, list(w.index))
     names, groups = _domain_ids(inds, domains)
@@ -613,7 +608,7 @@ def composite_index(
     else:
         missing = [g for g in names if g not in domain_weights]
         if missing:
-            raise IndexError_(f"domain_weights lacks {missing}; give a weight for every domain")
+            raise IndexInputError(f"domain_weights lacks {missing}; give a weight for every domain")
         gw = np.array([float(domain_weights[g]) for g in names])
     dom, share, overall, oshare = _aggregate(S, w.to_numpy(), groups, gw, min_share)
     counts = np.stack([(~np.isnan(S[:, groups == g])).sum(1) for g in range(len(names))], axis=1)
@@ -740,9 +735,9 @@ def grade(
     """
     cut = [float(c) for c in cutoffs]
     if len(labels) != len(cut) + 1:
-        raise IndexError_(f"grade: {len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cut)}")
+        raise IndexInputError(f"grade: {len(labels)} labels need {len(labels) - 1} cut-offs, got {len(cut)}")
     if any(a <= b for a, b in zip(cut, cut[1:])):
-        raise IndexError_(f"grade: cut-offs {cut} must be strictly descending (best grade first)")
+        raise IndexInputError(f"grade: cut-offs {cut} must be strictly descending (best grade first)")
     v = frame[value].to_numpy(dtype=float)
     # number of cut-offs the value fails to reach = position of its label
     pos = np.sum(v[:, None] < np.array(cut)[None, :], axis=1)
@@ -782,13 +777,13 @@ def traffic_light(
     or no target); :data:`FLAGS_ZH` maps flags to 绿/黄/红.
     """
     if not 0 <= yellow_from <= red_beyond:
-        raise IndexError_(f"traffic_light: need 0 ≤ yellow_from ({yellow_from}) ≤ red_beyond ({red_beyond})")
+        raise IndexInputError(f"traffic_light: need 0 ≤ yellow_from ({yellow_from}) ≤ red_beyond ({red_beyond})")
     out = frame.copy()
     if isinstance(target, (int, float)):
         out["target"] = float(target)
     else:
         if key not in frame.columns:
-            raise IndexError_(f"traffic_light: per-{key} targets need a column {key!r}")
+            raise IndexInputError(f"traffic_light: per-{key} targets need a column {key!r}")
         out["target"] = frame[key].map(dict(target)).astype(float)
     out["gap"] = out["target"] - out[value].astype(float)
     gap = out["gap"].to_numpy()
@@ -811,14 +806,20 @@ def _rank_desc(V: np.ndarray) -> np.ndarray:
 
 def _noise_vector(inds: Sequence[str], noise_sd) -> np.ndarray:
     if isinstance(noise_sd, (int, float)):
-        return np.full(len(inds), float(noise_sd))
+        if noise_sd < 0:
+            raise IndexInputError("noise_sd must be ≥ 0 (a relative standard deviation, e.g. 0.05 = 5 %)")
+        # multiplicative noise on a 0/1 standard would invent values like 1.04; a scalar noise level
+        # therefore applies to counts, rates and money only (catalog type), and 0/1 stay exact
+        cat = load_catalog()
+        is_bool = [c in cat.index and cat.at[c, "type"] == "bool" for c in inds]
+        return np.where(is_bool, 0.0, float(noise_sd))
     sd = dict(noise_sd)
     unknown = sorted(set(sd) - set(inds))
     if unknown:
-        raise IndexError_(f"noise_sd names indicators not in the panel: {unknown}")
+        raise IndexInputError(f"noise_sd names indicators not in the panel: {unknown}")
     v = np.array([float(sd.get(c, 0.0)) for c in inds])
     if (v < 0).any():
-        raise IndexError_("noise_sd must be ≥ 0 (a relative standard deviation, e.g. 0.05 = 5 %)")
+        raise IndexInputError("noise_sd must be ≥ 0 (a relative standard deviation, e.g. 0.05 = 5 %)")
     return v
 
 
@@ -851,7 +852,9 @@ def rank_intervals(
     -------
     ``"noise"`` (measurement noise): each draw multiplies every value by ``1 + sd_j·ε``,
     ``ε ~ N(0, 1)``, with ``sd_j`` the relative noise of indicator j; the reference bounds and the
-    weights stay those of the point estimate, so only the data's noise moves the ranks.
+    weights stay those of the point estimate, so only the data's noise moves the ranks.  A scalar
+    ``noise_sd`` applies to every indicator except 0/1 ones (catalog type ``bool``), which stay
+    exact; a mapping sets each indicator's noise explicitly.
     ``"counties"`` (sampling of counties): each draw resamples the reference frame's counties with
     replacement (all periods of a drawn county), recomputes the min–max bounds and, if
     ``weights="entropy"``, the entropy weights on that sample, then scores and ranks the *original*
@@ -862,7 +865,8 @@ def rank_intervals(
     panel : long panel of indicator values (``county_code, period, indicator, value``; plus
         ``prefecture`` for ``unit="prefecture"``).  Indicators are those of ``weights`` or, for
         ``"entropy"``/``"equal"``, all in the panel.
-    reference : long panel that sets the scale (see :func:`rescale`).
+    reference : long panel that sets the scale (see :func:`rescale`); entropy weights of the
+        point estimate are computed on the reference's scores.
     scheme, weights, method, noise_sd : see above; ``noise_sd`` scalar or per-indicator mapping
         (missing indicators: 0).
     unit : ``"county"`` or ``"prefecture"``.
@@ -879,18 +883,18 @@ def rank_intervals(
     bootstrap ranks (rounded outward to whole ranks), so a report can say "ranked 3rd–9th".
     """
     if scheme not in ("noise", "counties"):
-        raise IndexError_(f"scheme={scheme!r}; choose 'noise' or 'counties'")
+        raise IndexInputError(f"scheme={scheme!r}; choose 'noise' or 'counties'")
     if method not in ("minmax", "efficacy"):
-        raise IndexError_(f"method={method!r}; rank intervals use 'minmax' or 'efficacy' scores")
+        raise IndexInputError(f"method={method!r}; rank intervals use 'minmax' or 'efficacy' scores")
     if not 0 < level < 1:
-        raise IndexError_(f"level = {level} must lie in (0, 1)")
+        raise IndexInputError(f"level = {level} must lie in (0, 1)")
     if n_draws < 1:
-        raise IndexError_(f"n_draws = {n_draws} must be ≥ 1")
+        raise IndexInputError(f"n_draws = {n_draws} must be ≥ 1")
     if unit == "prefecture" and "prefecture" not in panel.columns:
-        raise IndexError_("unit='prefecture' needs a 'prefecture' column in the panel")
+        raise IndexInputError("unit='prefecture' needs a 'prefecture' column in the panel")
     if isinstance(weights, str):
         if weights not in ("entropy", "equal"):
-            raise IndexError_(f"weights={weights!r}; give 'entropy', 'equal' or explicit weights")
+            raise IndexInputError(f"weights={weights!r}; give 'entropy', 'equal' or explicit weights")
         fixed_w = None
         inds = sorted(panel["indicator"].unique())
     else:
@@ -900,7 +904,7 @@ def rank_intervals(
     d = _directions(inds, directions)
     names, groups = _domain_ids(inds, domains)
     if index != "overall" and index not in names:
-        raise IndexError_(f"index={index!r}; choose 'overall' or one of {names}")
+        raise IndexInputError(f"index={index!r}; choose 'overall' or one of {names}")
 
     ref = reference[reference["indicator"].isin(inds)]
     ref_units, _, R = _matrix(ref, "value", inds)
@@ -918,7 +922,7 @@ def rank_intervals(
 
     w0 = weights_for(_score(R, bounds, d, method))
     if np.isnan(w0).any():
-        raise IndexError_("rank_intervals: entropy weights undefined on the reference (no indicator varies)")
+        raise IndexInputError("rank_intervals: entropy weights undefined on the reference (no indicator varies)")
     dom0, _, ov0, _ = _aggregate(_score(X, bounds, d, method), w0, groups, None, min_share)
     point = pick(dom0, ov0)
 
@@ -1016,19 +1020,19 @@ def task_completion(
 
     Raises
     ------
-    IndexError_
+    IndexInputError
         Missing columns or a rating outside ``scoring`` (with its row and column).
     """
     need = ["round", "batch", "county_code", *tasks]
     missing = [c for c in need if c not in roster.columns]
     if missing:
-        raise IndexError_(f"task_completion: roster lacks column(s) {missing}")
+        raise IndexInputError(f"task_completion: roster lacks column(s) {missing}")
     ratings = roster[list(tasks)].apply(lambda s: s.astype("string").str.strip())
     ratings = ratings.mask(ratings.isna() | (ratings == ""))
     known = ratings.isin(list(scoring)) | ratings.isna()
     if not known.to_numpy().all():
         r, c = np.argwhere(~known.to_numpy())[0]
-        raise IndexError_(
+        raise IndexInputError(
             f"task_completion: roster row {roster.index[r]!r}, column {tasks[c]!r}: rating "
             f"{ratings.iat[r, c]!r} is not one of {list(scoring)}; fix the roster or extend scoring"
         )
@@ -1058,13 +1062,13 @@ def grade_distribution(roster: pd.DataFrame, *, labels: Sequence[str] = GRADES) 
     """
     missing = [c for c in ("round", "batch", "grade") if c not in roster.columns]
     if missing:
-        raise IndexError_(f"grade_distribution: roster lacks column(s) {missing}")
+        raise IndexInputError(f"grade_distribution: roster lacks column(s) {missing}")
     g = roster["grade"].astype("string").str.strip()
     g = g.mask(g == "")
     bad = g.notna() & ~g.isin(list(labels))
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
-        raise IndexError_(
+        raise IndexInputError(
             f"grade_distribution: roster row {roster.index[i]!r}: grade {g.iat[i]!r} is not one of {list(labels)}"
         )
     frame = roster[["round", "batch"]].assign(grade=g).dropna(subset=["grade"])

@@ -14,7 +14,9 @@ from analysis.ingest.errors import (
     UnreadableFileError,
     ValueParseError,
 )
+from analysis.ingest.layout import Column, Layout, detect_layout, extract_records
 from analysis.ingest.periods import parse_period, period_sort_key, periods_from_file
+from analysis.ingest.read import MergedRange, Sheet, a1, read_any, read_csv_file, read_workbook
 from analysis.ingest.values import Parsed, parse_value
 
 __all__ = [
@@ -28,4 +30,14 @@ __all__ = [
     "parse_period",
     "periods_from_file",
     "period_sort_key",
+    "Sheet",
+    "MergedRange",
+    "a1",
+    "read_any",
+    "read_workbook",
+    "read_csv_file",
+    "Layout",
+    "Column",
+    "detect_layout",
+    "extract_records",
 ]

@@ -1,0 +1,774 @@
+"""Recognise a sheet's shape and turn it into one row per data cell, with provenance.
+
+Shapes (``Layout.kind``)
+------------------------
+``summary``
+    A prefecture summary (汇总表): a title, meta lines (``填报单位：…``, ``单位：…``, ``截至…``),
+    one to three header rows (possibly merged), an optional column-code row (甲/乙/1/2…), an
+    optional units row, one row per county, 合计 rows and footer rows (填表人/审核人/联系电话/
+    填报日期/注).
+``form``
+    A county form: indicator rows under a header ``指标 | 数值 | 单位 | 备注``.
+``flat``
+    A plain table whose header is the first row (CSV exports).  When it has ``指标`` and
+    ``数值`` columns it is read as a long table (one data cell per row).
+``unknown``
+    Anything else (empty sheets, instructions); :func:`extract_records` returns nothing for an
+    empty sheet and raises :class:`~analysis.ingest.errors.LayoutError` for a non-empty one.
+
+Row conservation
+----------------
+:func:`extract_records` returns two frames.  Every row of the sheet is either a *record row*
+(its data cells are in ``records``) or a *structure row* (in ``structure`` with the reason it is
+not data: title, meta, header, code_row, units_row, blank, total, total_unlabelled, footer,
+section).  ``set(records.source_row) | set(structure.source_row)`` is every row 1…n, and the two
+never overlap — the cleaning step relies on that to prove nothing was lost.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from analysis.catalog import match_header
+from analysis.ingest.errors import LayoutError
+from analysis.ingest.periods import parse_period
+from analysis.ingest.read import MergedRange, Sheet, a1
+from analysis.ingest.values import parse_value
+
+__all__ = [
+    "Layout",
+    "Column",
+    "detect_layout",
+    "extract_records",
+    "RECORD_COLUMNS",
+    "STRUCTURE_COLUMNS",
+]
+
+LayoutKind = Literal["summary", "form", "flat", "unknown"]
+ColumnRole = Literal["data", "county", "prefecture", "period", "sequence", "county_code", "remark",
+                     "label", "unit"]
+
+RECORD_COLUMNS = [
+    "source_file", "source_sheet", "source_cell", "sheet_hidden", "layout", "county_text",
+    "prefecture_text", "header_text", "indicator", "header_unit", "raw_value", "period_text",
+    "title", "record_id", "source_row", "cutoff_text", "county_code_text",
+]
+STRUCTURE_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "text"]
+
+_HEADER_SCAN_ROWS = 30  # headers sit near the top; scanning further only finds data
+
+# Label vocabularies, compared after _key() (NFKC, no spaces, ASCII brackets → full-width).
+_COUNTY_WORDS = ("县（市、区）", "县（市区）", "县市区", "县（区、市）", "区县", "县区", "县名", "县别",
+                 "单位名称", "填报单位", "单位", "地区", "县", "区（县）", "县（市）", "名称", "所属县")
+_PREF_WORDS = ("市州", "市（州）", "所属市州", "地市", "市（州）名称", "所属市（州）", "市州名称")
+_PERIOD_WORDS = ("期间", "时期", "报告期", "统计期", "统计期间", "填报期间", "年度", "时间", "半年",
+                 "报送期间", "统计时间", "期次", "年份")
+_SEQ_WORDS = ("序号", "编号", "no", "no.", "序")
+_CODE_WORDS = ("代码", "行政区划代码", "区划代码", "县代码", "单位代码")
+_REMARK_WORDS = ("备注", "说明", "备考")
+_INDICATOR_WORDS = ("指标", "指标名称", "项目", "统计指标", "指标项")
+_VALUE_WORDS = ("数值", "数据", "填报数", "本期数", "数量", "值", "填报值", "数值（本期）")
+_UNIT_WORDS = ("单位", "计量单位")
+_FOOTER = re.compile(r"^(填表人|填报人|审核人|联系电话|电话|填报日期|填表日期|报出日期|负责人|单位负责人|"
+                     r"制表人|统计负责人|注[:：0-9一]|注$|说明[:：]|填表说明|备注[:：])")
+_TOTAL = re.compile(r"^(合计|总计|小计|总数|全市合计|全州合计|全市总计|全州总计|全市|全州|累计|"
+                    r".{0,6}(合计|总计))$")
+_META_UNITS = re.compile(r"^(计量)?单位[:：]")
+_META_FILLER = re.compile(r"^(填报单位|报送单位|单位名称|填表单位)[:：]")
+_META_CUTOFF = re.compile(r"^(截至|截止|统计时间|报告期|统计期间|填报期间|时间)[:：]?")
+_CODE_CELL = re.compile(r"^(甲|乙|丙|丁|戊|己|庚|栏次|[0-9]{1,2})$")
+_UNIT_VOCAB = {"个", "人", "人次", "件", "万元", "元", "%", "是/否", "元/人", "名", "次", "千元", "家",
+               "所", "户", "项", "百分比", "是否", "（是/否）", "％"}
+_UNIT_IN_HEADER = re.compile(r"[（(]\s*(?:单位[:：]\s*)?([^（）()]{1,6})\s*[）)]\s*$")
+
+
+def _key(v: Any) -> str:
+    s = unicodedata.normalize("NFKC", str(v)) if v is not None else ""
+    s = re.sub(r"\s+", "", s).lower()
+    return s.replace("(", "（").replace(")", "）")
+
+
+def _text(v: Any) -> str:
+    """Display text of a cell: NFKC folded, whitespace runs collapsed, ends trimmed."""
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    # as written (no NFKC): header_text and labels go to the user; matching uses _key()
+    return re.sub(r"\s+", " ", str(v)).strip()
+
+
+def _empty(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
+
+
+def _unit_of(header: str) -> str | None:
+    """Unit named in a header's trailing brackets (``团员数（人）`` → ``人``)."""
+    m = _UNIT_IN_HEADER.search(unicodedata.normalize("NFKC", header))
+    if m:
+        u = m.group(1).strip().replace("％", "%")
+        if u in _UNIT_VOCAB or u.endswith("元") or u in ("%",):
+            return u
+    return None
+
+
+def _is_one_of(key: str, words: tuple[str, ...]) -> bool:
+    return key in {_key(w) for w in words}
+
+
+@dataclass
+class Column:
+    """What one sheet column holds.
+
+    Attributes
+    ----------
+    col : int
+        0-based column index.
+    header_text : str
+        Every header row's text for this column, top to bottom, joined with ``" / "``.
+    role : str
+        ``data`` (indicator values), ``county``, ``prefecture``, ``period``, ``sequence``,
+        ``county_code``, ``remark``, ``label`` (form/long: indicator names), ``unit``.
+    indicator : str or None
+        Catalog code for data columns whose header names one; ``None`` for unknown columns
+        (their cells are still returned, never dropped).
+    header_unit : str or None
+        Unit from the header brackets or the units row.
+    """
+
+    col: int
+    header_text: str
+    role: str = "data"
+    indicator: str | None = None
+    header_unit: str | None = None
+
+
+@dataclass
+class Layout:
+    """Where things are in a sheet (rows and columns 0-based).
+
+    ``to_frame()`` gives one row per column; ``row_reasons`` maps every structure row to why it
+    is not data.
+    """
+
+    kind: LayoutKind
+    header_rows: list[int] = field(default_factory=list)
+    data_rows: list[int] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    row_reasons: dict[int, str] = field(default_factory=dict)
+    title: str | None = None
+    cutoff_text: str | None = None
+    prefecture_text: str | None = None
+    county_text: str | None = None
+    units_text: str | None = None
+    long: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def column(self, role: str) -> Column | None:
+        return next((c for c in self.columns if c.role == role), None)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per column: col, letter, role, header_text, indicator, header_unit."""
+        from analysis.ingest.read import col_letter
+
+        return pd.DataFrame(
+            [dict(col=c.col, letter=col_letter(c.col), role=c.role, header_text=c.header_text,
+                  indicator=c.indicator, header_unit=c.header_unit) for c in self.columns],
+            columns=["col", "letter", "role", "header_text", "indicator", "header_unit"],
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# helpers on the grid
+
+
+def _merge_lookup(sheet: Sheet) -> dict[tuple[int, int], MergedRange]:
+    out: dict[tuple[int, int], MergedRange] = {}
+    for m in sheet.merged:
+        # a title merged across 5000 columns would be silly; cap the expansion
+        if (m.last_row - m.first_row + 1) * (m.last_col - m.first_col + 1) > 20000:
+            continue
+        for r in range(m.first_row, m.last_row + 1):
+            for c in range(m.first_col, m.last_col + 1):
+                out[(r, c)] = m
+    return out
+
+
+def _filled(sheet: Sheet, merges: dict[tuple[int, int], MergedRange], r: int, c: int) -> Any:
+    """Cell value, taking a merged block's value for every cell of the block."""
+    m = merges.get((r, c))
+    if m is not None:
+        return sheet.cell(m.first_row, m.first_col)
+    return sheet.cell(r, c)
+
+
+def _row_texts(sheet: Sheet, r: int) -> list[str]:
+    return [_text(v) for v in (sheet.cells[r] if r < sheet.n_rows else [])]
+
+
+def _nonempty(sheet: Sheet, r: int) -> list[int]:
+    return [c for c, v in enumerate(sheet.cells[r]) if not _empty(v)] if r < sheet.n_rows else []
+
+
+def _is_footer_row(texts: list[str]) -> bool:
+    return any(t and _FOOTER.match(re.sub(r"\s+", "", t)) for t in texts)
+
+
+def _is_meta_cell(t: str) -> bool:
+    k = re.sub(r"\s+", "", t)
+    return bool(_META_UNITS.match(k) or _META_FILLER.match(k) or (_META_CUTOFF.match(k) and parse_period(k)))
+
+
+def _is_code_row(texts: list[str]) -> bool:
+    vals = [re.sub(r"\s+", "", t) for t in texts if t]
+    if len(vals) < 2 or not all(_CODE_CELL.match(v) for v in vals):
+        return False
+    nums = [int(v) for v in vals if v.isdigit()]
+    # 1, 2, 3 … in order: a column-code row, not a data row of small counts
+    return bool(nums) and nums == list(range(nums[0], nums[0] + len(nums))) or len(nums) == 0
+
+
+def _is_units_row(texts: list[str]) -> bool:
+    vals = [re.sub(r"\s+", "", t).strip("（）()") for t in texts if t]
+    vals = [v for v in vals if not _is_one_of(_key(v), ("单位", "计量单位"))]
+    return len(vals) >= 2 and sum(v.replace("％", "%") in _UNIT_VOCAB for v in vals) >= 0.8 * len(vals)
+
+
+def _clean_org(text: str) -> str:
+    """``凉山州团委（盖章）`` → ``凉山州``; ``共青团喜德县委员会`` → ``喜德县``."""
+    s = re.sub(r"[（(][^）)]*[）)]", "", text).strip()
+    s = re.sub(r"^共青团", "", s)
+    s = re.sub(r"(委员会|团委|团县委|团市委|团州委|团区委|委)$", "", s)
+    return s.strip(" :：")
+
+
+def _place_from_title(title: str) -> str | None:
+    """Leading place name of a title (``凉山州2013年上半年…`` → ``凉山州``)."""
+    t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", title))
+    t = re.sub(r"^共青团", "", t)
+    m = re.match(r"^(.{2,12}?(?:自治州|州|市|县|区))(?=\d|二〇|〇|[（(]|基层|团|共青团|关于|$)", t)
+    return m.group(1) if m else None
+
+
+def _number(v: Any) -> float | None:
+    p = parse_value(v, "number")
+    return float(p.value) if p.ok and p.value is not None else None
+
+
+# --------------------------------------------------------------------------------------------
+# detection
+
+
+def _header_score(sheet: Sheet, merges, r: int) -> tuple[int, int]:
+    """(catalog header matches, label words) in row r."""
+    matches = labels = 0
+    for c in range(sheet.n_cols):
+        v = sheet.cell(r, c)
+        if _empty(v) or not isinstance(v, str):
+            continue
+        if match_header(v) is not None:
+            matches += 1
+        k = _key(v)
+        if _is_one_of(k, _COUNTY_WORDS + _SEQ_WORDS + _PERIOD_WORDS + _PREF_WORDS + _INDICATOR_WORDS):
+            labels += 1
+    return matches, labels
+
+
+def _scan_top(sheet: Sheet, upto: int, layout: Layout) -> None:
+    """Read title and meta lines from rows above the header; mark them as structure."""
+    for r in range(upto):
+        texts = _row_texts(sheet, r)
+        cells = [t for t in texts if t]
+        if not cells:
+            layout.row_reasons[r] = "blank"
+            continue
+        reason = None
+        for t in cells:
+            k = re.sub(r"\s+", "", t)
+            if _META_FILLER.match(k):
+                layout.prefecture_text = layout.prefecture_text or _clean_org(re.split(r"[:：]", k, 1)[1])
+                reason = "meta"
+            if _META_UNITS.match(k):
+                layout.units_text = t
+                reason = "meta"
+            # "截至2013年6月30日" may sit in the same cell as 填报单位 or on its own
+            m = re.search(r"(截至|截止|统计时间|报告期)[:：]?.*", t)
+            if m and parse_period(m.group(0)):
+                layout.cutoff_text = m.group(0).strip()
+                reason = "meta"
+        if reason is None:
+            if layout.title is None and len(cells) <= 2:
+                layout.title = max(cells, key=len)
+                reason = "title"
+            else:
+                reason = "title" if len(cells) <= 2 else "meta"
+        layout.row_reasons[r] = reason
+
+
+def detect_layout(sheet: Sheet) -> Layout:
+    """Classify a sheet and locate its header, data rows and columns.
+
+    Parameters
+    ----------
+    sheet : Sheet
+        As returned by :func:`analysis.ingest.read.read_any`.
+
+    Returns
+    -------
+    Layout
+        ``kind`` is ``"summary"``, ``"form"``, ``"flat"`` or ``"unknown"``; for the first three,
+        ``header_rows``, ``data_rows``, ``columns`` and ``row_reasons`` cover every row.
+    """
+    n = sheet.n_rows
+    if n == 0 or all(not _nonempty(sheet, r) for r in range(n)):
+        return Layout("unknown", row_reasons={r: "blank" for r in range(n)}, notes=["empty sheet"])
+    merges = _merge_lookup(sheet)
+    scores = [_header_score(sheet, merges, r) for r in range(min(n, _HEADER_SCAN_ROWS))]
+
+    form = _detect_form(sheet, merges, scores)
+    if form is not None:
+        return form
+
+    # the anchor header row: most catalog matches, else the first row with label words
+    best = max(range(len(scores)), key=lambda r: (scores[r][0] + scores[r][1], -r))
+    if scores[best][0] == 0 and scores[best][1] == 0:
+        return Layout("unknown", notes=["no header row: no cell names a catalog indicator or a county column"])
+    if scores[best][0] == 0:
+        best = next(r for r in range(len(scores)) if scores[r][1] > 0)
+    top = best
+    # extend upwards through merged group rows (≥2 non-empty cells, not meta, not a title)
+    while top > 0:
+        texts = _row_texts(sheet, top - 1)
+        cells = [t for t in texts if t]
+        vertical = any((top - 1, c) in merges and merges[(top - 1, c)].last_row >= top for c in range(sheet.n_cols))
+        if (len(cells) >= 2 and not any(_is_meta_cell(t) for t in cells) and not _is_footer_row(texts)) or (
+            vertical and cells and not any(_is_meta_cell(t) for t in cells)
+        ):
+            top -= 1
+        else:
+            break
+    bottom = best
+    # extend downwards while merged blocks from the header continue, or rows still name indicators
+    while bottom + 1 < n:
+        r = bottom + 1
+        texts = _row_texts(sheet, r)
+        continued = any((r, c) in merges and merges[(r, c)].first_row < r and merges[(r, c)].first_row >= top
+                        for c in range(sheet.n_cols))
+        matches = sum(1 for v in sheet.cells[r] if isinstance(v, str) and not _empty(v) and match_header(v))
+        # CSV cells are all text, so "a number" is whatever parses as one
+        numbers = sum(1 for v in sheet.cells[r] if not _empty(v) and _number(v) is not None)
+        if (continued or matches >= 1) and numbers == 0 and not _is_code_row(texts) and not _is_units_row(texts):
+            bottom = r
+        else:
+            break
+    header_rows = list(range(top, bottom + 1))
+    layout = Layout("summary", header_rows=header_rows)
+    _scan_top(sheet, top, layout)
+    for r in header_rows:
+        layout.row_reasons[r] = "header"
+
+    columns = _table_columns(sheet, merges, header_rows)
+    layout.columns = columns
+
+    # code row and units row right under the header
+    r = bottom + 1
+    while r < n:
+        texts = _row_texts(sheet, r)
+        if _is_code_row(texts):
+            layout.row_reasons[r] = "code_row"
+        elif _is_units_row(texts):
+            layout.row_reasons[r] = "units_row"
+            for col in columns:
+                u = re.sub(r"\s+", "", _text(sheet.cell(r, col.col))).strip("（）()").replace("％", "%")
+                if u and col.header_unit is None and u in _UNIT_VOCAB:
+                    col.header_unit = u
+        else:
+            break
+        r += 1
+    _classify_body(sheet, layout, r)
+    _apply_sheet_unit(layout)
+
+    simple = (top == 0 and len(header_rows) == 1 and not sheet.merged and layout.title is None
+              and not any(v in ("code_row", "units_row", "total", "footer") for v in layout.row_reasons.values()))
+    if simple:
+        layout.kind = "flat"
+    label_col, value_col = layout.column("label"), next((c for c in columns if c.role == "value"), None)
+    if label_col is not None and value_col is not None:
+        layout.long = True
+    if layout.column("county") is None and not layout.long:
+        layout.notes.append("no county column found; the first text column is used")
+        _guess_county_column(sheet, layout)
+    _flag_unlabelled_totals(sheet, layout)
+    if layout.prefecture_text is None and layout.title:
+        layout.prefecture_text = _place_from_title(layout.title)
+    return layout
+
+
+def _table_columns(sheet: Sheet, merges, header_rows: list[int]) -> list[Column]:
+    columns: list[Column] = []
+    for c in range(sheet.n_cols):
+        parts: list[str] = []
+        for r in header_rows:
+            t = _text(_filled(sheet, merges, r, c))
+            if t and (not parts or parts[-1] != t):
+                parts.append(t)
+        if not parts:
+            columns.append(Column(c, "", role="data"))
+            continue
+        header_text = " / ".join(parts)
+        keys = [_key(p) for p in parts]
+        role = "data"
+        last = keys[-1]
+        if any(_is_one_of(k, _SEQ_WORDS) for k in keys):
+            role = "sequence"
+        elif any(_is_one_of(k, _CODE_WORDS) for k in keys):
+            role = "county_code"
+        elif any(_is_one_of(k, _PREF_WORDS) for k in keys):
+            role = "prefecture"
+        elif any(_is_one_of(k, _COUNTY_WORDS) for k in keys):
+            role = "county"
+        elif _is_one_of(last, _PERIOD_WORDS):
+            role = "period"
+        elif _is_one_of(last, _REMARK_WORDS):
+            role = "remark"
+        elif _is_one_of(last, _INDICATOR_WORDS):
+            role = "label"
+        elif _is_one_of(last, _VALUE_WORDS):
+            role = "value"
+        elif _is_one_of(last, _UNIT_WORDS):
+            role = "unit"
+        indicator = None
+        if role == "data":
+            # most specific first: the lowest header cell, then joined levels, then any level
+            candidates = [parts[-1]]
+            for i in range(len(parts) - 1):
+                candidates.append("".join(parts[i:]))
+            candidates += list(reversed(parts[:-1]))
+            for cand in candidates:
+                indicator = match_header(cand)
+                if indicator:
+                    break
+        unit = None
+        for p in reversed(parts):
+            unit = _unit_of(p)
+            if unit:
+                break
+        columns.append(Column(c, header_text, role=role, indicator=indicator, header_unit=unit))
+    # a second "county" column (e.g. 单位 as a unit column in a long table) keeps only the first
+    seen = False
+    for col in columns:
+        if col.role == "county":
+            if seen:
+                col.role = "unit" if _is_one_of(_key(col.header_text), _UNIT_WORDS) else "data"
+            seen = True
+    if any(c.role == "label" for c in columns):
+        # in a long table "单位" next to 指标/数值 is the unit column, not the county column
+        for col in columns:
+            if col.role == "county" and _is_one_of(_key(col.header_text), _UNIT_WORDS):
+                col.role = "unit"
+    return columns
+
+
+def _apply_sheet_unit(layout: Layout) -> None:
+    """``单位：元`` naming a single money unit applies to money columns whose header names none.
+
+    A units line listing several units (``单位：个、人、万元``) says nothing about any one column,
+    so it is left alone."""
+    if not layout.units_text:
+        return
+    from analysis.catalog import load_catalog
+
+    body = re.split(r"[:：]", unicodedata.normalize("NFKC", layout.units_text), maxsplit=1)[-1]
+    units = [u for u in re.split(r"[、,，/\s]+", body.strip()) if u]
+    if len(units) != 1 or not units[0].endswith("元"):
+        return
+    types = load_catalog()["type"]
+    for col in layout.columns:
+        if col.indicator and col.header_unit is None and types.get(col.indicator) == "money":
+            col.header_unit = units[0]
+
+
+def _classify_body(sheet: Sheet, layout: Layout, start: int) -> None:
+    """Mark data, total, footer and blank rows from ``start`` on."""
+    county = layout.column("county")
+    label_col = county.col if county is not None else None
+    in_footer = False
+    for r in range(start, sheet.n_rows):
+        texts = _row_texts(sheet, r)
+        if in_footer:
+            layout.row_reasons[r] = "footer" if any(texts) else "blank"
+            continue
+        if not any(texts):
+            layout.row_reasons[r] = "blank"
+            continue
+        if _is_footer_row(texts):
+            layout.row_reasons[r] = "footer"
+            in_footer = True
+            continue
+        label = texts[label_col] if label_col is not None and label_col < len(texts) else next(
+            (t for t in texts if t), "")
+        if _TOTAL.match(re.sub(r"\s+", "", label)):
+            layout.row_reasons[r] = "total"
+            continue
+        data_cols = [c.col for c in layout.columns if c.role in ("data", "value")]
+        if label_col is not None and not texts[label_col] and not any(
+            c < len(texts) and texts[c] for c in data_cols
+        ):
+            layout.row_reasons[r] = "blank"  # only a sequence number or a stray remark
+            continue
+        layout.data_rows.append(r)
+
+
+def _guess_county_column(sheet: Sheet, layout: Layout) -> None:
+    for col in layout.columns:
+        if col.role != "data" or col.indicator is not None:
+            continue
+        vals = [sheet.cell(r, col.col) for r in layout.data_rows]
+        texts = [v for v in vals if isinstance(v, str) and v.strip() and _number(v) is None]
+        if vals and len(texts) >= 0.6 * len(vals):
+            col.role = "county"
+            return
+
+
+def _flag_unlabelled_totals(sheet: Sheet, layout: Layout) -> None:
+    """Move rows whose values are the sums of the other rows (a 合计 without the label) out of
+    the data.  A row r is a total when, in every numeric column with at least one other value,
+    2·v[r] equals the column sum including r (i.e. v[r] = sum of the others), over ≥ 2 columns."""
+    rows = layout.data_rows
+    if len(rows) < 3:
+        return
+    cols = [c.col for c in layout.columns if c.role == "data"]
+    grid = {(r, c): _number(sheet.cell(r, c)) for r in rows for c in cols}
+    sums = {c: sum(v for r in rows if (v := grid[(r, c)]) is not None) for c in cols}
+    counts = {c: sum(grid[(r, c)] is not None for r in rows) for c in cols}
+    flagged = []
+    for r in rows:
+        compared = 0
+        ok = True
+        for c in cols:
+            v = grid[(r, c)]
+            if v is None or counts[c] < 3:
+                continue
+            compared += 1
+            if abs(2 * v - sums[c]) > 1e-6 * max(1.0, abs(sums[c])):
+                ok = False
+                break
+        if ok and compared >= 2 and any(grid[(r, c)] for c in cols):
+            flagged.append(r)
+    if len(flagged) == 1:  # two rows both "equal to the rest" would be a coincidence we can't resolve
+        r = flagged[0]
+        layout.data_rows.remove(r)
+        layout.row_reasons[r] = "total_unlabelled"
+        layout.notes.append(f"row {r + 1} has no 合计 label but its values equal the column sums: treated as a total row")
+
+
+def _detect_form(sheet: Sheet, merges, scores) -> Layout | None:
+    """A county form: a header row with 指标 and 数值 (and no county column), or a first text
+    column naming ≥ 3 catalog indicators one per row."""
+    n = sheet.n_rows
+    header_row = label_c = value_c = None
+    for r in range(min(n, _HEADER_SCAN_ROWS)):
+        keys = [_key(v) for v in sheet.cells[r]]
+        li = next((c for c, k in enumerate(keys) if _is_one_of(k, _INDICATOR_WORDS)), None)
+        vi = next((c for c, k in enumerate(keys) if _is_one_of(k, _VALUE_WORDS) or parse_period(k)), None)
+        has_county = any(_is_one_of(k, _COUNTY_WORDS) and not _is_one_of(k, _UNIT_WORDS) for k in keys)
+        if li is not None and vi is not None and not has_county:
+            header_row, label_c, value_c = r, li, vi
+            break
+    if header_row is None:
+        # no header: a column where ≥ 3 rows name catalog indicators and the row scores say
+        # no row is a table header (at most one match per row)
+        if any(m >= 2 for m, _ in scores):
+            return None
+        for c in range(min(sheet.n_cols, 4)):
+            hits = [r for r in range(n) if isinstance(sheet.cell(r, c), str) and match_header(sheet.cell(r, c))]
+            if len(hits) >= 3:
+                label_c, value_c = c, c + 1
+                header_row = hits[0] - 1
+                break
+        if label_c is None:
+            return None
+    has_header = header_row is not None and label_c is not None and _is_one_of(
+        _key(sheet.cell(header_row, label_c)), _INDICATOR_WORDS) if header_row >= 0 else False
+    if not has_header:
+        header_row = -1 if header_row is None else header_row
+    layout = Layout("form", header_rows=[header_row] if has_header else [])
+    _scan_top(sheet, header_row + (0 if has_header else 1), layout)
+    if has_header:
+        layout.row_reasons[header_row] = "header"
+    cols = [Column(label_c, _text(sheet.cell(header_row, label_c)) if has_header else "", role="label")]
+    value_cols = [value_c]
+    if has_header:
+        # more value columns: further 数值 columns or columns headed by a period (2012H1, 2012H2 …)
+        for c in range(sheet.n_cols):
+            k = _key(sheet.cell(header_row, c))
+            if c != value_c and c != label_c and k and (parse_period(k) or _is_one_of(k, _VALUE_WORDS)):
+                value_cols.append(c)
+        for c in range(sheet.n_cols):
+            k = _key(sheet.cell(header_row, c))
+            if c in value_cols or c == label_c or not k:
+                continue
+            role = ("unit" if _is_one_of(k, _UNIT_WORDS) else "remark" if _is_one_of(k, _REMARK_WORDS)
+                    else "sequence" if _is_one_of(k, _SEQ_WORDS) else "remark")
+            cols.append(Column(c, _text(sheet.cell(header_row, c)), role=role))
+    for c in sorted(value_cols):
+        cols.append(Column(c, _text(sheet.cell(header_row, c)) if has_header else "", role="value"))
+    layout.columns = sorted(cols, key=lambda x: x.col)
+    in_footer = False
+    for r in range(header_row + 1, n):
+        texts = _row_texts(sheet, r)
+        if in_footer:
+            layout.row_reasons[r] = "footer" if any(texts) else "blank"
+            continue
+        if not any(texts):
+            layout.row_reasons[r] = "blank"
+            continue
+        if _is_footer_row(texts):
+            layout.row_reasons[r] = "footer"
+            in_footer = True
+            continue
+        if _is_meta_cell(texts[label_c] if label_c < len(texts) else ""):
+            layout.row_reasons[r] = "meta"
+            continue
+        label = texts[label_c] if label_c < len(texts) else ""
+        has_value = any(c < len(texts) and texts[c] for c in value_cols)
+        if label and not has_value and match_header(label) is None:
+            layout.row_reasons[r] = "section"  # "一、组织活力" group headings
+            continue
+        if _is_code_row(texts):
+            layout.row_reasons[r] = "code_row"
+            continue
+        layout.data_rows.append(r)
+    # the county of a form: 填报单位 line, else a "县（市、区）：喜德县" line, else the title
+    for r in range(max(header_row + 1, 0)):
+        for t in _row_texts(sheet, r):
+            m = re.match(r"^(县（市、区）|县\(市、区\)|县市区|县名|单位名称|填报单位)[:：]\s*(.+)$", t)
+            if m:
+                layout.county_text = _clean_org(m.group(2))
+    if layout.county_text is None and layout.prefecture_text:
+        layout.county_text = layout.prefecture_text
+        layout.prefecture_text = None
+    if layout.county_text is None and layout.title:
+        layout.county_text = _place_from_title(layout.title)
+    if layout.county_text is not None and layout.prefecture_text == layout.county_text:
+        layout.prefecture_text = None
+    return layout
+
+
+# --------------------------------------------------------------------------------------------
+# extraction
+
+
+def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per data cell, with where it came from; and one row per structure row.
+
+    Parameters
+    ----------
+    sheet : Sheet
+    layout : Layout
+        From :func:`detect_layout` (for this very sheet).
+    file : str or path-like, optional
+        The submission's path as the pipeline names it (default ``sheet.file``).
+
+    Returns
+    -------
+    records : DataFrame
+        Columns :data:`RECORD_COLUMNS`: ``source_file``, ``source_sheet``, ``source_cell`` (A1),
+        ``sheet_hidden``, ``layout``, ``county_text`` (row label as written), ``prefecture_text``
+        (from a 市州 column, 填报单位 or the title), ``header_text`` (all header rows of the
+        column; for forms the indicator label), ``indicator`` (catalog code or ``None``),
+        ``header_unit``, ``raw_value`` (as read, untouched), ``period_text`` (period column or
+        header, else the 截至 line, else the title), ``title``, ``record_id``
+        (``file|sheet|row`` — the county record; ``file|sheet`` for a form), ``source_row``
+        (1-based), ``cutoff_text``, ``county_code_text``.  Data cells that are empty are kept
+        (``raw_value`` ``""``) so the cleaning step can count them as missing.
+    structure : DataFrame
+        Columns :data:`STRUCTURE_COLUMNS`: one row per sheet row that holds no data, with
+        ``reason``.
+
+    Raises
+    ------
+    LayoutError
+        For a non-empty sheet of layout ``unknown``.
+    """
+    src = str(file if file is not None else sheet.file)
+    fname = Path(src).name
+    structure_rows = [
+        dict(source_file=src, source_sheet=sheet.name, source_row=r + 1, reason=reason,
+             text=" | ".join(t for t in _row_texts(sheet, r) if t))
+        for r, reason in sorted(layout.row_reasons.items())
+    ]
+    structure = pd.DataFrame(structure_rows, columns=STRUCTURE_COLUMNS)
+    if layout.kind == "unknown":
+        if any(_nonempty(sheet, r) for r in range(sheet.n_rows)):
+            raise LayoutError(
+                "layout not recognised: no header row naming catalog indicators, no 指标/数值 form "
+                f"({'; '.join(layout.notes)}) — 请使用统一模板，或在 indicators.csv 中补充表头同义词",
+                file=src, sheet=sheet.name, rule="layout_unknown",
+            )
+        return pd.DataFrame(columns=RECORD_COLUMNS), structure
+    default_period = layout.cutoff_text or layout.title
+    records: list[dict[str, Any]] = []
+    base = dict(source_file=src, source_sheet=sheet.name, sheet_hidden=sheet.hidden, layout=layout.kind,
+                title=layout.title, cutoff_text=layout.cutoff_text)
+    role = {c.role: c for c in layout.columns}
+
+    def cell_text(r: int, c: Column | None) -> str | None:
+        """The cell as written (only an empty cell becomes None); names are matched later."""
+        if c is None:
+            return None
+        v = sheet.cell(r, c.col)
+        if _empty(v):
+            return None
+        return _text(v) if not isinstance(v, str) else v
+
+    if layout.kind == "form":
+        label = role["label"]
+        unit_c = role.get("unit")
+        value_cols = [c for c in layout.columns if c.role == "value"]
+        for r in layout.data_rows:
+            text = _text(sheet.cell(r, label.col))
+            row_unit = cell_text(r, unit_c) or _unit_of(text)
+            for vc in value_cols:
+                records.append(dict(
+                    base, source_cell=a1(r, vc.col), county_text=layout.county_text,
+                    prefecture_text=layout.prefecture_text, header_text=text, indicator=match_header(text),
+                    header_unit=row_unit, raw_value=sheet.cell(r, vc.col),
+                    period_text=vc.header_text if parse_period(vc.header_text) else default_period,
+                    record_id=f"{fname}|{sheet.name}", source_row=r + 1, county_code_text=None,
+                ))
+    else:
+        county_c, pref_c, period_c = role.get("county"), role.get("prefecture"), role.get("period")
+        code_c = role.get("county_code")
+        if layout.long:
+            label, value_c, unit_c = role["label"], role["value"], role.get("unit")
+            data_cols: list[Column] = [value_c]
+        else:
+            data_cols = [c for c in layout.columns if c.role == "data" and c.header_text
+                         or c.role == "data" and any(not _empty(sheet.cell(r, c.col)) for r in layout.data_rows)]
+        for r in layout.data_rows:
+            common = dict(
+                base, county_text=cell_text(r, county_c),
+                prefecture_text=cell_text(r, pref_c) or layout.prefecture_text,
+                period_text=cell_text(r, period_c) or default_period,
+                record_id=f"{fname}|{sheet.name}|{r + 1}", source_row=r + 1,
+                county_code_text=cell_text(r, code_c),
+            )
+            for c in data_cols:
+                if layout.long:
+                    text = _text(sheet.cell(r, label.col))
+                    header_text, indicator = text, match_header(text)
+                    unit = cell_text(r, unit_c) or _unit_of(text)
+                else:
+                    header_text, indicator, unit = c.header_text, c.indicator, c.header_unit
+                records.append(dict(common, source_cell=a1(r, c.col), header_text=header_text,
+                                    indicator=indicator, header_unit=unit, raw_value=sheet.cell(r, c.col)))
+    out = pd.DataFrame(records, columns=RECORD_COLUMNS)
+    out["raw_value"] = out["raw_value"].astype(object)
+    return out, structure

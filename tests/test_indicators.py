@@ -121,6 +121,13 @@ def test_evaluator_rejects_anything_else(text):
         parse_formula(text)
 
 
+def test_text_values_are_refused_with_their_place():
+    raw = RAW.astype({"value": object})
+    raw.loc[2, "value"] = "约6"
+    with pytest.raises(PanelError, match=r"'约6' for 510101 2012H1 league_funds"):
+        derive(raw)
+
+
 def test_duplicate_rows_and_missing_columns_are_errors():
     with pytest.raises(PanelError, match="repeat"):
         derive(pd.concat([RAW, RAW.iloc[:1]]))

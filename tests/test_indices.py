@@ -270,6 +270,8 @@ def test_composite_index_threshold_and_domain_weights_are_parameters():
     assert pick(out, "510103", "value", index="overall") == pytest.approx(0.5 * 52 + 0.5 * 70)
     out = ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 3, "staffing": 1})
     assert pick(out, "510101", "value", index="overall") == pytest.approx((3 * 66 + 70) / 4)
+    with pytest.raises(IndexInputError, match="choose 'indicator'"):
+        ix.composite_index(_scores(), W4, domains=DOMS, domain_weights="eqaul")
     with pytest.raises(IndexInputError, match="staffing"):
         ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 1})
 
@@ -438,6 +440,8 @@ def test_rank_interval_argument_errors():
         ix.rank_intervals(RANK_PANEL, RANK_PANEL, scheme="jackknife", **RANK_ARGS)
     with pytest.raises(IndexInputError, match="prefecture"):
         ix.rank_intervals(RANK_PANEL.drop(columns="prefecture"), RANK_PANEL, unit="prefecture", **RANK_ARGS)
+    with pytest.raises(IndexInputError, match="unit"):
+        ix.rank_intervals(RANK_PANEL, RANK_PANEL, unit="province", **RANK_ARGS)
     with pytest.raises(IndexInputError, match="noise_sd"):
         ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd={"zz": 0.1}, **RANK_ARGS)
 

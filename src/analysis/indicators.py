@@ -255,6 +255,15 @@ def _check_long(panel: pd.DataFrame, where: str) -> None:
             f"{where}: the long panel lacks column(s) {missing}; expected at least {_LONG} "
             "(one row per county, period and indicator)"
         )
+    numeric = pd.to_numeric(panel["value"], errors="coerce")
+    bad = numeric.isna() & panel["value"].notna()
+    if bad.any():
+        first = panel.loc[bad].iloc[0]
+        raise PanelError(
+            f"{where}: {int(bad.sum())} value(s) are not numbers, first {first['value']!r} for "
+            f"{first['county_code']} {first['period']} {first['indicator']}; parse values in the "
+            "cleaning step (e.g. '约300', '85%') before deriving"
+        )
     dup = panel.duplicated([*KEY, "indicator"], keep=False)
     if dup.any():
         rows = panel.loc[dup, [*KEY, "indicator"]].drop_duplicates().head(5)

@@ -601,6 +601,10 @@ def composite_index(
     w = _weights_series(weights)
     units, inds, S = _matrix(scores[scores["indicator"].isin(w.index)], value, list(w.index))
     names, groups = _domain_ids(inds, domains)
+    if isinstance(domain_weights, str) and domain_weights not in ("indicator", "equal"):
+        raise IndexInputError(
+            f"domain_weights={domain_weights!r}; choose 'indicator', 'equal' or a mapping domain → weight"
+        )
     if domain_weights == "indicator":
         gw = None
     elif domain_weights == "equal":
@@ -890,6 +894,8 @@ def rank_intervals(
         raise IndexInputError(f"level = {level} must lie in (0, 1)")
     if n_draws < 1:
         raise IndexInputError(f"n_draws = {n_draws} must be ≥ 1")
+    if unit not in ("county", "prefecture"):
+        raise IndexInputError(f"unit={unit!r}; choose 'county' or 'prefecture'")
     if unit == "prefecture" and "prefecture" not in panel.columns:
         raise IndexInputError("unit='prefecture' needs a 'prefecture' column in the panel")
     if isinstance(weights, str):

@@ -365,6 +365,7 @@ def test_point_ranks_by_hand_and_zero_noise_intervals():
     out = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd=0.0, n_draws=50, **RANK_ARGS)
     assert out["value"].tolist() == pytest.approx([125 / 3, 250 / 3, 87.5, 0.0])
     assert out["rank"].tolist() == [3, 2, 1, 4]
+    assert out["rank_range"].tolist() == ["3", "2", "1", "4"]
     assert (out["rank_low"] == out["rank"]).all() and (out["rank_high"] == out["rank"]).all()
     pref = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd=0.0, n_draws=50, unit="prefecture", **RANK_ARGS)
     assert pref["prefecture"].tolist() == ["P1", "P2"]
@@ -378,6 +379,8 @@ def test_noise_widens_intervals_and_is_seeded():
     pd.testing.assert_frame_equal(a, b)
     # counties 2 and 3 are 4 points apart: 50 % noise must let them swap
     assert (a["rank_high"] - a["rank_low"]).max() >= 1
+    wide = a[a["rank_high"] > a["rank_low"]].iloc[0]
+    assert wide["rank_range"] == f"{wide['rank_low']:.0f}–{wide['rank_high']:.0f}"
     assert ((a["rank_low"] >= 1) & (a["rank_high"] <= 4) & (a["rank_low"] <= a["rank_high"])).all()
     # noise on b only, b is not what separates county 4 (last on both): it stays last
     c = ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd={"b": 0.01}, n_draws=200, **RANK_ARGS)

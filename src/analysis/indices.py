@@ -882,9 +882,10 @@ def rank_intervals(
 
     Returns
     -------
-    DataFrame ``period, <county_code|prefecture>, value, rank, rank_low, rank_high, n_units``:
-    ``value`` the point index, ``rank_low``/``rank_high`` the lower/upper quantiles of the
-    bootstrap ranks (rounded outward to whole ranks), so a report can say "ranked 3rd–9th".
+    DataFrame ``period, <county_code|prefecture>, value, rank, rank_low, rank_high, n_units,
+    rank_range``: ``value`` the point index, ``rank_low``/``rank_high`` the lower/upper quantiles
+    of the bootstrap ranks (rounded outward to whole ranks), ``rank_range`` the text ``"3–9"`` (or
+    ``"3"``) so a report can say "ranked 3rd–9th" / "第3–9名".
     """
     if scheme not in ("noise", "counties"):
         raise IndexInputError(f"scheme={scheme!r}; choose 'noise' or 'counties'")
@@ -992,7 +993,12 @@ def rank_intervals(
             "period": period, label: names_u, "value": P, "rank": r0,
             "rank_low": low, "rank_high": high, "n_units": int(np.sum(~np.isnan(P))),
         }))
-    return pd.concat(out, ignore_index=True)
+    res = pd.concat(out, ignore_index=True)
+    res["rank_range"] = [
+        "" if np.isnan(lo) else (f"{lo:.0f}" if lo == hi else f"{lo:.0f}–{hi:.0f}")
+        for lo, hi in zip(res["rank_low"], res["rank_high"])
+    ]
+    return res
 
 
 # --------------------------------------------------------------------------- roster: tasks and grades

@@ -271,3 +271,105 @@ def test_outputs_are_atomic_byte_identical_and_excel_friendly(tmp_path):
     assert back["value"].tolist() == [20.0, 300.0]  # sorted by county code: 511703 < 513432
     panel = pd.read_parquet(tmp_path / "one" / "panel.parquet")
     assert "league_members" in panel.columns and len(panel) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# end to end: hand-made workbooks through F1's readers and the whole pipeline
+
+
+def _write_fixtures(folder: Path) -> None:
+    import openpyxl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    ws.append(["凉山州2013年上半年基层团建工作统计表"])
+    ws.merge_cells("A1:F1")
+    ws.append(["填报单位：凉山州团委（盖章）", None, None, "单位：个、人"])
+    ws.append(["截至2013年6月30日"])
+    ws.append(["县（市、区）", "团员数（人）", "团费收缴率", "团县委核定编制数", "团县委实有在编人数", "备注"])
+    ws.append(["喜德县", "约3,000人", "85%", 5, 6, "含借调1人"])   # explained excess
+    ws.append(["昭觉县", 2000, "120%", 5, 6, None])                 # rate too high; excess
+    ws.append(["高新区", 100, "90%", 3, 3, None])                   # not a county
+    ws.append(["合计", 5100, None, 13, 15, None])
+    ws.append(["填表人：张三", None, "联系电话：123"])
+    draft = wb.create_sheet("底稿")
+    draft.append(["县（市、区）", "团员数"])
+    draft.append(["喜德县", 1])
+    draft.sheet_state = "hidden"
+    wb.save(folder / "凉山州_2013年上半年.xlsx")
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "喜德县"
+    ws.append(["喜德县基层团建情况表（2013年上半年）"])
+    ws.append(["指标", "数值", "单位", "备注"])
+    ws.append(["团员数", 3000, "人", None])             # same as the summary: merged
+    ws.append(["专职团干部数", "#DIV/0!", "人", None])
+    (folder / "sub").mkdir()
+    wb.save(folder / "sub" / "喜德县_2013年1-6月.xlsx")
+
+    (folder / "达州.csv").write_bytes(
+        "地区,统计期,团员数,专职团干部数\n达县,2013年上半年,456,7\n达县,2013年下半年,460,8\n"
+        .encode("gb18030"))
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "名册"
+    ws.append(["驻点干部名册"])
+    ws.append(["轮次", "批次", "驻点县", "姓名", "派出单位", "开始日期", "结束日期", "考核等次"])
+    ws.append([2, 1, "凉山州喜德县", "王小明", "团省委", "2012-02-01", "2012-07-31", "优秀"])
+    wb.save(folder / "驻点干部名册.xlsx")
+
+
+def test_clean_end_to_end_on_hand_made_workbooks(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESIDENCY_SALT", "test-salt")
+    raw = tmp_path / "raw"
+    _write_fixtures(raw)
+    res = pipeline.clean([raw], out_dir=tmp_path / "out", progress=False)
+    ind = res.indicators.set_index(["county_code", "period", "indicator"])["value"]
+    ZHAOJUE = "513431"
+    expected = {
+        (DACHUAN, "2013H1", "fulltime_cadres"): 7, (DACHUAN, "2013H1", "league_members"): 456,
+        (DACHUAN, "2013H2", "fulltime_cadres"): 8, (DACHUAN, "2013H2", "league_members"): 460,
+        (ZHAOJUE, "2013H1", "league_members"): 2000, (ZHAOJUE, "2013H1", "posts_authorized"): 5,
+        (XIDE, "2013H1", "dues_rate"): 85, (XIDE, "2013H1", "league_members"): 3000,
+        (XIDE, "2013H1", "posts_authorized"): 5, (XIDE, "2013H1", "posts_filled"): 6,
+    }
+    assert ind.to_dict() == expected
+    q = res.quarantine
+    got = sorted(zip(q["file"], q["cell"], q["rule"]))
+    summary = "凉山州_2013年上半年.xlsx"
+    assert got == sorted([
+        (summary, "B7", "county_unknown"), (summary, "C7", "county_unknown"),
+        (summary, "D7", "county_unknown"), (summary, "E7", "county_unknown"),
+        (summary, "C6", "above_max"), (summary, "E6", "filled_exceeds_authorized"),
+        ("sub/喜德县_2013年1-6月.xlsx", "B4", "excel_error"),
+    ])
+    files = res.files.set_index("source_file")
+    # conservation per file, written out: in = clean + quarantined + merged + set aside
+    # the repeat of 喜德县 团员数 is kept from the first file by name ("sub/…" sorts first)
+    assert files.loc[summary, ["records_in", "clean", "quarantined", "merged"]].tolist() == [12, 5, 6, 1]
+    assert files.loc[summary, "hidden_sheets"] == "底稿"      # the draft is not read
+    assert files.loc[summary, "structure_rows"] == 6          # title, 2 meta, header, 合计, footer
+    assert files.loc["sub/喜德县_2013年1-6月.xlsx", ["records_in", "clean", "quarantined"]].tolist() == [2, 1, 1]
+    assert files.loc["达州.csv", ["records_in", "clean"]].tolist() == [4, 4]
+    assert files.loc["驻点干部名册.xlsx", "roster_rows"] == 1
+    assert res.roster.iloc[0]["county_code"] == XIDE
+    assert res.roster.iloc[0]["cadre_id"] == pseudonym("王小明", b"test-salt")
+    for name in OUTPUT_FILES:
+        data = (tmp_path / "out" / name).read_bytes()
+        assert "王小明".encode() not in data
+    # byte-identical rerun
+    first = _digest(tmp_path / "out")
+    pipeline.clean([raw], out_dir=tmp_path / "out", progress=False)
+    assert _digest(tmp_path / "out") == first
+
+
+def test_cli_summary_on_hand_made_workbooks(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("RESIDENCY_SALT", "test-salt")
+    _write_fixtures(tmp_path / "raw")
+    assert run_clean_cli([tmp_path / "raw"], tmp_path / "out", progress=False) == 0
+    out = capsys.readouterr().out
+    assert "files: 4" in out and "quarantined: 7" in out and "county_unknown" in out

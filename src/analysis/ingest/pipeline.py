@@ -76,7 +76,7 @@ QUALITY_COLUMNS = ["county_code", "base_code", "period", "expected", "reported",
                    "completeness", "fixes", "quarantined"]
 FILE_COLUMNS = ["source_file", "status", "error", "sheets", "hidden_sheets", "layouts",
                 "records_in", "clean", "quarantined", "merged", "set_aside", "structure_rows",
-                "unknown_columns"]
+                "roster_rows", "unknown_columns"]
 ROSTER_COLUMNS = ["round", "batch", "county_text", "county_code", "base_code", "cadre_id",
                   "sending_unit", "start", "end", "assessment", "task_1", "task_2", "task_3",
                   "task_4", "task_5", "source_file", "source_sheet", "source_row"]
@@ -294,31 +294,41 @@ def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> pd.Series:
 
 
 def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Period per record: from its period cell, else from the sheet's title and file name.
+    """Period per record, sheet by sheet, from every place that names one.
 
-    Returns period (str or None), failing rule and note per record.
+    ``periods.periods_from_file`` weighs the file name, the title, the 截至 line and the period
+    cells of the sheet and raises ``PeriodError`` when they contradict each other; a sheet whose
+    period column holds several periods (a multi-period export) is read row by row.
+
+    Returns period (str or None), failing rule (None when found) and note per record.
     """
-    period = records["period_text"].map(lambda t: parse_period(t) if _present(t) else None)
+    period = pd.Series(None, index=records.index, dtype=object)
     rule = pd.Series(None, index=records.index, dtype=object)
     note = pd.Series("", index=records.index, dtype=object)
-    todo = period.isna()
-    if todo.any():
-        groups = records[todo].groupby(["source_file", "source_sheet"], sort=False, dropna=False)
-        for (file, _sheet), g in groups:
-            title = next((t for t in g["title"] if _present(t)), None)
-            texts = [t for t in g["period_text"] if _present(t)]
-            path = Path(g["source_path"].iloc[0]) if "source_path" in g else Path(str(file))
-            try:
-                found = periods_from_file(path, title, None, texts or None)
-            except PeriodError as exc:
-                rule[g.index] = exc.rule or "period_missing"
-                note[g.index] = exc.message
-                continue
-            if found is None:
-                rule[g.index] = "period_missing"
-                note[g.index] = "期间列中的数值无法识别"
-            else:
-                period[g.index] = found
+    title_col = records["title"] if "title" in records else pd.Series(None, index=records.index)
+    cutoff_col = (records["cutoff_text"] if "cutoff_text" in records
+                  else pd.Series(None, index=records.index))
+    groups = records.groupby(["source_file", "source_sheet"], sort=False, dropna=False)
+    for (file, _sheet), g in groups:
+        title = next((t for t in title_col[g.index] if _present(t)), None)
+        cutoff = next((t for t in cutoff_col[g.index] if _present(t)), None)
+        # period cells proper: the text the layout step found in a period column or header,
+        # i.e. anything other than the sheet-wide title / 截至 fallbacks
+        own = [t for t in g["period_text"] if _present(t) and t not in (title, cutoff)]
+        path = Path(g["source_path"].iloc[0]) if "source_path" in g else Path(str(file))
+        try:
+            found = periods_from_file(path, title, cutoff, own or None)
+        except PeriodError as exc:
+            rule[g.index] = exc.rule or "period_missing"
+            note[g.index] = exc.message
+            continue
+        if found is not None:
+            period[g.index] = found
+            continue
+        each = g["period_text"].map(lambda t: parse_period(t) if _present(t) else None)
+        period[g.index] = each
+        rule[each.index[each.isna()]] = "period_missing"
+        note[each.index[each.isna()]] = "本行期间无法识别"
     return period, rule, note
 
 
@@ -333,7 +343,10 @@ def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
     """County code and resolver error per record; one resolver call per prefecture and period."""
     code = pd.Series(None, index=records.index, dtype=object)
     error = pd.Series("", index=records.index, dtype=object)
-    frame = pd.DataFrame({"county_text": records["county_text"],
+    texts = records["county_text"]
+    if "county_code_text" in records:  # a county code column stands in for a missing name
+        texts = texts.where(texts.map(_present), records["county_code_text"])
+    frame = pd.DataFrame({"county_text": texts,
                           "prefecture_text": records["prefecture_text"], "period": period})
     has_county = frame["county_text"].map(_present)
     error[~has_county] = "县（市、区）名称为空"
@@ -828,48 +841,61 @@ def _sheet_grid(sheet) -> pd.DataFrame:
     return pd.DataFrame(list(sheet.cells), dtype=object)
 
 
+def _first_rows_text(sheet, n: int = 3) -> str:
+    return " ".join(str(v) for row in sheet.cells[:n] for v in row if _present(v))
+
+
 def _read_one(path: Path, rel: str, salt_getter) -> dict:
-    """Read one file: records, structure rows, roster rows and a file summary."""
+    """Read one file: records, structure rows, roster rows and a file summary.
+
+    Hidden sheets are listed but not read: in practice they hold earlier drafts whose numbers
+    were superseded by the visible sheet, and reading them would create false duplicates.
+    """
     from analysis.ingest.layout import detect_layout, extract_records
     from analysis.ingest.read import read_any
 
     info = {"source_file": rel, "status": "ok", "error": "", "sheets": 0, "hidden_sheets": "",
-            "layouts": ""}
+            "layouts": "", "roster_rows": 0}
     records, structure, roster = [], [], []
     try:
         sheets = read_any(path)
     except IngestError as exc:
-        info.update(status="unreadable", error=str(exc))
+        info.update(status="unreadable", error=str(exc).replace(str(path), rel))
         return {"info": info, "records": records, "structure": structure, "roster": roster}
     info["sheets"] = len(sheets)
     hidden, layouts, errors = [], [], []
     for sheet in sheets:
-        name = str(getattr(sheet, "name", ""))
-        if getattr(sheet, "hidden", False):
+        name = str(sheet.name)
+        if sheet.hidden:
             hidden.append(name)
-        title = getattr(sheet, "title", None)
+            continue
         try:
-            if _is_roster(path, name, title):
+            if _is_roster(path, name, _first_rows_text(sheet)):
                 roster.append(roster_from_table(_sheet_grid(sheet), salt=salt_getter(),
                                                 source_file=rel, source_sheet=name))
                 layouts.append("roster")
                 continue
             layout = detect_layout(sheet)
-            got = extract_records(sheet, layout, path)
+            recs, struct = extract_records(sheet, layout, path)
         except IngestError as exc:
-            errors.append(str(exc))
+            errors.append(f"sheet {name}: {exc.message} (rule: {exc.rule})")
             continue
-        recs, struct = got if isinstance(got, tuple) else (got, None)
-        layouts.append(str(getattr(layout, "kind", getattr(layout, "name", layout))))
+        layouts.append(str(layout.kind))
         recs = recs.copy()
         recs["source_file"] = rel
         recs["source_path"] = str(path)
-        recs["record_id"] = rel + "!" + recs["record_id"].astype(str)
+        # the layout's record_id names the county row; the pipeline needs one id per cell
+        recs["record_id"] = rel + "!" + recs["source_sheet"].astype(str) + "!" + \
+            recs["source_cell"].astype(str)
+        remark = layout.column("remark")
+        if remark is not None and len(recs):
+            recs["note"] = [sheet.cell(int(r) - 1, remark.col) for r in recs["source_row"]]
         records.append(recs)
         if struct is not None and len(struct):
             struct = struct.copy()
             struct["source_file"] = rel
             structure.append(struct)
+    info["roster_rows"] = int(sum(len(r) for r in roster))
     info["hidden_sheets"] = "|".join(hidden)
     info["layouts"] = "|".join(sorted(set(layouts)))
     if errors:
@@ -938,7 +964,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     result = clean_records(all_records, structure=all_structure, resolver=resolver,
                            to_base=to_base)
     info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
-                                        "hidden_sheets", "layouts"])
+                                        "hidden_sheets", "layouts", "roster_rows"])
     files = info.merge(result.files, on="source_file", how="left")
     for c in ("records_in", "clean", "quarantined", "merged", "set_aside", "structure_rows"):
         files[c] = files[c].fillna(0).astype(int)

@@ -276,7 +276,7 @@ def test_composite_index_threshold_and_domain_weights_are_parameters():
         ix.composite_index(_scores(), W4, domains=DOMS, domain_weights={"vitality": 1})
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(st.lists(st.lists(st.floats(0, 1000, allow_nan=False), min_size=4, max_size=4), min_size=2, max_size=10))
 def test_indices_stay_in_range(rows):
     X = np.array(rows)

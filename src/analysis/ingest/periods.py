@@ -54,7 +54,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
 
 
 def _half(year: int, month: int) -> str | None:
-    if not 1 <= month <= 12:
+    if not 1 <= month <= 12 or not 1900 <= year <= 2099:  # same years the text pattern admits
         return None
     return f"{year}H{1 if month <= 6 else 2}"
 

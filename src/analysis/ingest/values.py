@@ -396,6 +396,8 @@ def _parse(raw: Any, type_: str, unit: str | None, header_unit: str | None) -> P
     if _RANGE.search(body):
         return _err("range_not_number", "is a range, not one number — 请填写一个数字")
     v, how = _read_number(body, notes)
+    if v is None and type_ == "bool":
+        return _err("not_yes_no", "is not a yes/no answer — 请填写“是”或“否”")
     if v is None:
         return _err("not_a_number", "is not a number — 请填写数字，如 300")
     if how != "number":

@@ -66,7 +66,7 @@ def _check_choice(value: str, allowed_type, name: str) -> str:
 
 
 def _check_alp(alp: float) -> float:
-    if not (isinstance(alp, (int, float, np.floating)) and 0 < float(alp) < 1):
+    if isinstance(alp, bool) or not (isinstance(alp, (int, float, np.floating)) and 0 < float(alp) < 1):
         raise DIDError(f"alp={alp!r}: the significance level must be a number strictly between 0 and 1, e.g. 0.05.")
     return float(alp)
 
@@ -794,9 +794,7 @@ def aggte(
     biters = result.biters if biters is None else int(biters)
     cband = result.cband if cband is None else bool(cband)
     alp = result.alp if alp is None else _check_alp(alp)
-    if clustervars is not None and clustervars != result.clustervars and not (
-        result.clustervars is None and clustervars == "__unit__"
-    ):
+    if clustervars is not None and clustervars != result.clustervars:
         raise DIDError(
             f"aggte: clustervars={clustervars!r} differs from the clustering in att_gt ({result.clustervars!r}); "
             f"re-run att_gt(..., clustervars={clustervars!r}) to cluster by it."

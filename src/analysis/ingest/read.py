@@ -144,6 +144,17 @@ def _rectangular(rows: list[list[Any]]) -> list[list[Any]]:
     return out
 
 
+def _cover_merged(sheets: list[Sheet]) -> None:
+    """Widen each grid to hold its merged blocks: engines end the grid at the last *value*, so a
+    title merged over A1:F1 above a four-column table would otherwise stick out of it."""
+    for s in sheets:
+        if not s.merged:
+            continue
+        rows = max(len(s.cells), max(m.last_row for m in s.merged) + 1)
+        cols = max(s.n_cols, max(m.last_col for m in s.merged) + 1)
+        s.cells = [r + [""] * (cols - len(r)) for r in s.cells] + [[""] * cols for _ in range(rows - len(s.cells))]
+
+
 # --------------------------------------------------------------------------------------------
 # sniffing
 
@@ -344,6 +355,7 @@ def read_workbook(path: str | Path) -> list[Sheet]:
                 file=p, rule="unreadable",
             ) from second
         notes.append(f"calamine failed ({first}); read with {sheets[0].engine if sheets else 'fallback'}")
+    _cover_merged(sheets)
     for s in sheets:
         s.file_format = fmt
         s.note = "; ".join(notes)
@@ -533,6 +545,7 @@ def _read_html(path: Path) -> list[Sheet]:
         name = path.stem if len(parser.tables) == 1 else f"{path.stem}#{i + 1}"
         sheets.append(Sheet(name=name, cells=_rectangular(rows), merged=merged, engine="html",
                             file=str(path), file_format="html", encoding=encoding))
+    _cover_merged(sheets)
     return sheets
 
 

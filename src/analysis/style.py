@@ -270,7 +270,7 @@ def add_source_note(fig: Figure, source: str, period: str | Sequence[str]) -> Te
     frac = min(0.35, (2 * 1.3 + 0.8) * points / 72 / height_in)
     engine = fig.get_layout_engine()
     if engine is not None and "rect" in engine.get():
-        engine.set(rect=(0, frac, 1, 1 - frac))
+        _reserve_below_layout(fig, frac)
     else:
         fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, frac + 0.08))
     return note
@@ -280,6 +280,28 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _reserve_below_layout(fig: Figure, note_frac: float) -> None:
+    """Shrink the constrained-layout area to leave ``note_frac`` of the height for the note.
+
+    Constrained layout places ``loc="outside lower …"`` figure legends at the very bottom of the
+    figure, where the note goes, and reserves no room for a legend given an explicit anchor.  So
+    such legends are anchored just above the note and their height is taken out of the layout
+    rect as well.
+    """
+    renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else None
+    bottom = note_frac
+    pad = 4 / 72 / fig.get_size_inches()[1]  # 4 pt between legend and plot
+    for legend in fig.legends:
+        # _outside_loc is how matplotlib records loc="outside …" (no public accessor, 3.7–3.11)
+        side = getattr(legend, "_outside_loc", None)
+        if side != "lower" or renderer is None:
+            continue
+        height = fig.transFigure.inverted().transform_bbox(legend.get_window_extent(renderer)).height
+        legend.set_bbox_to_anchor((0, bottom, 1, 1 - bottom), transform=fig.transFigure)
+        bottom += height + pad
+    fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom))
 
 
 def save_figure(

@@ -429,3 +429,14 @@ def test_pretrend_with_dependent_placebo_cells_uses_generalised_inverse():
     assert res.pretrend.df == rank
     assert res.pretrend.statistic == pytest.approx(w, rel=1e-6)
     assert "linearly dependent" in res.pretrend.note
+
+
+def test_recovers_planted_effects_without_never_treated():
+    # Round-2-like: every county treated in one of four batches.  Event times 0..2 are estimable.
+    data = simulate_did_panel(n_units=600, n_periods=8, cohorts=(3, 4, 5, 6), never_share=0.0, seed=22)
+    res = att_gt(data, Y, T, ID, G, biters=999, seed=7)
+    dyn = aggte(res, "dynamic", min_e=0, seed=8)
+    f = dyn.to_frame().query("level == 'event_time'")
+    assert f["key"].tolist() == [0, 1, 2]
+    truth = 1 + 0.5 * f["key"].to_numpy(dtype=float)
+    assert ((f["band_low"] <= truth) & (truth <= f["band_high"])).all()

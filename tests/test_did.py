@@ -239,6 +239,7 @@ def test_no_never_treated_matches_did_convention(all_treated):
     # them reproduces did's event study exactly, pre-periods included.
     did_like = ours.select_cells(ours.group < 6)
     _compare_aggregations(did_like, ref, types=["dynamic"])
+    assert did_like.pretrend.statistic == pytest.approx(ref.MP["W"], rel=1e-8)
 
 
 def test_nevertreated_without_never_treated_is_an_error(all_treated):

@@ -682,7 +682,7 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
         Columns :data:`RECORD_COLUMNS`: ``source_file``, ``source_sheet``, ``source_cell`` (A1),
         ``sheet_hidden``, ``layout``, ``county_text`` (row label as written), ``prefecture_text``
         (from a 市州 column, 填报单位 or the title), ``header_text`` (all header rows of the
-        column; for forms the indicator label), ``indicator`` (catalog code or ``None``),
+        column; for forms the indicator label), ``indicator`` (catalog code; missing for unknown columns),
         ``header_unit``, ``raw_value`` (as read, untouched), ``period_text`` (period column or
         header, else the 截至 line, else the title), ``title``, ``record_id``
         (``file|sheet|row`` — the county record; ``file|sheet`` for a form), ``source_row``

@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from analysis import __version__
 from analysis.config import paths
@@ -39,6 +40,37 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reference(args: argparse.Namespace) -> int:
+    try:
+        from analysis.reference_build import ReferenceBuildError, build_reference
+    except ImportError as exc:  # the code books are build-time extras
+        raise UsageError(f"{exc}; install them with: pip install -e '.[reference]'") from exc
+    try:
+        written = build_reference(paths(reference=args.reference).reference)
+    except ReferenceBuildError as exc:
+        raise UsageError(str(exc)) from exc
+    for f in written:
+        print(f"wrote {f}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from analysis.demo import generate
+
+    out = Path(args.out) if args.out else paths().raw
+    written = generate(out, seed=args.seed)
+    print(f"wrote {len(written)} files to {out} (seed {args.seed})")
+    return 0
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from analysis.ingest.outputs import run_clean_cli
+
+    raw = [Path(r) for r in args.raw_paths] or [paths().raw]
+    out = Path(args.out) if args.out else paths().processed
+    return run_clean_cli(raw, out, progress=not args.quiet)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """The main job: every step from raw data to reports, in order."""
     p = paths(raw=args.raw, processed=args.processed, reports=args.reports)
@@ -58,8 +90,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], tuple[str, ...]]] = {
     "run": ("main job: raw data → processed data → analyses → reports", _cmd_run,
             ("raw", "processed", "reports")),
+    "clean": ("raw submissions → tidy, audited data in data/processed", _cmd_clean, ()),
+    "reference": ("rebuild data/reference from the GB/T 2260 code books (needs '.[reference]')",
+                  _cmd_reference, ("reference",)),
+    "demo": ("write the synthetic demo submissions", _cmd_demo, ()),
     "smoke": ("write a small chart with Chinese text to check fonts", _cmd_smoke, ("reports",)),
 }
+
+
+def _extra_options(name: str, p: argparse.ArgumentParser) -> None:
+    if name == "demo":
+        from analysis.demo.params import DEFAULT_SEED
+
+        p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: data/raw/demo)")
+        p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    elif name == "clean":
+        p.add_argument("raw_paths", nargs="*", metavar="RAW",
+                       help="files or folders of submissions (default: data/raw/demo or $RESIDENCY_RAW)")
+        p.add_argument("--out", default=None, metavar="DIR",
+                       help="output folder (default: data/processed or $RESIDENCY_PROCESSED)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (help_, func, path_opts) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         _add_path_options(p, *path_opts)
+        _extra_options(name, p)
         p.set_defaults(func=func)
     return parser
 

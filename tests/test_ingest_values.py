@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +21,9 @@ CASES = [
     ("", "count", None, None, None, "missing", "blank"),
     ("   ", "count", None, None, None, "missing", "blank"),
     (float("nan"), "count", None, None, None, "missing", "blank"),
+    (pd.NA, "count", None, None, None, "missing", "blank"),
+    (np.int64(7), "count", None, None, 7, "ok", "number"),
+    (np.float64(0.5), "rate", "%", None, 50.0, "ok", "share_to_percent"),
     ("—", "count", None, None, None, "missing", "placeholder"),
     ("-", "count", None, None, None, "missing", "placeholder"),
     ("/", "count", None, None, None, "missing", "placeholder"),

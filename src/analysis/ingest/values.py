@@ -307,7 +307,7 @@ def parse_value(
 
 def _parse(raw: Any, type_: str, unit: str | None, header_unit: str | None) -> Parsed:
     # --- non-text cells -------------------------------------------------------------------
-    if raw is None:
+    if raw is None or type(raw).__name__ in ("NAType", "NaTType"):  # pandas' missing markers
         return _missing("blank", "empty cell")
     if isinstance(raw, bool):
         if type_ == "bool":

@@ -78,7 +78,7 @@ def _require(data: pd.DataFrame, columns: Sequence[str], chart: str,
         bad = out.index[converted.isna() & out[c].notna()]
         if len(bad):
             raise ChartDataError(
-                f"{chart}: column {c!r}, row {bad[0]!r}: {out.at[bad[0], c]!r} is not a number. "
+                f"{chart}: column {c!r}, row {bad[0]}: {out.at[bad[0], c]!r} is not a number. "
                 "Fix: clean the value upstream (analysis.clean) or drop the row."
             )
         out[c] = converted.astype(float)
@@ -90,7 +90,7 @@ def _check_interval(data: pd.DataFrame, low: str, high: str, chart: str) -> None
     bad = data.index[both & (data[low] > data[high])]
     if len(bad):
         raise ChartDataError(
-            f"{chart}: row {bad[0]!r}: {low}={data.at[bad[0], low]} > {high}={data.at[bad[0], high]}. "
+            f"{chart}: row {bad[0]}: {low}={data.at[bad[0], low]} > {high}={data.at[bad[0], high]}. "
             f"Fix: swap the bounds or recompute the interval."
         )
 
@@ -488,7 +488,7 @@ def compliance_chart(
     if len(out_of_range):
         i = out_of_range[0]
         raise ChartDataError(
-            f"{chart}: row {i!r}: share={data.at[i, 'share']} is outside 0–1. "
+            f"{chart}: row {i}: share={data.at[i, 'share']} is outside 0–1. "
             "Fix: pass a fraction (85 % → 0.85)."
         )
     if data.duplicated(["prefecture", "round"]).any():

@@ -7,8 +7,8 @@ the batch design, the roster, and a table of every mess and bad record the gener
 See ``docs/demo-data.md`` for the data-generating process and every parameter.
 """
 
-from analysis.demo.generator import DemoTruth, build, generate, truth
+from analysis.demo.generator import DemoTruth, build, generate, truth, write_books
 from analysis.demo.params import DEFAULT_SEED
 from analysis.demo.units import DemoError, UnitSource
 
-__all__ = ["DEFAULT_SEED", "DemoError", "DemoTruth", "UnitSource", "build", "generate", "truth"]
+__all__ = ["DEFAULT_SEED", "DemoError", "DemoTruth", "UnitSource", "build", "generate", "truth", "write_books"]

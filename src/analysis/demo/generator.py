@@ -152,6 +152,11 @@ def generate(out_dir: Path, seed: int = params.DEFAULT_SEED, units: UnitSource |
     empty folder (the committed copy is ``generate(data/raw/demo)`` on a clean folder).
     """
     _truth, books = build(seed, units)
+    return write_books(books, out_dir)
+
+
+def write_books(books: list[Book], out_dir: Path) -> list[Path]:
+    """Write in-memory books (from :func:`build`) under ``out_dir``; return the sorted paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return sorted(write_book(b, out_dir) for b in books)

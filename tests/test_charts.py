@@ -191,7 +191,11 @@ def test_ranking_caterpillar_all_183_counties_fits_a_page():
     width_cm, height_cm = fig.get_size_inches() * 2.54
     assert width_cm == pytest.approx(17.0) and height_cm <= 24.0 + 1e-9
     assert len(fig.axes[0].get_yticklabels()) == n
-    # 24 cm over 183 rows is 0.94 pt... per row; labels are clipped to the 3 pt floor
+    # 24 cm over 183 rows is 24 / 2.54 * 72 / 183 = 3.72 pt per row; 80 % of it (2.97 pt) is
+    # below the 3 pt floor, so labels are 3 pt and markers shrink to 0.9 × 3.72 = 3.35 pt
+    markers = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "None"]
+    assert len(markers) == 2  # 优秀 and 合格
+    assert [ln.get_markersize() for ln in markers] == pytest.approx([0.9 * 24 / 2.54 * 72 / 183] * 2)
     assert fig.axes[0].get_yticklabels()[0].get_fontsize() == pytest.approx(3.0)
 
 

@@ -310,16 +310,17 @@ def ranking_caterpillar(
     height_cm = float(np.clip(2.5 + 0.32 * n, 6.0, 24.0))
     fig, ax = new_figure("double" if n > 40 else "single", aspect=height_cm / (17.0 if n > 40 else 8.5))
     y = np.arange(n)[::-1]
+    # one row is (height / n) inches; labels take ~80 % of it (never above 7 pt), markers 90 %
+    row_pt = height_cm * CM * 72 / n
+    marker_pt = min(3.5, 0.9 * row_pt)
     for g in GRADES:
         m = (data["grade"] == g).to_numpy()
         if not m.any():
             continue
         d = data[m]
         ax.hlines(y[m], d["rank_low"], d["rank_high"], color=GRADE_COLORS[g], linewidth=1.2)
-        ax.plot(d["rank"], y[m], GRADE_MARKERS[g], color=GRADE_COLORS[g], markersize=3.5,
+        ax.plot(d["rank"], y[m], GRADE_MARKERS[g], color=GRADE_COLORS[g], markersize=marker_pt,
                 markeredgecolor="black", markeredgewidth=0.3, linestyle="none", label=g)
-    # one row is (height / n) inches; keep labels within ~80 % of it, never above 7 pt
-    row_pt = height_cm * CM * 72 / n
     ax.set_yticks(y, data[name].astype(str).tolist(), fontsize=min(7.0, max(3.0, 0.8 * row_pt)))
     ax.set_ylim(-0.7, n - 0.3)
     ax.grid(axis="y", visible=False)

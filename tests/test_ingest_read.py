@@ -141,7 +141,7 @@ def test_csv_encodings(tmp_path, encoding, expected):
     s = read_csv_file(path)
     assert s.encoding == expected
     assert s.cells == [["县", "团员数", "备注"], ["喜德县", "300", "约"], ["西昌市", "1,234", ""]]
-    assert s.name == "export" and s.engine == "csv" and s.merged == []
+    assert s.name == "csv" and s.engine == "csv" and s.merged == []
 
 
 def test_gb18030_only_character(tmp_path):
@@ -176,7 +176,7 @@ def test_xls_that_is_really_html(tmp_path):
             '<tr><td>喜德县</td><td>300</td></tr></table></body></html>')
     path.write_bytes(html.encode("gbk"))
     (s,) = read_any(path)
-    assert s.engine == "html" and s.encoding == "gbk"
+    assert s.engine == "html" and s.encoding == "gbk" and s.name == "html"
     assert s.cells == [["凉山州汇总", ""], ["县", "团员数"], ["", "（人）"], ["喜德县", "300"]]
     assert s.merged == [MergedRange(0, 0, 0, 1), MergedRange(1, 0, 2, 0)]
     assert "really HTML" in s.note

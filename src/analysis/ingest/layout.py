@@ -69,7 +69,7 @@ _COUNTY_WORDS = ("县（市、区）", "县（市区）", "县市区", "县（�
 _PREF_WORDS = ("市州", "市（州）", "所属市州", "地市", "市（州）名称", "所属市（州）", "市州名称")
 _PERIOD_WORDS = ("期间", "时期", "报告期", "统计期", "统计期间", "填报期间", "年度", "时间", "半年",
                  "报送期间", "统计时间", "期次", "年份")
-_SEQ_WORDS = ("序号", "编号", "no", "no.", "序")
+_SEQ_WORDS = ("序号", "编号", "no", "no.", "序", "行次", "栏次", "行号")
 _CODE_WORDS = ("代码", "行政区划代码", "区划代码", "县代码", "单位代码")
 _REMARK_WORDS = ("备注", "说明", "备考")
 _INDICATOR_WORDS = ("指标", "指标名称", "项目", "统计指标", "指标项")
@@ -81,7 +81,7 @@ _TOTAL = re.compile(r"^(合计|总计|小计|总数|全市合计|全州合计|�
                     r".{0,6}(合计|总计))$")
 _META_UNITS = re.compile(r"^(计量)?单位[:：]")
 _META_FILLER = re.compile(r"^(填报单位|报送单位|单位名称|填表单位)[:：]")
-_META_CUTOFF = re.compile(r"^(截至|截止|统计时间|报告期|统计期间|填报期间|时间)[:：]?")
+_META_CUTOFF = re.compile(r"^(截至|截止|统计时间|统计时期|统计期间|统计期|报告期|报送期间|填报期间|时期|期间|时间)[:：]?")
 _CODE_CELL = re.compile(r"^(甲|乙|丙|丁|戊|己|庚|栏次|[0-9]{1,2})$")
 _UNIT_VOCAB = {"个", "人", "人次", "件", "万元", "元", "%", "是/否", "元/人", "名", "次", "千元", "家",
                "所", "户", "项", "百分比", "是否", "（是/否）", "％"}
@@ -298,7 +298,7 @@ def _scan_top(sheet: Sheet, upto: int, layout: Layout) -> None:
                 layout.units_text = t
                 reason = "meta"
             # "截至2013年6月30日" may sit in the same cell as 填报单位 or on its own
-            m = re.search(r"(截至|截止|统计时间|报告期)[:：]?.*", t)
+            m = re.search(r"(截至|截止|统计时间|统计时期|统计期间|统计期|报告期|报送期间|填报期间|时期|期间)[:：]?.*", t)
             if m and parse_period(m.group(0)):
                 layout.cutoff_text = m.group(0).strip()
                 reason = "meta"

@@ -71,7 +71,8 @@ class Sheet:
     Attributes
     ----------
     name : str
-        Worksheet name; for CSV and HTML files the file name without extension.
+        Worksheet name; ``"csv"`` for a CSV file and ``"html"`` (``"html2"``, … for further
+        tables) for an HTML export, so that messages read ``喜德县.csv, sheet csv, cell D7``.
     cells : list of list
         Rectangular grid, ``cells[row][col]``, 0-based, starting at cell A1; empty cells are
         ``""`` (calamine, CSV) or ``None`` (openpyxl, xlrd never; normalised to ``""``).
@@ -417,7 +418,7 @@ def read_csv_file(path: str | Path) -> Sheet:
     Returns
     -------
     Sheet
-        ``name`` is the file name without extension; every cell is the text between separators
+        ``name`` is ``"csv"``; every cell is the text between separators
         (unstripped, ``""`` when empty); ``encoding`` says how the bytes were decoded (see
         :func:`decode_text`).
 
@@ -449,7 +450,7 @@ def read_csv_file(path: str | Path) -> Sheet:
     except csv.Error as exc:
         raise UnreadableFileError(f"is not valid CSV ({exc}) — 请检查引号是否成对", file=p, rule="csv") from exc
     return Sheet(
-        name=p.stem,
+        name="csv",
         cells=_rectangular(rows),
         engine="csv",
         file=str(p),
@@ -542,7 +543,7 @@ def _read_html(path: Path) -> list[Sheet]:
         raise UnreadableFileError("is an HTML page without a table — 请导出为 Excel 或 CSV", file=path, rule="html")
     sheets = []
     for i, (rows, merged) in enumerate(parser.tables):
-        name = path.stem if len(parser.tables) == 1 else f"{path.stem}#{i + 1}"
+        name = "html" if i == 0 else f"html{i + 1}"
         sheets.append(Sheet(name=name, cells=_rectangular(rows), merged=merged, engine="html",
                             file=str(path), file_format="html", encoding=encoding))
     _cover_merged(sheets)

@@ -47,6 +47,8 @@ CASES = [
     # nothing, or nothing we can decide
     ("2012年3-9月", None),                   # spans both halves
     ("2012年下半年至2013年上半年", None),      # two different periods
+    ("驻点工作干部名册（第一轮，2008—2010年）", None),  # a span of years
+    ("2012-2014", None),
     ("基层团建工作统计表", None),
     ("510000", None),                        # a county code is not a year
     ("", None),

@@ -18,7 +18,8 @@ Reading rules (:func:`parse_period`)
 - Quarters ``2012年第一季度``: Q1–Q2 → H1, Q3–Q4 → H2.
 - A bare year ``2012年`` → H2 (annual); Chinese-digit years ``二〇一二年`` are read too.
 - ``datetime``/``date`` objects → their half-year.
-Two different periods in one text (``2012年下半年至2013年上半年``) give ``None``.
+Two different periods in one text (``2012年下半年至2013年上半年``) and spans of years
+(``2008—2010年``) give ``None``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ _CN_YEAR_DIGITS = str.maketrans("〇○零一二三四五六七八九", "0001234
 
 # (regex, how) in priority order: more specific readings first; spans they use are not reused.
 _RULES: list[tuple[re.Pattern[str], str]] = [
+    # "2008—2010年" is a span of years, not the year 2010: consume it without a reading
+    (re.compile(_YEAR + r"\s*年?" + _SEP + r"((?:19|20)\d{2})(?!\d)\s*年?(?!\s*\d|\s*[上下]半)"), "year_range"),
     (re.compile(_YEAR + r"\s*[Hh]\s*([12])(?!\d)"), "half"),
     (re.compile(_YEAR + r"\s*年?\s*度?\s*(上|下)\s*半\s*年"), "half_zh"),
     (re.compile(_YEAR + r"\s*年\s*(\d{1,2})\s*月?" + _SEP + r"(\d{1,2})\s*月"), "month_range"),
@@ -83,6 +86,8 @@ def _reading(m: re.Match[str], how: str) -> str | None:
         return _half(year, int(m.group(2)))
     if how == "year":
         return f"{year}H2"
+    if how == "year_range":
+        return None
     return None  # pragma: no cover
 
 

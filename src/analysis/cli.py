@@ -72,18 +72,30 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """The main job: every step from raw data to reports, in order."""
+    """The main job: every step from raw data to reports, in order; stops at the first failure."""
     p = paths(raw=args.raw, processed=args.processed, reports=args.reports)
-    steps: list[tuple[str, Callable[[], object]]] = []
+    if not p.raw.exists():
+        raise UsageError(f"raw data folder {p.raw} does not exist (give --raw or set RESIDENCY_RAW)")
 
+    from analysis.ingest.outputs import run_clean_cli
     from analysis.smoke import write_smoke_figure
 
-    steps.append(("smoke figure", lambda: write_smoke_figure(p.figures)))
+    def clean() -> int:
+        return run_clean_cli([p.raw], p.processed, progress=sys.stderr.isatty())
+
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("clean: raw → data/processed", clean),
+        ("font check figure", lambda: write_smoke_figure(p.figures)),
+    ]
+    total = time.perf_counter()
     for name, step in steps:
         t0 = time.perf_counter()
-        step()
+        status = step()
         print(f"[{time.perf_counter() - t0:6.1f} s] {name}")
-    print(f"reports in {p.reports}")
+        if isinstance(status, int) and status != 0:
+            print(f"error: step '{name}' failed (exit {status})", file=sys.stderr)
+            return status
+    print(f"done in {time.perf_counter() - total:.1f} s; reports in {p.reports}")
     return 0
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -118,8 +119,13 @@ def _unit_of(header: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=64)
+def _word_set(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_key(w) for w in words)
+
+
 def _is_one_of(key: str, words: tuple[str, ...]) -> bool:
-    return key in {_key(w) for w in words}
+    return key in _word_set(words)
 
 
 @dataclass

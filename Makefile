@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := residency
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab reference demo clean-outputs install
+.PHONY: help report test lab reference demo clean-outputs install processed
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -25,7 +25,12 @@ install: $(STAMP)  ## create .venv (if missing) and install the package with tes
 report: $(STAMP)  ## the main job on the demo data: raw → processed → analyses → reports/
 	$(BIN)/python -m analysis run
 
-test: $(STAMP)  ## every test: unit, property, reference comparisons and notebooks (nbval)
+processed: $(STAMP)  ## clean the demo data into data/processed (only when missing or older than the raw files)
+	@if [ ! -f data/processed/panel.parquet ] || [ -n "$$(find data/raw/demo src/analysis -newer data/processed/panel.parquet -type f | head -1)" ]; then \
+		$(BIN)/python -m analysis clean --quiet; \
+	else echo "data/processed is up to date"; fi
+
+test: processed  ## every test: unit, property, reference comparisons and notebooks (nbval)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 lab: $(STAMP)  ## JupyterLab on the project's kernel

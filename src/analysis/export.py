@@ -30,6 +30,7 @@ import pandas as pd
 __all__ = [
     "COLUMN_LABELS",
     "FIXED_TIMESTAMP",
+    "REPORT_TITLE",
     "ExportError",
     "FigureItem",
     "TableItem",

@@ -259,3 +259,68 @@ def test_merged_header_from_sheet_object():
     records, structure = extract_records(sheet, layout, "a.xlsx")
     assert len(records) == 6
     _conserved(sheet, records, structure)
+
+
+def test_xls_summary_round1(tmp_path):
+    """The same kind of summary written as Excel 97–2003 (xlwt) with round-1 header synonyms."""
+    import xlwt
+
+    path = tmp_path / "广元市团委_统计_2009年1-6月.xls"
+    book = xlwt.Workbook(encoding="utf-8")
+    sh = book.add_sheet("Sheet1")
+    sh.write_merge(0, 0, 0, 4, "广元市共青团基层组织建设情况统计表（2009年上半年）")
+    sh.write(1, 0, "填报单位：广元市团委（盖章）")
+    sh.write_merge(2, 3, 0, 0, "县（市、区）")
+    sh.write_merge(2, 3, 1, 1, "行次")
+    sh.write_merge(2, 2, 2, 4, "团的组织建设")
+    sh.write(3, 2, "共青团员数（人）")
+    sh.write(3, 3, "团费收缴情况")
+    sh.write(3, 4, "团县委工作经费")
+    for c, v in enumerate(["甲", "乙", 1, 2, 3]):
+        sh.write(4, c, v)
+    for r, row in enumerate([["利州区", 1, 27875, 0.811, 3.5], ["元坝区", 2, "６５１４９", "80%", 2]], start=5):
+        for c, v in enumerate(row):
+            sh.write(r, c, v)
+    sh.write(7, 0, "广元市小计")
+    sh.write(7, 2, 93024)
+    book.save(str(path))
+    (sheet,) = read_any(path)
+    layout = detect_layout(sheet)
+    assert layout.kind == "summary" and layout.header_rows == [2, 3]
+    assert layout.row_reasons[4] == "code_row" and layout.row_reasons[7] == "total"
+    cols = layout.to_frame().set_index("letter")
+    assert cols.loc["B", "role"] == "sequence"
+    assert list(cols.loc[["C", "D", "E"], "indicator"]) == ["league_members", "dues_rate", "league_funds"]
+    records, structure = extract_records(sheet, layout, path)
+    assert list(records["raw_value"]) == [27875, 0.811, 3.5, "６５１４９", "80%", 2]
+    assert list(records["source_cell"]) == ["C6", "D6", "E6", "C7", "D7", "E7"]
+    _conserved(sheet, records, structure)
+
+
+def test_prefecture_from_path_when_the_sheet_names_none():
+    sheet = Sheet("名山县", [
+        ["名山县共青团基层组织建设情况统计表"],
+        ["填报单位：共青团名山县委员会"],
+        ["统计时期：2008年上半年"],
+        ["指标", "数值", "单位", "备注"],
+        ["团员数", 300, "人", ""],
+    ])
+    layout = detect_layout(sheet)
+    assert layout.county_text == "名山县" and layout.cutoff_text == "统计时期：2008年上半年"
+    records, _ = extract_records(sheet, layout, "raw/2008年上半年/雅安市团委/名山县_基层团建情况表.xlsx")
+    assert list(records["prefecture_text"]) == ["雅安市"]
+    records, _ = extract_records(sheet, layout, "raw/名山县_基层团建情况表.xlsx")
+    assert records["prefecture_text"].isna().all()
+
+
+def test_county_column_without_a_header_is_guessed():
+    sheet = Sheet("表", [
+        ["", "团员数", "基层团组织数"],
+        ["喜德县", "300", "12"],
+        ["西昌市", "500", "21"],
+    ])
+    layout = detect_layout(sheet)
+    assert layout.column("county").col == 0
+    assert any("county column" in n for n in layout.notes)
+    records, _ = extract_records(sheet, layout, "a.csv")
+    assert list(records["county_text"]) == ["喜德县", "喜德县", "西昌市", "西昌市"]

@@ -79,7 +79,8 @@ _UNIT_WORDS = ("单位", "计量单位")
 _FOOTER = re.compile(r"^(填表人|填报人|审核人|联系电话|电话|填报日期|填表日期|报出日期|负责人|单位负责人|"
                      r"制表人|统计负责人|注[:：0-9一]|注$|说明[:：]|填表说明|备注[:：])")
 _TOTAL = re.compile(r"^(合计|总计|小计|总数|全市合计|全州合计|全市总计|全州总计|全市|全州|累计|"
-                    r".{0,6}(合计|总计))$")
+                    r".{0,8}(合计|总计|小计))$")
+_COMMITTEE_IN_PATH = re.compile(r"(?:共青团)?([^/\\_\s]{1,6}?(?:自治州|州|市))(?:团委|团市委|团州委|委员会)")
 _META_UNITS = re.compile(r"^(计量)?单位[:：]")
 _META_FILLER = re.compile(r"^(填报单位|报送单位|单位名称|填表单位)[:：]")
 _META_CUTOFF = re.compile(r"^(截至|截止|统计时间|统计时期|统计期间|统计期|报告期|报送期间|填报期间|时期|期间|时间)[:：]?")
@@ -687,7 +688,8 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
     records : DataFrame
         Columns :data:`RECORD_COLUMNS`: ``source_file``, ``source_sheet``, ``source_cell`` (A1),
         ``sheet_hidden``, ``layout``, ``county_text`` (row label as written), ``prefecture_text``
-        (from a 市州 column, 填报单位 or the title), ``header_text`` (all header rows of the
+        (from a 市州 column, 填报单位, the title, else an ``XX市团委`` in the file or folder name),
+        ``header_text`` (all header rows of the
         column; for forms the indicator label), ``indicator`` (catalog code; missing for unknown columns),
         ``header_unit``, ``raw_value`` (as read, untouched), ``period_text`` (period column or
         header, else the 截至 line, else the title), ``title``, ``record_id``
@@ -720,6 +722,13 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
             )
         return pd.DataFrame(columns=RECORD_COLUMNS), structure
     default_period = layout.cutoff_text or layout.title
+    prefecture = layout.prefecture_text
+    if prefecture is None:
+        # "雅安市团委/名山县_….xlsx", "甘孜州团委_各县（市）团建情况….xlsx": the sending committee
+        # in the path names the prefecture when the sheet does not
+        m = _COMMITTEE_IN_PATH.search(str(Path(src).parent.name) + "/" + Path(src).stem)
+        if m and m.group(1) != layout.county_text:
+            prefecture = m.group(1)
     records: list[dict[str, Any]] = []
     base = dict(source_file=src, source_sheet=sheet.name, sheet_hidden=sheet.hidden, layout=layout.kind,
                 title=layout.title, cutoff_text=layout.cutoff_text)
@@ -744,7 +753,7 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
             for vc in value_cols:
                 records.append(dict(
                     base, source_cell=a1(r, vc.col), county_text=layout.county_text,
-                    prefecture_text=layout.prefecture_text, header_text=text, indicator=match_header(text),
+                    prefecture_text=prefecture, header_text=text, indicator=match_header(text),
                     header_unit=row_unit, raw_value=sheet.cell(r, vc.col),
                     period_text=vc.header_text if parse_period(vc.header_text) else default_period,
                     record_id=f"{fname}|{sheet.name}", source_row=r + 1, county_code_text=None,
@@ -761,7 +770,7 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
         for r in layout.data_rows:
             common = dict(
                 base, county_text=cell_text(r, county_c),
-                prefecture_text=cell_text(r, pref_c) or layout.prefecture_text,
+                prefecture_text=cell_text(r, pref_c) or prefecture,
                 period_text=cell_text(r, period_c) or default_period,
                 record_id=f"{fname}|{sheet.name}|{r + 1}", source_row=r + 1,
                 county_code_text=cell_text(r, code_c),

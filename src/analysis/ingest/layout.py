@@ -53,7 +53,7 @@ __all__ = [
 
 LayoutKind = Literal["summary", "form", "flat", "unknown"]
 ColumnRole = Literal["data", "county", "prefecture", "period", "sequence", "county_code", "remark",
-                     "label", "unit"]
+                     "label", "value", "unit"]
 
 RECORD_COLUMNS = [
     "source_file", "source_sheet", "source_cell", "sheet_hidden", "layout", "county_text",
@@ -141,7 +141,8 @@ class Column:
         Every header row's text for this column, top to bottom, joined with ``" / "``.
     role : str
         ``data`` (indicator values), ``county``, ``prefecture``, ``period``, ``sequence``,
-        ``county_code``, ``remark``, ``label`` (form/long: indicator names), ``unit``.
+        ``county_code``, ``remark``, ``label`` (form/long: indicator names), ``value``
+        (form/long: the values), ``unit``.
     indicator : str or None
         Catalog code for data columns whose header names one; ``None`` for unknown columns
         (their cells are still returned, never dropped).
@@ -151,7 +152,7 @@ class Column:
 
     col: int
     header_text: str
-    role: str = "data"
+    role: ColumnRole = "data"
     indicator: str | None = None
     header_unit: str | None = None
 
@@ -272,7 +273,7 @@ def _number(v: Any) -> float | None:
 # detection
 
 
-def _header_score(sheet: Sheet, merges, r: int) -> tuple[int, int]:
+def _header_score(sheet: Sheet, r: int) -> tuple[int, int]:
     """(catalog header matches, label words) in row r."""
     matches = labels = 0
     for c in range(sheet.n_cols):
@@ -336,9 +337,9 @@ def detect_layout(sheet: Sheet) -> Layout:
     if n == 0 or all(not _nonempty(sheet, r) for r in range(n)):
         return Layout("unknown", row_reasons={r: "blank" for r in range(n)}, notes=["empty sheet"])
     merges = _merge_lookup(sheet)
-    scores = [_header_score(sheet, merges, r) for r in range(min(n, _HEADER_SCAN_ROWS))]
+    scores = [_header_score(sheet, r) for r in range(min(n, _HEADER_SCAN_ROWS))]
 
-    form = _detect_form(sheet, merges, scores)
+    form = _detect_form(sheet, scores)
     if form is not None:
         return form
 
@@ -575,7 +576,7 @@ def _flag_unlabelled_totals(sheet: Sheet, layout: Layout) -> None:
         layout.notes.append(f"row {r + 1} has no 合计 label but its values equal the column sums: treated as a total row")
 
 
-def _detect_form(sheet: Sheet, merges, scores) -> Layout | None:
+def _detect_form(sheet: Sheet, scores: list[tuple[int, int]]) -> Layout | None:
     """A county form: a header row with 指标 and 数值 (and no county column), or a first text
     column naming ≥ 3 catalog indicators one per row."""
     n = sheet.n_rows

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as _dt
 import io
 import re
 import zipfile

@@ -51,11 +51,15 @@ def _family_name(path: Path) -> str:
 def test_empty_candidate_list_uses_bundled_noto_sans_sc():
     choice = find_chinese_font([])
     assert choice.source == "bundled"
-    assert choice.path.name == "NotoSansSC-Regular.otf"
-    assert choice.path.is_file()
-    # the name matplotlib uses is the font's own family name (read here with fontTools)
-    assert choice.name == _family_name(choice.path) == "Noto Sans SC"
+    assert choice.converted_from is not None and choice.converted_from.name == "NotoSansSC-Regular.otf"
+    # the bundled font has CFF outlines, so the chart font is its TrueType copy
+    assert _family_name(choice.converted_from) == "Noto Sans SC"
+    assert choice.name == _family_name(choice.path) == "Noto Sans SC TrueType"
+    with TTFont(choice.path) as tt:
+        assert "glyf" in tt and "CFF " not in tt
     assert choice.name in {f.name for f in mpl.font_manager.fontManager.ttflist}
+    # the CFF original is not registered, so it cannot be picked by mistake
+    assert str(choice.converted_from) not in {f.fname for f in mpl.font_manager.fontManager.ttflist}
 
 
 def test_unknown_candidates_fall_back_to_bundled():
@@ -69,13 +73,57 @@ def test_system_candidate_without_chinese_glyphs_is_skipped():
     assert choice.source == "bundled"
 
 
-def test_installed_chinese_font_is_reported_as_system():
-    bundled = find_chinese_font([])  # registers Noto Sans SC with matplotlib
+def test_installed_truetype_chinese_font_is_reported_as_system():
+    bundled = find_chinese_font([])  # registers the TrueType copy with matplotlib
     choice = find_chinese_font(["No Such Font", bundled.name])
     assert choice == FontChoice(bundled.name, bundled.path, "system")
     assert choice.to_frame().to_dict("records") == [
-        {"name": "Noto Sans SC", "path": str(bundled.path), "source": "system"}
+        {"name": "Noto Sans SC TrueType", "path": str(bundled.path), "source": "system",
+         "converted_from": None}
     ]
+
+
+@pytest.fixture(scope="module")
+def tiny_cff(tmp_path_factory) -> Path:
+    """A 6-glyph CFF font cut from the bundled Noto Sans SC (fast to convert)."""
+    from fontTools import subset
+
+    source = find_chinese_font([]).converted_from
+    out = tmp_path_factory.mktemp("fonts") / "Tiny.otf"
+    options = subset.Options()
+    options.name_IDs = ["*"]
+    with subset.load_font(str(source), options) as font:
+        sub = subset.Subsetter(options)
+        sub.populate(text="团委A−")
+        sub.subset(font)
+        font.save(out)
+    return out
+
+
+def test_truetype_copy_keeps_outlines_metrics_and_cmap(tiny_cff, tmp_path):
+    from fontTools.pens.boundsPen import BoundsPen
+
+    path, family = fonts.truetype_copy(tiny_cff, cache_dir=tmp_path)
+    assert family == "Noto Sans SC TrueType"
+    cff, tt = TTFont(tiny_cff), TTFont(path)
+    assert "CFF " in cff and "glyf" in tt and "CFF " not in tt
+    assert tt.sfntVersion == "\x00\x01\x00\x00"
+    assert tt["name"].getDebugName(6) == "NotoSansSCTrueType-Regular"
+    assert tt.getBestCmap() == cff.getBestCmap()
+    cff_set, tt_set = cff.getGlyphSet(), tt.getGlyphSet()
+    for ch in "团委A−":
+        name = cff.getBestCmap()[ord(ch)]
+        assert tt["hmtx"][name][0] == cff["hmtx"][name][0]  # same advance width
+        b1, b2 = BoundsPen(cff_set), BoundsPen(tt_set)
+        cff_set[name].draw(b1)
+        tt_set[name].draw(b2)
+        # quadratic approximation within 1 unit per point (em = 1000 units)
+        assert b2.bounds == pytest.approx(b1.bounds, abs=1.5), ch
+    # second call is a cache hit: same file, not rewritten
+    before = path.stat().st_mtime_ns
+    assert fonts.truetype_copy(tiny_cff, cache_dir=tmp_path) == (path, family)
+    assert path.stat().st_mtime_ns == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp files left
 
 
 def test_missing_glyphs_against_font_tables():
@@ -167,6 +215,23 @@ def test_pdf_embeds_the_chinese_font_as_type42(smoke_files):
     assert cjk[0]["subtype"] == "/Type0"
     assert cjk[0]["descendant_subtype"] == "/CIDFontType2"
     assert set(cjk[0]["embedded"]) & {"/FontFile2", "/FontFile3"}
+
+
+def test_pdf_embedded_font_really_is_truetype(smoke_files):
+    """/FontFile2 must hold TrueType outlines; CFF data there ('OTTO') renders as garbage."""
+    import io
+
+    reader = PdfReader(smoke_files["pdf"])
+    font = reader.pages[0]["/Resources"]["/Font"]
+    (cjk,) = [f.get_object() for f in font.values() if "NotoSansSC" in str(f.get_object()["/BaseFont"])]
+    descriptor = cjk["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+    data = descriptor["/FontFile2"].get_object().get_data()
+    assert data[:4] in (b"\x00\x01\x00\x00", b"true"), data[:4]
+    with TTFont(io.BytesIO(data)) as embedded:
+        assert "glyf" in embedded
+        # the subset holds real outlines for the title's characters
+        glyphs = embedded.getGlyphSet()
+        assert any(getattr(embedded["glyf"][g], "numberOfContours", 0) > 0 for g in glyphs.keys())
 
 
 def test_pdf_keeps_its_text(smoke_files):

@@ -20,14 +20,23 @@ Traps measured on matplotlib 3.11 that the settings here avoid:
   set to 42 so fonts embed as TrueType (Type 42) outlines, which stay selectable and small.
 * The real minus sign U+2212 (``axes.unicode_minus``) is kept: Noto Sans SC has the glyph,
   and the DejaVu Sans fallback in ``font.family`` covers fonts that do not.
+* matplotlib's PDF backend embeds a CFF-flavoured OpenType font (``.otf``, and the
+  ``.ttc`` of Noto Sans CJK) as if it were TrueType (``/FontFile2`` holding ``OTTO`` data,
+  matplotlib issue #20870).  Text extraction still works, but MuPDF draws wrong glyphs (seen
+  on this stack).  Such fonts are therefore converted once to TrueType outlines with fontTools
+  (:func:`truetype_copy`; ~10–50 s for the 30 000 glyphs of Noto Sans SC) and the copy is cached
+  in matplotlib's cache folder under a family name ending in " TrueType".
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.resources
+import os
 import re
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +61,7 @@ __all__ = [
     "find_chinese_font",
     "font_rc",
     "missing_glyphs",
+    "truetype_copy",
     "use_chinese_font",
 ]
 
@@ -101,15 +111,23 @@ class FontChoice:
     name : family name as matplotlib knows it (e.g. ``"Noto Sans SC"``).
     path : font file.
     source : ``"system"`` (installed on this machine) or ``"bundled"`` (from the PyPI package).
+    converted_from : for a CFF-based font, the original file that ``path`` is a TrueType copy
+        of (see :func:`truetype_copy`); ``None`` when the font is used as installed.
     """
 
     name: str
     path: Path
     source: Literal["system", "bundled"]
+    converted_from: Path | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """One row: ``name``, ``path``, ``source``."""
-        return pd.DataFrame([{"name": self.name, "path": str(self.path), "source": self.source}])
+        """One row: ``name``, ``path``, ``source``, ``converted_from``."""
+        return pd.DataFrame([{
+            "name": self.name,
+            "path": str(self.path),
+            "source": self.source,
+            "converted_from": None if self.converted_from is None else str(self.converted_from),
+        }])
 
 
 def missing_glyphs(text: str, path: str | Path) -> list[str]:
@@ -172,8 +190,147 @@ def _bundled_font() -> Path:
         )
     return path
 
+TRUETYPE_SUFFIX = " TrueType"
+_RECIPE = "1"  # bump when the conversion changes, so cached copies are rebuilt
 
-def find_chinese_font(candidates: Sequence[str] = DEFAULT_CANDIDATES) -> FontChoice:
+
+def _face_index(path: Path, family: str | None) -> int:
+    """Index of ``family`` inside a collection (.ttc/.otc); 0 for single fonts."""
+    from fontTools.ttLib import TTCollection
+
+    if path.suffix.lower() not in (".ttc", ".otc") or family is None:
+        return 0
+    with TTCollection(path, lazy=True) as collection:
+        for i, face in enumerate(collection.fonts):
+            names = {face["name"].getDebugName(k) for k in (1, 16)}
+            if family in names:
+                return i
+    return 0
+
+
+def _is_cff(path: Path, face: int = 0) -> bool:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=face, lazy=True) as font:
+        return "CFF " in font or "CFF2" in font
+
+
+def truetype_copy(path: str | Path, cache_dir: str | Path | None = None,
+                  family: str | None = None) -> tuple[Path, str]:
+    """A TrueType-outline copy of a CFF-based font, converted once and cached.
+
+    Cubic CFF outlines become quadratic TrueType contours (fontTools ``cu2qu``, at most 1 font
+    unit of error on a 1000-unit em, invisible at print sizes).  The copy keeps the font's
+    tables, licence and metrics; its family is renamed to ``"<family> TrueType"`` so that it
+    never competes with the original in matplotlib's font list.  (The SIL Open Font License of
+    Noto fonts allows modified versions under the same licence; Noto Sans SC has no reserved
+    font name.)
+
+    Parameters
+    ----------
+    path : the CFF-based font (.otf, or .ttc/.otc with ``family`` naming the face).
+    cache_dir : folder for the copy; default ``<matplotlib cache>/analysis-fonts``.
+    family : family of the face to convert in a collection; default the first face.
+
+    Returns
+    -------
+    (Path, str)
+        The TrueType file and its family name.  Written atomically, so parallel test workers
+        may race harmlessly.
+    """
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTFont, newTable
+
+    path = Path(path)
+    face = _face_index(path, family)
+    cache = Path(cache_dir) if cache_dir is not None else Path(mpl.get_cachedir()) / "analysis-fonts"
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    target = cache / f"{path.stem}-{face}-{digest}-r{_RECIPE}.ttf"
+    if target.is_file():
+        with TTFont(target, lazy=True) as done:
+            return target, done["name"].getDebugName(1)
+
+    font = TTFont(path, fontNumber=face)
+    old_family = font["name"].getDebugName(16) or font["name"].getDebugName(1)
+    new_family = old_family + TRUETYPE_SUFFIX
+    order = font.getGlyphOrder()
+    glyph_set = font.getGlyphSet()
+    glyf = newTable("glyf")
+    glyf.glyphOrder = order
+    glyf.glyphs = {}
+    for name in order:
+        pen = TTGlyphPen(None)
+        # CFF winds outer contours counter-clockwise, TrueType clockwise: reverse
+        glyph_set[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
+        glyf.glyphs[name] = pen.glyph()
+    font["loca"] = newTable("loca")
+    font["glyf"] = glyf
+    for tag in ("CFF ", "CFF2", "VORG", "DSIG"):  # DSIG: the old signature no longer matches
+        if tag in font:
+            del font[tag]
+    glyf.compile(font)
+    hmtx = font["hmtx"]
+    for name, glyph in glyf.glyphs.items():
+        if hasattr(glyph, "xMin"):  # TrueType wants left side bearing == xMin
+            hmtx[name] = (hmtx[name][0], glyph.xMin)
+    maxp = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    maxp.numGlyphs = len(order)
+    for attr in ("maxZones",):
+        setattr(maxp, attr, 1)
+    for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements",
+                 "maxPoints", "maxContours", "maxCompositePoints", "maxCompositeContours",
+                 "maxComponentDepth"):
+        setattr(maxp, attr, 0)
+    font["maxp"] = maxp
+    font["head"].glyphDataFormat = 0
+    post = font["post"]
+    post.formatType = 2.0
+    post.extraNames = []
+    post.mapping = {}
+    post.glyphOrder = order
+    ps_name = (font["name"].getDebugName(6) or old_family.replace(" ", "")).split("-")
+    new_ps = ps_name[0] + "TrueType" + ("-" + "-".join(ps_name[1:]) if len(ps_name) > 1 else "")
+    for record in font["name"].names:
+        if record.nameID in (1, 16):
+            record.string = new_family
+        elif record.nameID == 4:
+            record.string = record.toUnicode().replace(old_family, new_family)
+        elif record.nameID == 6:
+            record.string = new_ps
+        elif record.nameID == 3:
+            record.string = f"{record.toUnicode()};{new_ps}"
+    font.sfntVersion = "\x00\x01\x00\x00"
+
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=cache)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            font.save(fh)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target, new_family
+
+
+def _pdf_safe(choice: FontChoice, cache_dir: str | Path | None) -> FontChoice:
+    """Swap a CFF-based font for its TrueType copy (see module notes), registering the copy."""
+    face = _face_index(choice.path, choice.name)
+    if not _is_cff(choice.path, face):
+        return choice
+    path, name = truetype_copy(choice.path, cache_dir, family=choice.name)
+    if _installed(name) is None:
+        font_manager.fontManager.addfont(str(path))
+    return FontChoice(name, path, choice.source, converted_from=choice.path)
+
+
+def find_chinese_font(
+    candidates: Sequence[str] = DEFAULT_CANDIDATES,
+    cache_dir: str | Path | None = None,
+) -> FontChoice:
     """Find a Simplified-Chinese font, registering it with matplotlib.
 
     Parameters
@@ -181,11 +338,13 @@ def find_chinese_font(candidates: Sequence[str] = DEFAULT_CANDIDATES) -> FontCho
     candidates : family names to try, in order of preference.  An empty sequence skips the
         system search and goes straight to the bundled Noto Sans SC (used by the tests to
         simulate a machine without CJK fonts).
+    cache_dir : where TrueType copies of CFF-based fonts are kept (see :func:`truetype_copy`).
 
     Returns
     -------
     FontChoice
-        The first installed candidate that covers the report's characters, else the bundled font.
+        The first installed candidate that covers the report's characters, else the bundled
+        font; a CFF-based font is replaced by its cached TrueType copy.
 
     Raises
     ------
@@ -196,16 +355,16 @@ def find_chinese_font(candidates: Sequence[str] = DEFAULT_CANDIDATES) -> FontCho
         for family in candidates:
             path = _installed(family)
             if path is not None and not missing_glyphs(PROBE_TEXT, path):
-                return FontChoice(family, path, "system")
+                return _pdf_safe(FontChoice(family, path, "system"), cache_dir)
         if not candidates or attempt == 1:
             break
         # a font installed after matplotlib built its cache is invisible until added by path
         _register_uncached_system_fonts()
 
     path = _bundled_font()
-    font_manager.fontManager.addfont(str(path))
+    # the original is not registered: only its TrueType copy is used, under its own family name
     name = font_manager.FontProperties(fname=path).get_name()
-    return FontChoice(name, path, "bundled")
+    return _pdf_safe(FontChoice(name, path, "bundled"), cache_dir)
 
 
 @functools.cache

@@ -191,25 +191,27 @@ def aggregate(values: dict[str, np.ndarray], atoms: pd.DataFrame, panel: pd.Data
     """
     meta = catalog_meta()
     pos = {c: i for i, c in enumerate(atoms["code"])}
-    t_of = {p: i for i, p in enumerate(params.PERIODS)}
-    out = {"period": [], "county_code": [], "indicator": [], "value": []}
-    for row in panel.itertuples(index=False):
-        t = t_of[row.period]
-        idx = [pos[c] for c in row.atoms]
-        own = pos.get(row.county_code, idx[0]) if row.county_code in row.atoms else idx[0]
-        youth = values["youth_population"][idx, t]
+    frames = []
+    for t, period in enumerate(params.PERIODS):
+        units = panel[panel["period"] == period]
+        member = np.zeros((len(units), len(atoms)))
+        own = np.zeros(len(units), dtype=int)
+        for k, (code, members) in enumerate(zip(units["county_code"], units["atoms"])):
+            idx = [pos[c] for c in members]
+            member[k, idx] = 1.0
+            own[k] = pos[code] if code in members else idx[0]
+        youth = values["youth_population"][:, t]
         for ind, arr in values.items():
             typ = meta[ind]["type"]
+            col = arr[:, t]
             if typ == "rate":
-                v = float(np.round(np.average(arr[idx, t], weights=youth), 1))
+                v = np.round(member @ (col * youth) / (member @ youth), 1)
             elif typ == "bool":
-                v = float(arr[own, t])
+                v = col[own]
             elif typ == "money":
-                v = float(np.round(arr[idx, t].sum(), 2))
+                v = np.round(member @ col, 2)
             else:
-                v = float(arr[idx, t].sum())
-            out["period"].append(row.period)
-            out["county_code"].append(row.county_code)
-            out["indicator"].append(ind)
-            out["value"].append(v)
-    return pd.DataFrame(out)
+                v = member @ col
+            frames.append(pd.DataFrame({"period": period, "county_code": units["county_code"].to_numpy(),
+                                        "indicator": ind, "value": v.astype(float)}))
+    return pd.concat(frames, ignore_index=True)

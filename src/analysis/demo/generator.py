@@ -54,25 +54,23 @@ def _simulate(seed: int, source: UnitSource):
     design = assign_batches(panel, seed)
     officials = draw_officials(design, seed)
     values = dgp.simulate_atoms(seed, atoms, officials)
-    base_of = panel.drop_duplicates(["period", "county_code"]).set_index(["period", "county_code"])["base_code"]
-    keep = {(ind, p): dgp.collected(ind, p) for ind in raw_indicators() for p in params.PERIODS}
+    keys = panel[["period", "county_code", "base_code"]].drop_duplicates(["period", "county_code"])
+    # (indicator, period) pairs the form of that period collects; merges keep the left order
+    keep = pd.DataFrame([(i, p) for i in raw_indicators() for p in params.PERIODS
+                         if dgp.collected(i, p)], columns=["indicator", "period"])
     agg = {s: dgp.aggregate(values[s], atoms, panel) for s in (0, 1, 2)}
-    clean = agg[2].copy()
-    mask = [keep[(i, p)] for i, p in zip(clean["indicator"], clean["period"])]
-    clean = clean[mask].reset_index(drop=True)
-    clean.insert(2, "base_code", base_of.loc[list(zip(clean["period"], clean["county_code"]))].to_numpy())
-    effects = []
+    clean = agg[2].merge(keys, on=["period", "county_code"]).merge(keep, on=["indicator", "period"])
+    clean = clean[["period", "county_code", "base_code", "indicator", "value"]]
     t_of = {p: i for i, p in enumerate(params.PERIODS)}
+    effects = []
     for r, (lo, hi) in ((1, (0, 1)), (2, (1, 2))):
         eff = agg[lo][["period", "county_code", "indicator"]].copy()
         eff["effect"] = np.round(agg[hi]["value"].to_numpy() - agg[lo]["value"].to_numpy(), 6)
-        eff = eff[[keep[(i, p)] for i, p in zip(eff["indicator"], eff["period"])]]
-        d = design[design["round"] == r].explode("atoms")
-        start_of_base = d.drop_duplicates("base_code").set_index("base_code")
-        eff["base_code"] = base_of.loc[list(zip(eff["period"], eff["county_code"]))].to_numpy()
-        eff["batch"] = start_of_base.loc[eff["base_code"], "batch"].to_numpy()
-        start = start_of_base.loc[eff["base_code"], "start_period"].map(t_of).to_numpy()
-        eff["event_time"] = eff["period"].map(t_of).to_numpy() - start
+        eff = eff.merge(keys, on=["period", "county_code"]).merge(keep, on=["indicator", "period"])
+        start = (design[design["round"] == r].drop_duplicates("base_code")
+                 [["base_code", "batch", "start_period"]])
+        eff = eff.merge(start, on="base_code", how="left")
+        eff["event_time"] = eff["period"].map(t_of) - eff["start_period"].map(t_of)
         eff.insert(0, "round", r)
         effects.append(eff)
     effects = pd.concat(effects, ignore_index=True)[
@@ -104,12 +102,13 @@ def build(seed: int = params.DEFAULT_SEED, units: UnitSource | None = None):
     candidates = sorted((pref, p) for p in params.PERIODS for pref in fmt_of
                         if fmt_of[pref] == "summary")
     plan = _bad_plan(seed, candidates)
+    wide_by_period = {p: g.droplevel(0) for p, g in wide_all.groupby(level=0)}
     for period in params.PERIODS:
         here = panel[panel["period"] == period]
         for pref_code, units in here.groupby("prefecture_code", sort=True):
             units = units.sort_values("county_code").set_index("county_code", drop=False)
             pref = units["prefecture_short"].iloc[0]
-            wide = wide_all.loc[period].loc[units["county_code"]]
+            wide = wide_by_period[period].loc[units["county_code"]]
             wide = wide[[c for c in order if c in wide.columns and wide[c].notna().all()]]
             fmt = fmt_of[pref]
             if fmt == "summary" or (fmt == "xls_round1" and forms.template_round(period) == 2):

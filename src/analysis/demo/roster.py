@@ -38,6 +38,7 @@ def assign_batches(panel: pd.DataFrame, seed: int) -> pd.DataFrame:
     base_code, name, prefecture_short, prefecture_name, three_prefectures, atoms.
     """
     rows = []
+    by_key = {key: g for key, g in panel.groupby(["period", "base_code"], sort=False)}
     for round_, batch_periods in params.ROUND_BATCHES.items():
         first = panel[panel["period"] == batch_periods[0]]
         rng = rng_for(seed, "batches", round_)
@@ -50,7 +51,7 @@ def assign_batches(panel: pd.DataFrame, seed: int) -> pd.DataFrame:
                 batch_of_base[bases[i]] = (offset + k) % 4 + 1
         for base, batch in batch_of_base.items():
             period = batch_periods[batch - 1]
-            here = panel[(panel["period"] == period) & (panel["base_code"] == base)]
+            here = by_key[(period, base)]
             for u in here.itertuples(index=False):
                 rows.append(dict(round=round_, batch=batch, start_period=period,
                                  county_code=u.county_code, base_code=base, name=u.name,

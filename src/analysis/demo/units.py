@@ -63,15 +63,17 @@ def unit_panel(source: UnitSource) -> tuple[pd.DataFrame, pd.DataFrame]:
     atoms = _check(source.load_units(last), last).copy()
     atoms["base_code"] = _bases(source, atoms["code"])
     rows = []
+    atoms_of_base = atoms.groupby("base_code")["code"].agg(tuple).to_dict()
+    atom_codes = set(atoms["code"])
     for year in sorted({_year(p) for p in params.PERIODS}):
         units = _check(source.load_units(year), year).copy()
         units["base_code"] = _bases(source, units["code"])
         n_per_base = units["base_code"].value_counts()
         for u in units.itertuples(index=False):
             if n_per_base[u.base_code] == 1:
-                members = tuple(atoms.loc[atoms["base_code"] == u.base_code, "code"])
+                members = atoms_of_base.get(u.base_code, ())
             else:  # a split already in force this year: the unit is its own atom
-                members = tuple(atoms.loc[atoms["code"] == u.code, "code"])
+                members = (u.code,) if u.code in atom_codes else ()
             if not members:
                 raise DemoError(
                     f"units of vintage {year}: {u.code} {u.name} (base {u.base_code}) matches "

@@ -328,35 +328,43 @@ def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
 
     Returns period (str or None), failing rule (None when found) and note per record.
     """
-    period = pd.Series(None, index=records.index, dtype=object)
-    rule = pd.Series(None, index=records.index, dtype=object)
-    note = pd.Series("", index=records.index, dtype=object)
-    title_col = records["title"] if "title" in records else pd.Series(None, index=records.index)
-    cutoff_col = (records["cutoff_text"] if "cutoff_text" in records
-                  else pd.Series(None, index=records.index))
-    groups = records.groupby(["source_file", "source_sheet"], sort=False, dropna=False)
-    for (file, _sheet), g in groups:
-        title = next((t for t in title_col[g.index] if _present(t)), None)
-        cutoff = next((t for t in cutoff_col[g.index] if _present(t)), None)
+    n = len(records)
+    period = np.full(n, None, dtype=object)
+    rule = np.full(n, None, dtype=object)
+    note = np.full(n, "", dtype=object)
+    none = np.full(n, None, dtype=object)
+    titles = records["title"].to_numpy(dtype=object) if "title" in records else none
+    cutoffs = records["cutoff_text"].to_numpy(dtype=object) if "cutoff_text" in records else none
+    texts = records["period_text"].to_numpy(dtype=object)
+    paths = (records["source_path"] if "source_path" in records
+             else records["source_file"]).to_numpy(dtype=object)
+    # positional indices per sheet: plain numpy indexing is far cheaper than Series lookups
+    groups = records.groupby(["source_file", "source_sheet"], sort=False, dropna=False).indices
+    for pos in groups.values():
+        title = next((t for t in titles[pos] if _present(t)), None)
+        cutoff = next((t for t in cutoffs[pos] if _present(t)), None)
         # period cells proper: the text the layout step found in a period column or header,
         # i.e. anything other than the sheet-wide title / 截至 fallbacks
-        own = [t for t in g["period_text"] if _present(t) and t not in (title, cutoff)]
-        path = Path(g["source_path"].iloc[0]) if "source_path" in g else Path(str(file))
+        own = [t for t in dict.fromkeys(texts[pos]) if _present(t) and t not in (title, cutoff)]
         try:
-            found = periods_from_file(path, title, cutoff, own or None)
+            found = periods_from_file(Path(str(paths[pos[0]])), title, cutoff, own or None)
         except PeriodError as exc:
-            rule[g.index] = exc.rule or "period_missing"
-            note[g.index] = exc.message
+            rule[pos] = exc.rule or "period_missing"
+            note[pos] = exc.message
             continue
         if found is not None:
-            period[g.index] = found
+            period[pos] = found
             continue
-        distinct = {t: parse_period(t) for t in g["period_text"].dropna().unique() if _present(t)}
-        each = g["period_text"].map(distinct)
-        period[g.index] = each
-        rule[each.index[each.isna()]] = "period_missing"
-        note[each.index[each.isna()]] = "本行期间无法识别"
-    return period, rule, note
+        distinct = {t: parse_period(t) for t in dict.fromkeys(texts[pos]) if _present(t)}
+        each = np.array([distinct.get(t) if _present(t) else None for t in texts[pos]],
+                        dtype=object)
+        period[pos] = each
+        unread = pos[np.array([e is None for e in each], dtype=bool)]
+        rule[unread] = "period_missing"
+        note[unread] = "本行期间无法识别"
+    index = records.index
+    return (pd.Series(period, index=index, dtype=object), pd.Series(rule, index=index, dtype=object),
+            pd.Series(note, index=index, dtype=object))
 
 
 def _present(x: object) -> bool:

@@ -324,3 +324,33 @@ def test_county_column_without_a_header_is_guessed():
     assert any("county column" in n for n in layout.notes)
     records, _ = extract_records(sheet, layout, "a.csv")
     assert list(records["county_text"]) == ["喜德县", "喜德县", "西昌市", "西昌市"]
+
+
+def test_title_beside_a_table_number_is_not_a_header_row():
+    sheet = Sheet("汇总", [
+        ["内江市基层团建工作统计表", "", "表一"],
+        ["县（市、区）", "团员数", "基层团组织数"],
+        ["市中区", "300", "12"],
+        ["东兴区", "500", "21"],
+    ])
+    layout = detect_layout(sheet)
+    assert layout.header_rows == [1]
+    assert layout.title == "内江市基层团建工作统计表"
+    assert layout.to_frame()["header_text"].tolist() == ["县（市、区）", "团员数", "基层团组织数"]
+
+
+def test_remark_saying_zhu_does_not_end_the_table():
+    sheet = Sheet("汇总", [
+        ["县（市、区）", "团员数", "基层团组织数", "备注"],
+        ["喜德县", "300", "12", "注：团员数为估计"],
+        ["西昌市", "500", "21", ""],
+        ["注：1、本表由各县填报", "", "", ""],
+        ["2、乡镇数含街道", "", "", ""],
+    ])
+    layout = detect_layout(sheet)
+    assert layout.data_rows == [1, 2]
+    assert layout.row_reasons[3] == "footer" and layout.row_reasons[4] == "footer"
+    records, structure = extract_records(sheet, layout, "a.xlsx")
+    assert list(records["county_text"].unique()) == ["喜德县", "西昌市"]
+    assert layout.column("remark").col == 3
+    _conserved(sheet, records, structure)

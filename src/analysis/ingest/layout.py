@@ -273,6 +273,20 @@ def _number(v: Any) -> float | None:
 # detection
 
 
+def _is_title_row(sheet: Sheet, merges: dict[tuple[int, int], MergedRange], r: int) -> bool:
+    """A title, even when a date or a table number sits beside it: at most two cells, one of
+    them long or naming a table/period, or merged across most of the sheet.  Group labels of a
+    header (``组织活力``) are short and do not say 表."""
+    cells = [(c, t) for c, t in enumerate(_row_texts(sheet, r)) if t]
+    if not cells or len(cells) > 2:
+        return False
+    c, text = max(cells, key=lambda x: len(x[1]))
+    wordy = len(text) >= 10 or "表" in text or parse_period(text) is not None
+    m = merges.get((r, c))
+    wide = m is not None and (m.last_col - m.first_col + 1) >= 0.6 * max(sheet.n_cols, 1)
+    return wordy and (wide or len(text) >= 8)
+
+
 def _header_score(sheet: Sheet, r: int) -> tuple[int, int]:
     """(catalog header matches, label words) in row r."""
     matches = labels = 0
@@ -355,6 +369,8 @@ def detect_layout(sheet: Sheet) -> Layout:
         texts = _row_texts(sheet, top - 1)
         cells = [t for t in texts if t]
         vertical = any((top - 1, c) in merges and merges[(top - 1, c)].last_row >= top for c in range(sheet.n_cols))
+        if _is_title_row(sheet, merges, top - 1):
+            break
         if (len(cells) >= 2 and not any(_is_meta_cell(t) for t in cells) and not _is_footer_row(texts)) or (
             vertical and cells and not any(_is_meta_cell(t) for t in cells)
         ):
@@ -506,25 +522,28 @@ def _classify_body(sheet: Sheet, layout: Layout, start: int) -> None:
     """Mark data, total, footer and blank rows from ``start`` on."""
     county = layout.column("county")
     label_col = county.col if county is not None else None
+    data_cols = [c.col for c in layout.columns if c.role in ("data", "value")]
     in_footer = False
     for r in range(start, sheet.n_rows):
         texts = _row_texts(sheet, r)
-        if in_footer:
-            layout.row_reasons[r] = "footer" if any(texts) else "blank"
-            continue
         if not any(texts):
             layout.row_reasons[r] = "blank"
             continue
-        if _is_footer_row(texts):
+        label = texts[label_col] if label_col is not None and label_col < len(texts) else next(
+            (t for t in texts if t), "")
+        # "注：估计" in a 备注 cell of a county row does not make the row a footer: only a row
+        # whose label cell is empty or itself a footer line is one
+        if _is_footer_row(texts) and (not label or _is_footer_row([label])):
             layout.row_reasons[r] = "footer"
             in_footer = True
             continue
-        label = texts[label_col] if label_col is not None and label_col < len(texts) else next(
-            (t for t in texts if t), "")
+        has_number = any(_number(sheet.cell(r, c)) is not None for c in data_cols)
+        if in_footer and not (label and has_number):
+            layout.row_reasons[r] = "footer"  # continuation lines of 注 ("2、乡镇数含街道")
+            continue
         if _TOTAL.match(re.sub(r"\s+", "", label)):
             layout.row_reasons[r] = "total"
             continue
-        data_cols = [c.col for c in layout.columns if c.role in ("data", "value")]
         if label_col is not None and not texts[label_col] and not any(
             c < len(texts) and texts[c] for c in data_cols
         ):
@@ -631,21 +650,21 @@ def _detect_form(sheet: Sheet, scores: list[tuple[int, int]]) -> Layout | None:
     in_footer = False
     for r in range(header_row + 1, n):
         texts = _row_texts(sheet, r)
-        if in_footer:
-            layout.row_reasons[r] = "footer" if any(texts) else "blank"
-            continue
         if not any(texts):
             layout.row_reasons[r] = "blank"
             continue
-        if _is_footer_row(texts):
+        label = texts[label_c] if label_c < len(texts) else ""
+        has_value = any(c < len(texts) and texts[c] for c in value_cols)
+        if _is_footer_row(texts) and (not label or _is_footer_row([label])):
             layout.row_reasons[r] = "footer"
             in_footer = True
             continue
-        if _is_meta_cell(texts[label_c] if label_c < len(texts) else ""):
+        if in_footer and not (has_value and match_header(label)):
+            layout.row_reasons[r] = "footer"
+            continue
+        if _is_meta_cell(label):
             layout.row_reasons[r] = "meta"
             continue
-        label = texts[label_c] if label_c < len(texts) else ""
-        has_value = any(c < len(texts) and texts[c] for c in value_cols)
         if label and not has_value and match_header(label) is None:
             layout.row_reasons[r] = "section"  # "一、组织活力" group headings
             continue

@@ -69,6 +69,8 @@ ROUND_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2010H2"), 2: ("2011H
 first batch began (round 1 began 2008H2, round 2 in Feb 2012), the end the last half-year of the
 round (round 2's last batch ended Jan 2014)."""
 
+ROUND2_BATCH_STARTS: dict[int, str] = {1: "2012H1", 2: "2012H2", 3: "2013H1", 4: "2013H2"}
+"""First half-year of each round-2 batch (Feb–Jul 2012, Aug 2012–Jan 2013, …) [seed]."""
 ROUND_ZH = {1: "第一轮", 2: "第二轮"}
 INDEX_ZH = {**{k: v for k, v in DOMAIN_NAMES_ZH.items() if k != "context"}, "overall": "综合指数"}
 SOURCE = "各市州团委驻点工作统计报表（经清洗）"
@@ -378,12 +380,14 @@ def _trajectory_frame(d: ReportData) -> pd.DataFrame:
     r2 = r[r["round"] == 2][["base_code", "batch"]].drop_duplicates("base_code")
     r2 = _need(r2, "round-2 batches in the roster")
     idx = d.index[d.index["index"] == "overall"].merge(r2, on="base_code")
-    lo, hi = ROUND_WINDOWS[2][0], ROUND_WINDOWS[2][1]
+    hi = ROUND_WINDOWS[2][1]
     idx = idx[(idx["period"] >= "2010H2") & (idx["period"] <= hi)]
     out = idx.groupby(["batch", "period"], as_index=False)["value"].mean()
     starts = {1: "2012H1", 2: "2012H2", 3: "2013H1", 4: "2013H2"}
-    out["start"] = out["batch"].map(starts)
-    out["batch"] = "第二轮第" + out["batch"].astype(int).astype(str) + "批"
+    # a start half-year without data cannot be marked on the time axis: leave it unmarked
+    out["start"] = out["batch"].map(ROUND2_BATCH_STARTS).where(lambda s: s.isin(set(out["period"])))
+    out["batch_no"] = out["batch"].astype(int)
+    out["batch"] = "第二轮第" + out["batch_no"].astype(str) + "批"
     return _need(out.dropna(subset=["value"]), "the overall index of round-2 batches")
 
 
@@ -397,7 +401,7 @@ def _trajectories_reading(d: ReportData) -> str:
     t = _trajectory_frame(d)
     gains = []
     for batch, g in t.groupby("batch", sort=True):
-        start = g["start"].iloc[0]
+        start = ROUND2_BATCH_STARTS[int(g["batch_no"].iloc[0])]
         before = g[g["period"] < start]["value"]
         after = g[g["period"] >= start]["value"]
         if len(before) and len(after):

@@ -1,0 +1,175 @@
+"""Tests of the assembled chart pack on a tiny hand-built processed folder."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from docx import Document
+from pypdf import PdfReader
+
+import analysis.report as report
+from analysis.indices import INDEX_INDICATORS
+from analysis.report import CHARTS, ReportDataError, build_report
+
+PERIODS = ["2008H1", "2010H2", "2011H2", "2012H1", "2013H1", "2014H1"]
+COUNTIES = ["510104", "510105", "510106", "513401", "513432", "513425"]  # 成都 ×3, 凉山 ×3
+BEST = "510104"      # 锦江区: the highest value of every indicator in 2014H1
+STEADY = "513432"    # 喜德县: the same values in 2011H2 and 2014H1 → round-2 change exactly 0
+N_DRAWS = 19
+
+
+def tiny_panel() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    rows = []
+    for code in COUNTIES:
+        for period in PERIODS:
+            row = {"county_code": code, "base_code": code, "period": period}
+            for ind in INDEX_INDICATORS:
+                if ind.startswith("std_"):
+                    row[ind] = float(rng.integers(0, 2))
+                elif ind == "funds_per_youth":
+                    row[ind] = float(rng.uniform(0.1, 1.0))
+                else:
+                    row[ind] = float(rng.uniform(10, 90))
+            rows.append(row)
+    panel = pd.DataFrame(rows)
+    best = (panel["county_code"] == BEST) & (panel["period"] == "2014H1")
+    for ind in INDEX_INDICATORS:
+        panel.loc[best, ind] = 1.0 if ind.startswith("std_") else (2.0 if ind == "funds_per_youth" else 100.0)
+    steady = panel["county_code"] == STEADY
+    start = panel[steady & (panel["period"] == "2011H2")][list(INDEX_INDICATORS)].to_numpy()
+    panel.loc[steady & (panel["period"] == "2014H1"), list(INDEX_INDICATORS)] = start
+    return panel
+
+
+def tiny_roster() -> pd.DataFrame:
+    rows = []
+    for rnd, sheet in ((1, "第一轮"), (2, "第二轮")):
+        for i, code in enumerate(COUNTIES):
+            rows.append({"round": None, "batch": i % 4 + 1, "county_code": code, "base_code": code,
+                         "source_sheet": sheet})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("processed")
+    tiny_panel().to_parquet(d / "panel.parquet")
+    tiny_roster().to_parquet(d / "roster.parquet")
+    return d
+
+
+@pytest.fixture(scope="module")
+def builds(processed, tmp_path_factory):
+    out = []
+    for name in ("a", "b"):
+        reports = tmp_path_factory.mktemp(f"reports_{name}")
+        out.append((reports, build_report(processed, reports, n_draws=N_DRAWS)))
+    return out
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_every_declared_chart_and_table_is_written(builds):
+    reports, manifest = builds[0]
+    assert manifest.skipped == []
+    stems = sorted(p.name for p in (reports / "figures").iterdir())
+    expected = sorted(f"{c.number:02d}_{c.stem}.{ext}" for c in CHARTS for ext in ("png", "pdf", "svg"))
+    assert stems == expected
+    assert sorted(p.name for p in (reports / "tables").iterdir()) == ["县域排名.xlsx", "指数变化.xlsx"]
+    assert (reports / "驻点工作评估图表汇编.docx").is_file() and (reports / "index.html").is_file()
+    frame = manifest.to_frame()
+    assert len(frame) == 3 * len(CHARTS) + 2 + 2 and (frame["bytes"] > 0).all()
+
+
+def test_two_builds_are_byte_identical(builds):
+    (a, _), (b, _) = builds
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    kinds = {p.suffix for p in files_a}
+    assert {".png", ".pdf", ".svg", ".xlsx", ".docx", ".html"} <= kinds
+    differ = [str(p) for p in files_a if sha(a / p) != sha(b / p)]
+    assert differ == []
+
+
+def test_ranking_table_puts_the_planted_best_first(builds):
+    reports, manifest = builds[0]
+    ws = openpyxl.load_workbook(reports / "tables" / "县域排名.xlsx")["排名"]
+    header = [c.value for c in ws[2]]
+    first = dict(zip(header, [c.value for c in ws[3]]))
+    # every indicator at the maximum of the whole panel → min–max score 100 on each → index 100
+    assert first["县级单位代码"] == BEST and first["县级单位"] == "锦江区"
+    assert first["排名"] == 1 and first["等级"] == "优秀"
+    assert first["综合指数（分）"] == pytest.approx(100.0)
+    assert ws.cell(ws.max_row, 1).value.startswith("数据来源：")
+    weights = openpyxl.load_workbook(reports / "tables" / "县域排名.xlsx")["权重"]
+    total = sum(r[2] for r in weights.iter_rows(min_row=3, values_only=True) if isinstance(r[2], float))
+    assert total == pytest.approx(1.0)
+
+
+def test_change_of_an_unchanged_county_is_zero(builds):
+    _, manifest = builds[0]
+    ws = openpyxl.load_workbook(manifest.tables[1].path)["两轮变化"]
+    header = [c.value for c in ws[2]]
+    rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=3, values_only=True) if r[0]]
+    steady = [r for r in rows if r["县级单位代码（2008）"] == STEADY and r["轮次"] == "第二轮"]
+    assert {r["指数"] for r in steady} == {"组织活力", "团干部配备", "任务完成", "综合指数"}
+    assert all(r["变化（分）"] == pytest.approx(0.0, abs=1e-9) for r in steady)
+
+
+def test_pdf_fonts_are_embedded(builds):
+    reports, _ = builds[0]
+    for pdf in sorted((reports / "figures").glob("*.pdf")):
+        fonts = []
+        for page in PdfReader(pdf).pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                desc = font.get("/FontDescriptor") or font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+                desc = desc.get_object()
+                fonts.append((font["/BaseFont"], any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3"))))
+        assert fonts, f"{pdf.name}: no fonts"
+        assert all(embedded for _, embedded in fonts), f"{pdf.name}: not embedded {fonts}"
+
+
+def test_docx_has_one_picture_and_caption_per_chart(builds):
+    reports, manifest = builds[0]
+    doc = Document(reports / "驻点工作评估图表汇编.docx")
+    captions = [p.text for p in doc.paragraphs if p.style.name == "Caption"]
+    assert len(doc.inline_shapes) == len(CHARTS) == len(captions) == len(manifest.figures)
+    assert captions[0] == f"图1　{CHARTS[0].caption}"
+    readings = [p.text for p in doc.paragraphs if p.text.startswith("解读：")]
+    assert len(readings) == len(CHARTS)
+    assert "锦江区" in readings[0]  # the ranking reading names the top county
+    assert any("审图号" in r for r in readings)  # the map carries the standard-map notice
+
+
+def test_external_tables_are_neutralised(processed, tmp_path, monkeypatch):
+    bad = pd.DataFrame({"county": ["=cmd|' /C calc'!A0", "喜德县"], "value": [1.5, 2.0]})
+    monkeypatch.setattr(report, "_external_tables", lambda _: {"两轮比较": {"比较": bad}})
+    manifest = build_report(processed, tmp_path, n_draws=N_DRAWS, charts_list=(CHARTS[4],))
+    assert [t.title for t in manifest.tables][-1] == "两轮比较"
+    cell = openpyxl.load_workbook(tmp_path / "tables" / "两轮比较.xlsx")["比较"]["A3"]
+    assert cell.value == "=cmd|' /C calc'!A0" and cell.data_type == "s" and cell.quotePrefix
+
+
+def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
+    lone = tmp_path / "processed"
+    lone.mkdir()
+    (lone / "panel.parquet").write_bytes((processed / "panel.parquet").read_bytes())
+    manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=(CHARTS[4], CHARTS[5]))
+    assert [s for s, _ in manifest.skipped] == ["06_batch_trajectories"]
+    assert "roster" in manifest.skipped[0][1]
+    assert len(Document(manifest.docx).inline_shapes) == 1
+
+
+def test_missing_panel_names_the_fix(tmp_path):
+    with pytest.raises(ReportDataError, match="analysis clean"):
+        build_report(tmp_path, tmp_path / "r")

@@ -23,7 +23,6 @@ from matplotlib.patches import Patch
 from analysis.style import (
     DIVERGING_CMAP,
     GRADE_COLORS,
-    GRADE_HATCHES,
     GRADE_MARKERS,
     GRADES,
     OKABE_ITO,

@@ -1,0 +1,544 @@
+"""Descriptive summaries for the analysis notebooks: what was received, coverage, quarantine,
+fixes, roster tallies and batch trajectories.
+
+Every function takes the frames written by ``analysis clean`` (``files.csv``, ``quality.csv``,
+``quarantine.csv``, ``audit.csv``, ``panel.parquet``, ``roster.parquet``) and returns a tidy
+DataFrame, so the notebooks only call, pivot for display and read.  Nothing here reads a path.
+
+Counts are plain counts; shares are percentages (0–100) unless the docstring says otherwise
+(``standard_shares`` returns fractions 0–1 because that is what
+:func:`analysis.charts.compliance_chart` draws).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.catalog import load_catalog
+from analysis.ingest.periods import parse_period, period_sort_key
+from analysis.reference import base_units, load_units
+
+__all__ = [
+    "SummaryInputError",
+    "ROUND_LABELS",
+    "RULE_LABELS",
+    "TASK_LABELS",
+    "ROUND_END_PERIODS",
+    "file_sender",
+    "file_period",
+    "add_prefecture",
+    "files_received",
+    "coverage",
+    "coverage_gaps",
+    "quarantine_summary",
+    "audit_summary",
+    "sheet_list",
+    "prepare_roster",
+    "task_ratings",
+    "period_means",
+    "batch_trajectories",
+    "standard_shares",
+]
+
+ROUND_LABELS: dict[int, str] = {1: "第一轮", 2: "第二轮"}
+
+RULE_LABELS: dict[str, str] = {
+    # quarantine rules
+    "period_contradiction": "填报时期无法确定或相互矛盾",
+    "period_missing": "填报时期缺失",
+    "county_unknown": "县（市、区）名称无法识别",
+    "duplicate_conflict": "重复填报且数值不一致",
+    "excel_error": "Excel 错误值（如 #DIV/0!）",
+    "filled_exceeds_authorized": "实有在编人数超过核定编制且无说明",
+    "above_max": "超出合理上限",
+    "below_min": "低于合理下限",
+    "not_a_number": "无法识别为数值",
+    # audit (fix) rules
+    "duplicate_merged": "重复填报、数值一致，合并",
+    "blank": "空白，记为缺失",
+    "number_with_text": "数字带文字（如“约300”），取数字",
+    "percent_sign": "带百分号，去掉百分号",
+    "placeholder": "占位符（—、/、无），记为缺失",
+    "share_to_percent": "小数比例换算为百分数",
+    "unit_conversion": "单位换算（元→万元等）",
+    "yes_no": "是/否类文字转为 1/0",
+}
+"""Chinese reading of the cleaning rules (unknown rules are shown by their code)."""
+
+TASK_LABELS: dict[str, str] = {
+    "task_1": "推动党建带团建制度的落实",
+    "task_2": "抓好团干部配备",
+    "task_3": "推动建立团组织",
+    "task_4": "指导乡镇、街道团的工作",
+    "task_5": "挖掘联系青年典型和青年能人",
+}
+"""The five round-2 tasks [seed], in the roster's column order."""
+
+TASK_RATINGS: tuple[str, ...] = ("完成", "基本完成", "未完成")
+
+ROUND_END_PERIODS: dict[int, str] = {1: "2010H2", 2: "2014H1"}
+"""Half-year in which each round's last batch has ended [design]: round 1 batch 4 runs in
+2010H1, round 2 batch 4 ends in January 2014.  Used as the "after the round" observation."""
+
+_SENDER = re.compile(r"(?:^|/)([^/_]+?(?:市|州))团委")
+_SHEET_ROUND = {"第一轮": 1, "第二轮": 2}
+
+
+class SummaryInputError(ValueError):
+    """A frame handed to a summary lacks a column or holds a value the summary cannot read."""
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], where: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SummaryInputError(
+            f"{where}: the frame lacks column(s) {missing}; pass the table written by "
+            f"`python -m analysis clean` (it has {list(frame.columns)[:12]})"
+        )
+
+
+def file_sender(source_file: pd.Series) -> pd.Series:
+    """Prefecture that sent each file, read from its relative path.
+
+    Parameters
+    ----------
+    source_file : relative paths as in ``files.csv`` (``2013年上半年/成都市团委_….xlsx`` or
+        ``2013年上半年/雅安市团委/名山区_….xlsx``).
+
+    Returns
+    -------
+    Series of prefecture names (``成都市``, ``凉山州``), ``<NA>`` where the path names none.
+    """
+    return source_file.astype("string").str.extract(_SENDER, expand=False)
+
+
+def file_period(source_file: pd.Series) -> pd.Series:
+    """Half-year of each file's top folder (``2013年上半年`` → ``2013H1``); ``<NA>`` if none."""
+    top = source_file.astype("string").str.split("/").str[0]
+    # a handful of distinct folders: parse each once
+    table = {t: parse_period(t) for t in top.dropna().unique()}
+    return top.map(table).astype("string")
+
+
+def add_prefecture(frame: pd.DataFrame, code: str = "base_code") -> pd.DataFrame:
+    """Add ``prefecture`` (2008 base prefecture name) and ``county`` (unit name) by county code.
+
+    Parameters
+    ----------
+    frame : any frame with a 6-digit county code column (text or integer).
+    code : name of that column; codes of the 2008 base (``base_code``) or of any code book
+        vintage the reference knows (units created in 2013 take the 2013 names).
+
+    Returns
+    -------
+    Copy of ``frame`` with ``prefecture`` and ``county`` (``<NA>`` for unknown codes).
+    """
+    _require(frame, [code], "add_prefecture")
+    units = pd.concat([load_units(2013), base_units()], ignore_index=True)
+    units = units.drop_duplicates("code", keep="last")  # base names win for base codes
+    key = frame[code].astype("string").str.replace(r"\.0$", "", regex=True)
+    out = frame.copy()
+    out["prefecture"] = key.map(dict(zip(units["code"], units["prefecture_name"]))).astype("string")
+    out["county"] = key.map(dict(zip(units["code"], units["name"]))).astype("string")
+    return out
+
+
+def files_received(files: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataFrame:
+    """Files received and their records, counted by period, prefecture, file type or layout.
+
+    Parameters
+    ----------
+    files : ``files.csv`` (one row per input file).
+    by : any of ``period`` (top folder), ``prefecture`` (sender), ``file_type`` (extension:
+        xlsx/xls/csv/html) and ``layout`` (summary/form/flat/roster as detected).
+
+    Returns
+    -------
+    DataFrame ``*by, n_files, records_in, clean, quarantined`` sorted by ``by`` (periods in
+    calendar order); counts of files and of data cells.
+    """
+    _require(files, ["source_file", "layouts", "records_in", "clean", "quarantined"], "files_received")
+    allowed = {"period", "prefecture", "file_type", "layout"}
+    bad = [b for b in by if b not in allowed]
+    if bad:
+        raise SummaryInputError(f"files_received: cannot group by {bad}; choose from {sorted(allowed)}")
+    f = files.assign(
+        period=file_period(files["source_file"]),
+        prefecture=file_sender(files["source_file"]),
+        file_type=files["source_file"].astype("string").str.extract(r"\.([A-Za-z]+)$", expand=False).str.lower(),
+        layout=files["layouts"].astype("string"),
+    )
+    keys = list(by)
+    if not keys:
+        f = f.assign(_all="全部")
+        keys = ["_all"]
+    out = (f.groupby(keys, dropna=False, sort=False)
+             .agg(n_files=("source_file", "size"), records_in=("records_in", "sum"),
+                  clean=("clean", "sum"), quarantined=("quarantined", "sum"))
+             .reset_index())
+    return _sort(out, keys).drop(columns="_all", errors="ignore")
+
+
+def _sort(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    # periods sort by calendar, everything else as text; stable so ties keep their order
+    sort_cols = {k: (_period_number(frame[k]) if k == "period" else frame[k].astype("string"))
+                 for k in keys}
+    order = pd.DataFrame(sort_cols).sort_values(list(keys), kind="stable", na_position="last").index
+    return frame.loc[order].reset_index(drop=True)
+
+
+def _period_number(periods: pd.Series) -> pd.Series:
+    """``2013H1`` → 20131.0, a sortable number (NaN for anything else)."""
+    return periods.map(lambda p: float(10 * period_sort_key(p)[0] + period_sort_key(p)[1])
+                       if isinstance(p, str) and p else np.nan)
+
+
+def _expected_units(periods: Sequence[str]) -> pd.DataFrame:
+    """Units that existed in each half-year: the 2008 code book to 2012, the 2013 book after."""
+    rows = []
+    for p in periods:
+        vintage = 2013 if int(p[:4]) >= 2013 else 2008
+        u = load_units(vintage)
+        rows.append(pd.DataFrame({"period": p, "county_code": u["code"].astype(str)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataFrame:
+    """Reporting coverage: counties expected, counties that reported, cells reported.
+
+    A county is *expected* in a half-year if it exists in that year's code book (181 units to
+    2012, 183 from 2013).  It has *reported* if ``quality.csv`` has a row for it; its cells are
+    complete when ``missing == 0``.
+
+    Parameters
+    ----------
+    quality : ``quality.csv`` (``county_code, period, expected, reported, missing``).
+    by : ``period`` and/or ``prefecture`` (2013 prefecture of the unit).
+
+    Returns
+    -------
+    DataFrame ``*by, expected, reported, complete, cells_expected, cells_reported,
+    cell_completeness``: the first three count county × half-year pairs (per period they are
+    counties), ``cell_completeness`` is in % of the cells expected from the counties that
+    reported.
+    """
+    _require(quality, ["county_code", "period", "expected", "reported", "missing"], "coverage")
+    bad = [b for b in by if b not in ("period", "prefecture")]
+    if bad:
+        raise SummaryInputError(f"coverage: cannot group by {bad}; choose period and/or prefecture")
+    q = quality.assign(county_code=quality["county_code"].astype(str))
+    periods = sorted(q["period"].dropna().unique(), key=period_sort_key)
+    grid = _expected_units(periods)
+    grid = grid.merge(q[["county_code", "period", "expected", "reported", "missing"]]
+                        .rename(columns={"expected": "cells_exp", "reported": "cells_rep"}),
+                      on=["county_code", "period"], how="outer", indicator=True)
+    grid["is_expected"] = grid["_merge"] != "right_only"
+    grid["has_reported"] = grid["_merge"] != "left_only"
+    grid["is_complete"] = grid["has_reported"] & (grid["missing"] == 0)
+    grid = add_prefecture(grid, "county_code")
+    keys = list(by) or ["_all"]
+    if not by:
+        grid["_all"] = "全部"
+    out = (grid.groupby(keys, sort=False)
+               .agg(expected=("is_expected", "sum"), reported=("has_reported", "sum"),
+                    complete=("is_complete", "sum"), cells_expected=("cells_exp", "sum"),
+                    cells_reported=("cells_rep", "sum"))
+               .reset_index())
+    out["cell_completeness"] = np.where(out["cells_expected"] > 0,
+                                        100.0 * out["cells_reported"] / out["cells_expected"].where(out["cells_expected"] > 0, 1),
+                                        np.nan)
+    for c in ("expected", "reported", "complete", "cells_expected", "cells_reported"):
+        out[c] = out[c].astype("int64")
+    return _sort(out, keys).drop(columns="_all", errors="ignore")
+
+
+def coverage_gaps(quality: pd.DataFrame) -> pd.DataFrame:
+    """Every county × half-year that is not complete: not reported at all, or with missing cells.
+
+    Parameters
+    ----------
+    quality : ``quality.csv``.
+
+    Returns
+    -------
+    DataFrame ``prefecture, county, county_code, period, status, missing`` where ``status`` is
+    ``未报送`` (no row: the county is in the code book but sent nothing) or ``缺项`` (reported with
+    ``missing`` cells blank or kept out), sorted by county code and period.
+    """
+    _require(quality, ["county_code", "period", "missing"], "coverage_gaps")
+    q = quality.assign(county_code=quality["county_code"].astype(str))
+    periods = sorted(q["period"].dropna().unique(), key=period_sort_key)
+    grid = _expected_units(periods).merge(q[["county_code", "period", "missing"]],
+                                          on=["county_code", "period"], how="left")
+    gaps = grid[grid["missing"].isna() | (grid["missing"] > 0)].copy()
+    gaps["status"] = np.where(gaps["missing"].isna(), "未报送", "缺项")
+    gaps = add_prefecture(gaps, "county_code")
+    gaps["missing"] = gaps["missing"].astype("Int64")
+    gaps = gaps.assign(_k=_period_number(gaps["period"])).sort_values(["county_code", "_k"])
+    return gaps[["prefecture", "county", "county_code", "period", "status", "missing"]].reset_index(drop=True)
+
+
+def quarantine_summary(quarantine: pd.DataFrame, by: Sequence[str] = ("rule",)) -> pd.DataFrame:
+    """Cells kept out of the clean data, counted by rule and optionally prefecture, period, indicator.
+
+    Parameters
+    ----------
+    quarantine : ``quarantine.csv``.
+    by : any of ``rule``, ``prefecture`` (sender of the file), ``period`` (folder of the file)
+        and ``indicator``.
+
+    Returns
+    -------
+    DataFrame ``*by, [rule_zh], n_cells, n_files``, largest ``n_cells`` first; ``rule_zh`` (the
+    rule in Chinese) follows ``rule`` when grouping by rule.
+    """
+    _require(quarantine, ["file", "rule", "indicator"], "quarantine_summary")
+    allowed = {"rule", "prefecture", "period", "indicator"}
+    bad = [b for b in by if b not in allowed]
+    if bad:
+        raise SummaryInputError(f"quarantine_summary: cannot group by {bad}; choose from {sorted(allowed)}")
+    q = quarantine.assign(prefecture=file_sender(quarantine["file"]),
+                          period=file_period(quarantine["file"]))
+    keys = list(by) or ["_all"]
+    if not by:
+        q["_all"] = "全部"
+    out = (q.groupby(keys, dropna=False, sort=True)
+             .agg(n_cells=("rule", "size"), n_files=("file", "nunique")).reset_index())
+    if "rule" in keys:
+        out.insert(keys.index("rule") + 1, "rule_zh", out["rule"].map(lambda r: RULE_LABELS.get(r, r)))
+    out = out.sort_values("n_cells", ascending=False, kind="stable").reset_index(drop=True)
+    return out.drop(columns="_all", errors="ignore")
+
+
+def audit_summary(audit: pd.DataFrame, by: Sequence[str] = ("stage", "rule", "action")) -> pd.DataFrame:
+    """Transformations from raw to clean (fixes, values read as missing, merged duplicates).
+
+    Parameters
+    ----------
+    audit : ``audit.csv``.
+    by : columns of ``audit`` to group by (default stage, rule, action).
+
+    Returns
+    -------
+    DataFrame ``*by, [rule_zh], n, example`` — ``example`` is the most frequent raw text
+    (``before``) of the group, so a reader sees what was fixed; largest ``n`` first.
+    """
+    _require(audit, ["stage", "rule", "action", "before", *by], "audit_summary")
+    keys = list(by)
+    g = audit.assign(before=audit["before"].astype("string").fillna("（空）"))
+    out = g.groupby(keys, dropna=False).agg(n=("rule", "size")).reset_index()
+    # most frequent raw text per group; ties broken by text so the example is deterministic
+    top = (g.groupby([*keys, "before"], dropna=False).size().rename("k").reset_index()
+             .sort_values([*keys, "k", "before"], ascending=[True] * len(keys) + [False, True])
+             .drop_duplicates(keys))
+    out = out.merge(top[[*keys, "before"]].rename(columns={"before": "example"}), on=keys, how="left")
+    if "rule" in keys:
+        out.insert(keys.index("rule") + 1, "rule_zh", out["rule"].map(lambda r: RULE_LABELS.get(r, r)))
+    return out.sort_values(["n", *keys], ascending=[False] + [True] * len(keys), kind="stable").reset_index(drop=True)
+
+
+def sheet_list(files: pd.DataFrame, column: str = "hidden_sheets") -> pd.DataFrame:
+    """One row per file and listed sheet or column (``files.csv`` joins them with ``|``).
+
+    Parameters
+    ----------
+    files : ``files.csv``.
+    column : ``hidden_sheets`` (sheets the reader skipped because Excel hides them) or
+        ``unknown_columns`` (headers that matched no indicator).
+
+    Returns
+    -------
+    DataFrame ``period, prefecture, source_file, item`` (empty when no file lists any), sorted
+    by period and file.
+    """
+    _require(files, ["source_file", column], "sheet_list")
+    text = files[column].astype("string").fillna("")
+    f = files.assign(item=text.str.split("|")).explode("item", ignore_index=True)
+    f = f[f["item"].astype("string").str.strip().fillna("") != ""]
+    out = pd.DataFrame({"period": file_period(f["source_file"]), "prefecture": file_sender(f["source_file"]),
+                        "source_file": f["source_file"].astype("string"),
+                        "item": f["item"].astype("string").str.strip()})
+    return _sort(out, ["period", "source_file", "item"])
+
+
+def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:
+    """The cleaned roster with ``round`` filled and ``grade`` named as the indices expect.
+
+    ``analysis clean`` leaves ``round`` empty when the roster has one sheet per round
+    (第一轮/第二轮) instead of a 轮次 column; the sheet name then gives the round.
+
+    Parameters
+    ----------
+    roster : ``roster.parquet`` (pseudonymous; no names).
+
+    Returns
+    -------
+    Copy with ``round`` (int 1/2), ``round_zh`` (第一轮/第二轮), ``batch`` (int) and ``grade``
+    (the end-of-stint assessment 优秀/良好/合格/不合格, ``<NA>`` if blank).
+
+    Raises
+    ------
+    SummaryInputError
+        A row whose round is neither given nor named by its sheet (with its sheet and row).
+    """
+    _require(roster, ["batch", "assessment"], "prepare_roster")
+    out = roster.copy()
+    given = pd.to_numeric(out["round"], errors="coerce") if "round" in out else pd.Series(np.nan, index=out.index)
+    from_sheet = (out["source_sheet"].astype(object).map(_SHEET_ROUND).astype(float)
+                  if "source_sheet" in out else pd.Series(np.nan, index=out.index))
+    rnd = given.astype(float).fillna(from_sheet)
+    if rnd.isna().any():
+        i = rnd.index[rnd.isna()][0]
+        where = f"sheet {out.at[i, 'source_sheet']!r}, row {out.at[i, 'source_row']}" if "source_row" in out else f"row {i!r}"
+        raise SummaryInputError(
+            f"prepare_roster: roster {where} names no round; fill its 轮次 column or name the "
+            "sheet 第一轮/第二轮"
+        )
+    out["round"] = rnd.astype("int64")
+    out["round_zh"] = out["round"].map(ROUND_LABELS)
+    out["batch"] = pd.to_numeric(out["batch"]).astype("int64")
+    g = out["assessment"].astype("string").str.strip()
+    out["grade"] = g.mask(g == "")
+    return out
+
+
+def task_ratings(roster: pd.DataFrame, tasks: Mapping[str, str] = TASK_LABELS) -> pd.DataFrame:
+    """How the five tasks were rated at the end of the stints, by round and task.
+
+    Parameters
+    ----------
+    roster : roster with ``round`` (see :func:`prepare_roster`) and the task columns.
+    tasks : task column → Chinese task name.
+
+    Returns
+    -------
+    DataFrame ``round, task, task_zh, rating, n, share``: every rating of
+    完成/基本完成/未完成 for every round × task (``n = 0`` if none); ``share`` in % of the rated
+    stints of that round and task (blank ratings are not rated), NaN when none was rated.
+    """
+    _require(roster, ["round", *tasks], "task_ratings")
+    long = roster.melt(id_vars=["round"], value_vars=list(tasks), var_name="task", value_name="rating")
+    long["rating"] = long["rating"].astype("string").str.strip()
+    long = long[long["rating"].notna() & (long["rating"] != "")]
+    unknown = sorted(set(long["rating"]) - set(TASK_RATINGS))
+    if unknown:
+        raise SummaryInputError(f"task_ratings: ratings {unknown} are not one of {list(TASK_RATINGS)}; fix the roster")
+    rounds = sorted(pd.to_numeric(roster["round"]).dropna().astype(int).unique())
+    full = pd.MultiIndex.from_product([rounds, list(tasks), list(TASK_RATINGS)], names=["round", "task", "rating"])
+    n = long.groupby(["round", "task", "rating"]).size().reindex(full, fill_value=0).rename("n").reset_index()
+    total = n.groupby(["round", "task"])["n"].transform("sum")
+    n["share"] = np.where(total > 0, 100.0 * n["n"] / total.where(total > 0, 1), np.nan)
+    n.insert(2, "task_zh", n["task"].map(dict(tasks)))
+    return n
+
+
+def period_means(panel: pd.DataFrame, indicators: Sequence[str], by: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean of each indicator over counties, per half-year (and optional groups).
+
+    Parameters
+    ----------
+    panel : wide panel (``period`` and one column per indicator).
+    indicators : indicator codes (columns of ``panel``).
+    by : extra grouping columns of ``panel`` (e.g. ``prefecture``).
+
+    Returns
+    -------
+    DataFrame ``*by, indicator, name_zh, unit, period, mean, n_counties`` — the unweighted mean
+    over the counties with a value, in the indicator's unit (catalog).
+    """
+    _require(panel, ["period", *indicators, *by], "period_means")
+    cat = load_catalog()
+    long = panel.melt(id_vars=[*by, "period"], value_vars=list(indicators), var_name="indicator").dropna(subset=["value"])
+    out = (long.groupby([*by, "indicator", "period"], sort=False)["value"]
+               .agg(mean="mean", n_counties="size").reset_index())
+    out.insert(len(by) + 1, "name_zh", out["indicator"].map(cat["name_zh"]))
+    out.insert(len(by) + 2, "unit", out["indicator"].map(cat["unit"]))
+    order = {c: i for i, c in enumerate(indicators)}
+    out = out.assign(_i=out["indicator"].map(order), _p=_period_number(out["period"]))
+    return out.sort_values([*by, "_i", "_p"]).drop(columns=["_i", "_p"]).reset_index(drop=True)
+
+
+def batch_trajectories(panel: pd.DataFrame, design: pd.DataFrame, indicator: str, round_: int) -> pd.DataFrame:
+    """Mean trajectory of one indicator for the counties of each batch of one round.
+
+    Parameters
+    ----------
+    panel : wide panel with ``base_code`` and ``period`` (fold split counties first with
+        :func:`analysis.design.to_base_panel` so every county belongs to one batch).
+    design : :func:`analysis.design.build_design` output (``round, base_code, batch, gname``).
+    indicator : indicator code (a column of ``panel``).
+    round_ : 1 or 2; counties are grouped by their batch in that round.
+
+    Returns
+    -------
+    DataFrame ``batch, period, value, n_counties, start`` in the shape of
+    :func:`analysis.charts.trajectories_by_batch`: ``batch`` is the label ``第二轮第1批``,
+    ``value`` the mean over the batch's counties in the indicator's unit, ``start`` the half-year
+    the batch's residency began.
+    """
+    _require(panel, ["base_code", "period", indicator], "batch_trajectories")
+    _require(design, ["round", "base_code", "batch"], "batch_trajectories (design)")
+    if round_ not in ROUND_LABELS:
+        raise SummaryInputError(f"batch_trajectories: round_={round_!r}; choose 1 or 2")
+    from analysis.design import ROUND_BATCHES  # design is an earlier step of the same layer
+
+    d = design[design["round"] == round_][["base_code", "batch"]]
+    if d.empty:
+        raise SummaryInputError(f"batch_trajectories: the design has no county in round {round_}")
+    m = panel[["base_code", "period", indicator]].merge(d, on="base_code", how="inner").dropna(subset=[indicator])
+    out = (m.groupby(["batch", "period"])[indicator].agg(value="mean", n_counties="size").reset_index())
+    out["start"] = out["batch"].map(lambda b: ROUND_BATCHES[round_][int(b) - 1])
+    out["batch"] = out["batch"].map(lambda b: f"{ROUND_LABELS[round_]}第{int(b)}批")
+    out = out.assign(_p=_period_number(out["period"])).sort_values(["batch", "_p"])
+    return out.drop(columns="_p").reset_index(drop=True)
+
+
+def standard_shares(panel: pd.DataFrame, standards: Sequence[str], *,
+                    periods: Mapping[int, str] = ROUND_END_PERIODS,
+                    by: Sequence[str] = ("prefecture",)) -> pd.DataFrame:
+    """Share of counties meeting each policy standard at the end of each round.
+
+    Parameters
+    ----------
+    panel : wide panel with ``period``, the standard columns (1 = met, 0 = not met) and the
+        ``by`` columns (add ``prefecture`` with :func:`add_prefecture`).
+    standards : standard codes (catalog kind ``standard``, e.g. ``std_funds_per_youth``).
+    periods : round → the half-year observed for that round (default :data:`ROUND_END_PERIODS`).
+    by : grouping columns; ``()`` gives the province.
+
+    Returns
+    -------
+    DataFrame ``*by, standard, name_zh, round, n_counties, n_meeting, share`` — ``share`` is a
+    **fraction 0–1** of the counties with a value (as :func:`analysis.charts.compliance_chart`
+    expects); groups keep their order of first appearance in ``panel``.
+    """
+    _require(panel, ["period", *standards, *by], "standard_shares")
+    cat = load_catalog()
+    parts = []
+    for rnd, per in periods.items():
+        rows = panel[panel["period"] == per]
+        if rows.empty:
+            raise SummaryInputError(f"standard_shares: the panel has no row for {per} (round {rnd}); "
+                                    "pass periods= with half-years the panel covers")
+        long = rows.melt(id_vars=list(by), value_vars=list(standards), var_name="standard").dropna(subset=["value"])
+        bad = ~long["value"].isin([0, 1])
+        if bad.any():
+            raise SummaryInputError(f"standard_shares: {long.loc[bad, 'standard'].iloc[0]} holds "
+                                    f"{long.loc[bad, 'value'].iloc[0]!r}; standards must be 0/1")
+        g = long.groupby([*by, "standard"], sort=False)["value"].agg(n_counties="size", n_meeting="sum").reset_index()
+        g["round"] = rnd
+        parts.append(g)
+    out = pd.concat(parts, ignore_index=True)
+    out["n_meeting"] = out["n_meeting"].astype("int64")
+    out["share"] = out["n_meeting"] / out["n_counties"]
+    out.insert(len(by) + 1, "name_zh", out["standard"].map(cat["name_zh"]))
+    order = {c: i for i, c in enumerate(standards)}
+    first = {k: i for i, k in enumerate(pd.unique(panel[list(by)].astype(str).agg("|".join, axis=1)))} if by else {}
+    out = out.assign(_s=out["standard"].map(order),
+                     _g=out[list(by)].astype(str).agg("|".join, axis=1).map(first) if by else 0)
+    out = out.sort_values(["_s", "_g", "round"], kind="stable").drop(columns=["_s", "_g"])
+    return out.reset_index(drop=True)

@@ -1,0 +1,244 @@
+"""Tests for analysis.summaries on tiny hand-built frames; expected values worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import summaries as s
+from analysis.reference import load_units
+
+UNITS_2008 = load_units(2008)["code"].astype(str).tolist()
+UNITS_2013 = load_units(2013)["code"].astype(str).tolist()
+
+
+def test_file_sender_and_period_read_the_path():
+    paths = pd.Series([
+        "2013年上半年/成都市团委_基层团建统计表_2013年1-6月.xlsx",
+        "2013年上半年/雅安市团委/名山区_基层团建情况表_2013年1-6月.xlsx",
+        "2008年下半年/凉山州团委_共青团基层组织建设统计_2008年7-12月.xls",
+        "驻点干部名册.xlsx",
+    ])
+    assert s.file_sender(paths).tolist()[:3] == ["成都市", "雅安市", "凉山州"]
+    assert pd.isna(s.file_sender(paths).iloc[3])
+    assert s.file_period(paths).tolist()[:3] == ["2013H1", "2013H1", "2008H2"]
+    assert pd.isna(s.file_period(paths).iloc[3])
+
+
+def _files() -> pd.DataFrame:
+    return pd.DataFrame({
+        "source_file": ["2012年下半年/成都市团委_a.xlsx", "2012年上半年/自贡市团委_b.csv",
+                        "2012年上半年/成都市团委_c.xlsx", "驻点干部名册.xlsx"],
+        "layouts": ["summary", "flat", "summary", "roster"],
+        "records_in": [10, 5, 7, 0], "clean": [9, 5, 7, 0], "quarantined": [1, 0, 0, 0],
+        "hidden_sheets": ["底稿|Sheet2", "", None, ""],
+        "unknown_columns": ["", "", "", ""],
+    })
+
+
+def test_files_received_counts_by_period_in_calendar_order():
+    out = s.files_received(_files(), by=["period"])
+    # 2012H1 holds b and c (5 + 7 records), 2012H2 holds a; the roster has no period folder
+    assert out["period"].tolist()[:2] == ["2012H1", "2012H2"]
+    assert pd.isna(out["period"].iloc[2])
+    assert out["n_files"].tolist() == [2, 1, 1]
+    assert out["records_in"].tolist() == [12, 10, 0]
+    assert out["quarantined"].tolist() == [0, 1, 0]
+
+
+def test_files_received_by_type_and_layout():
+    out = s.files_received(_files(), by=["file_type", "layout"]).set_index(["file_type", "layout"])
+    assert out.loc[("xlsx", "summary"), "n_files"] == 2
+    assert out.loc[("csv", "flat"), "n_files"] == 1
+    assert out["n_files"].sum() == 4
+
+
+def test_files_received_rejects_unknown_grouping():
+    with pytest.raises(s.SummaryInputError, match="cannot group by"):
+        s.files_received(_files(), by=["colour"])
+
+
+def test_sheet_list_explodes_the_joined_names():
+    out = s.sheet_list(_files())
+    assert out["item"].tolist() == ["Sheet2", "底稿"]  # sorted within the one file
+    assert set(out["prefecture"]) == {"成都市"}
+    assert s.sheet_list(_files(), "unknown_columns").empty
+
+
+def _quality() -> pd.DataFrame:
+    # 2012H1: three counties reported, one of them with 2 of 24 cells missing
+    return pd.DataFrame({
+        "county_code": [510104, 510105, 510106],
+        "period": ["2012H1"] * 3,
+        "expected": [24, 24, 24], "reported": [24, 22, 24], "missing": [0, 2, 0],
+    })
+
+
+def test_coverage_counts_against_the_code_book():
+    out = s.coverage(_quality()).iloc[0]
+    assert len(UNITS_2008) == 181
+    assert out["expected"] == 181          # every 2012 unit is expected
+    assert out["reported"] == 3
+    assert out["complete"] == 2
+    assert out["cells_expected"] == 72 and out["cells_reported"] == 70
+    assert out["cell_completeness"] == pytest.approx(100 * 70 / 72)
+
+
+def test_coverage_uses_183_units_from_2013_and_groups_by_prefecture():
+    q = pd.DataFrame({"county_code": [int(c) for c in UNITS_2013], "period": "2013H2",
+                      "expected": 10, "reported": 10, "missing": 0})
+    out = s.coverage(q)
+    assert out[["expected", "reported", "complete"]].iloc[0].tolist() == [183, 183, 183]
+    by_pref = s.coverage(q, by=["prefecture"]).set_index("prefecture")
+    assert by_pref.loc["成都市", "expected"] == (load_units(2013)["prefecture_name"] == "成都市").sum()
+    assert by_pref["expected"].sum() == 183
+
+
+def test_coverage_gaps_lists_missing_and_incomplete_counties():
+    gaps = s.coverage_gaps(_quality())
+    assert len(gaps) == 181 - 3 + 1
+    row = gaps[gaps["county_code"] == "510105"].iloc[0]
+    assert (row["status"], row["missing"], row["county"], row["prefecture"]) == ("缺项", 2, "青羊区", "成都市")
+    assert (gaps["status"] == "未报送").sum() == 178
+
+
+def _quarantine() -> pd.DataFrame:
+    return pd.DataFrame({
+        "file": ["2009年上半年/成都市团委_x.xlsx", "2009年上半年/成都市团委_x.xlsx",
+                 "2009年下半年/宜宾市团委_y.xlsx", "2009年下半年/宜宾市团委_y.xlsx",
+                 "2009年下半年/宜宾市团委_z.xlsx"],
+        "rule": ["excel_error", "county_unknown", "county_unknown", "county_unknown", "excel_error"],
+        "indicator": ["dues_rate", "league_orgs", "league_orgs", "volunteers", "dues_rate"],
+    })
+
+
+def test_quarantine_summary_by_rule():
+    out = s.quarantine_summary(_quarantine())
+    assert out["rule"].tolist() == ["county_unknown", "excel_error"]
+    assert out["n_cells"].tolist() == [3, 2]
+    assert out["n_files"].tolist() == [2, 2]
+    assert out["rule_zh"].iloc[0] == "县（市、区）名称无法识别"
+
+
+def test_quarantine_summary_by_rule_and_prefecture():
+    out = s.quarantine_summary(_quarantine(), by=["rule", "prefecture"])
+    got = {(r, p): n for r, p, n in out[["rule", "prefecture", "n_cells"]].itertuples(index=False)}
+    assert got == {("county_unknown", "宜宾市"): 2, ("county_unknown", "成都市"): 1,
+                   ("excel_error", "成都市"): 1, ("excel_error", "宜宾市"): 1}
+
+
+def test_audit_summary_counts_and_most_frequent_example():
+    audit = pd.DataFrame({
+        "stage": ["value"] * 5, "rule": ["yes_no", "yes_no", "yes_no", "placeholder", "placeholder"],
+        "action": ["fix", "fix", "fix", "missing", "missing"],
+        "before": ["√", "有", "有", "—", "/"],
+    })
+    out = s.audit_summary(audit)
+    assert out["rule"].tolist() == ["yes_no", "placeholder"]
+    assert out["n"].tolist() == [3, 2]
+    assert out["example"].tolist() == ["有", "/"]  # tie between — and /: the smaller text
+
+
+def _roster() -> pd.DataFrame:
+    return pd.DataFrame({
+        "round": [None, None, None, 2],
+        "batch": [1, 1, 2, 1],
+        "assessment": ["优秀", " 良好", "", "合格"],
+        "source_sheet": ["第一轮", "第二轮", "第二轮", "名册"],
+        "source_row": [4, 4, 5, 9],
+        "task_1": [None, "完成", "基本完成", "未完成"],
+        "task_2": [None, "完成", None, "完成"],
+    })
+
+
+def test_prepare_roster_takes_round_from_sheet_and_names_grade():
+    out = s.prepare_roster(_roster())
+    assert out["round"].tolist() == [1, 2, 2, 2]
+    assert out["round_zh"].tolist() == ["第一轮", "第二轮", "第二轮", "第二轮"]
+    assert out["grade"].tolist()[:2] == ["优秀", "良好"]
+    assert pd.isna(out["grade"].iloc[2])
+
+
+def test_prepare_roster_names_the_row_without_a_round():
+    bad = _roster().assign(source_sheet="Sheet1", round=None)
+    with pytest.raises(s.SummaryInputError, match="sheet 'Sheet1', row 4"):
+        s.prepare_roster(bad)
+
+
+def test_task_ratings_shares_over_rated_stints():
+    r = s.prepare_roster(_roster())
+    out = s.task_ratings(r, tasks={"task_1": "甲", "task_2": "乙"}).set_index(["round", "task", "rating"])
+    # round 2, task_1: 完成, 基本完成, 未完成 once each → 1/3 each
+    assert out.loc[(2, "task_1", "完成"), "share"] == pytest.approx(100 / 3)
+    # round 2, task_2: two 完成, one blank (not rated) → 100 % 完成, 0 % others
+    assert out.loc[(2, "task_2", "完成"), ["n", "share"]].tolist() == [2, 100.0]
+    assert out.loc[(2, "task_2", "未完成"), "n"] == 0
+    # round 1 has no rating at all → shares undefined
+    assert np.isnan(out.loc[(1, "task_1", "完成"), "share"])
+    assert out.loc[(2, "task_1", "完成"), "task_zh"] == "甲"
+
+
+def test_task_ratings_rejects_unknown_rating():
+    r = s.prepare_roster(_roster()).assign(task_1="做了")
+    with pytest.raises(s.SummaryInputError, match="做了"):
+        s.task_ratings(r, tasks={"task_1": "甲"})
+
+
+def _panel() -> pd.DataFrame:
+    return pd.DataFrame({
+        "base_code": ["A", "B", "C", "A", "B", "C"],
+        "period": ["2010H2"] * 3 + ["2014H1"] * 3,
+        "prefecture": ["甲市", "甲市", "乙市"] * 2,
+        "league_youth_ratio": [10.0, 20.0, np.nan, 12.0, 24.0, 30.0],
+        "std_liaison": [1.0, 0.0, 1.0, 1.0, 1.0, np.nan],
+    })
+
+
+def test_period_means_skip_missing_counties():
+    out = s.period_means(_panel(), ["league_youth_ratio"])
+    assert out["period"].tolist() == ["2010H2", "2014H1"]
+    assert out["mean"].tolist() == [15.0, 22.0]
+    assert out["n_counties"].tolist() == [2, 3]
+    assert out["name_zh"].iloc[0] == "团青比" and out["unit"].iloc[0] == "%"
+
+
+def test_batch_trajectories_average_each_batch():
+    design = pd.DataFrame({"round": [2, 2, 2, 1], "base_code": ["A", "B", "C", "A"], "batch": [1, 1, 3, 4]})
+    out = s.batch_trajectories(_panel(), design, "league_youth_ratio", 2)
+    b1 = out[out["batch"] == "第二轮第1批"]
+    assert b1["value"].tolist() == [15.0, 18.0]
+    assert b1["start"].unique().tolist() == ["2012H1"]
+    b3 = out[out["batch"] == "第二轮第3批"]
+    assert b3["period"].tolist() == ["2014H1"] and b3["start"].iloc[0] == "2013H1"
+    with pytest.raises(s.SummaryInputError, match="choose 1 or 2"):
+        s.batch_trajectories(_panel(), design, "league_youth_ratio", 3)
+
+
+def test_standard_shares_by_prefecture_and_round():
+    out = s.standard_shares(_panel(), ["std_liaison"])
+    got = {(p, r): (n, m) for p, r, n, m in out[["prefecture", "round", "n_counties", "n_meeting"]].itertuples(index=False)}
+    assert got == {("甲市", 1): (2, 1), ("甲市", 2): (2, 2), ("乙市", 1): (1, 1)}
+    assert out["share"].tolist() == [0.5, 1.0, 1.0]
+    assert out["prefecture"].tolist() == ["甲市", "甲市", "乙市"]  # order of first appearance
+    province = s.standard_shares(_panel(), ["std_liaison"], by=())
+    assert province["share"].tolist() == [pytest.approx(2 / 3), 1.0]
+
+
+def test_standard_shares_check_values_and_periods():
+    with pytest.raises(s.SummaryInputError, match="0/1"):
+        s.standard_shares(_panel().assign(std_liaison=0.5), ["std_liaison"])
+    with pytest.raises(s.SummaryInputError, match="no row for 2099H1"):
+        s.standard_shares(_panel(), ["std_liaison"], periods={1: "2099H1"})
+
+
+def test_add_prefecture_maps_base_and_2013_codes():
+    out = s.add_prefecture(pd.DataFrame({"base_code": ["510104", "511903", "999999"]}))
+    assert out["prefecture"].tolist()[:2] == ["成都市", "巴中市"]
+    assert out["county"].iloc[1] == "恩阳区"
+    assert pd.isna(out["prefecture"].iloc[2])
+
+
+def test_missing_column_error_names_the_function():
+    with pytest.raises(s.SummaryInputError, match="coverage: the frame lacks"):
+        s.coverage(pd.DataFrame({"period": ["2012H1"]}))

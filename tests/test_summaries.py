@@ -242,3 +242,27 @@ def test_add_prefecture_maps_base_and_2013_codes():
 def test_missing_column_error_names_the_function():
     with pytest.raises(s.SummaryInputError, match="coverage: the frame lacks"):
         s.coverage(pd.DataFrame({"period": ["2012H1"]}))
+
+
+def test_window_change_is_balanced_over_counties():
+    panel = pd.DataFrame({
+        "base_code": ["A", "B", "C", "A", "B", "C"],
+        "prefecture": ["甲市", "甲市", "乙市"] * 2,
+        "period": ["2011H2"] * 3 + ["2014H1"] * 3,
+        "league_youth_ratio": [10.0, 20.0, 5.0, 13.0, 21.0, np.nan],
+    })
+    out = s.window_change(panel, ["league_youth_ratio"], windows={2: ("2011H2", "2014H1")})
+    row = out.iloc[0]
+    # C has no end value, so it leaves the baseline too: baseline (10+20)/2, end (13+21)/2
+    assert (row["n_counties"], row["baseline"], row["end"], row["change"]) == (2, 15.0, 17.0, 2.0)
+    by = s.window_change(panel, ["league_youth_ratio"], windows={2: ("2011H2", "2014H1")}, by=["prefecture"])
+    assert by["prefecture"].tolist() == ["甲市"]
+    with pytest.raises(s.SummaryInputError, match="lacks 2010H2"):
+        s.window_change(panel, ["league_youth_ratio"], windows={1: ("2011H2", "2010H2")})
+
+
+def test_round_windows_match_the_chart_pack():
+    from analysis.report import ROUND_WINDOWS
+
+    assert s.ROUND_WINDOWS == ROUND_WINDOWS
+    assert all(s.ROUND_END_PERIODS[r] == ROUND_WINDOWS[r][1] for r in (1, 2))

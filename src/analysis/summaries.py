@@ -42,6 +42,8 @@ __all__ = [
     "period_means",
     "batch_trajectories",
     "standard_shares",
+    "ROUND_WINDOWS",
+    "window_change",
 ]
 
 ROUND_LABELS: dict[int, str] = {1: "第一轮", 2: "第二轮"}
@@ -83,6 +85,11 @@ TASK_RATINGS: tuple[str, ...] = ("完成", "基本完成", "未完成")
 ROUND_END_PERIODS: dict[int, str] = {1: "2010H2", 2: "2014H1"}
 """Half-year in which each round's last batch has ended [design]: round 1 batch 4 runs in
 2010H1, round 2 batch 4 ends in January 2014.  Used as the "after the round" observation."""
+
+ROUND_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2010H2"), 2: ("2011H2", "2014H1")}
+"""Baseline and end half-year of each round [design], the same windows as the chart pack
+(:data:`analysis.report.ROUND_WINDOWS`): the half-year before the first batch, and the half-year
+in which the last batch has ended."""
 
 _SENDER = re.compile(r"(?:^|/)([^/_]+?(?:市|州))团委")
 _SHEET_ROUND = {"第一轮": 1, "第二轮": 2}
@@ -542,3 +549,52 @@ def standard_shares(panel: pd.DataFrame, standards: Sequence[str], *,
                      _g=out[list(by)].astype(str).agg("|".join, axis=1).map(first) if by else 0)
     out = out.sort_values(["_s", "_g", "round"], kind="stable").drop(columns=["_s", "_g"])
     return out.reset_index(drop=True)
+
+
+def window_change(panel: pd.DataFrame, indicators: Sequence[str], *,
+                  windows: Mapping[int, tuple[str, str]] = ROUND_WINDOWS,
+                  by: Sequence[str] = ()) -> pd.DataFrame:
+    """Descriptive change of each indicator over each round's window, county by county.
+
+    For every county with a value at both the baseline and the end half-year the change is
+    ``end − baseline``; the result averages over those counties (a balanced comparison: counties
+    missing either half-year are left out, so baseline and end means describe the same counties).
+
+    Parameters
+    ----------
+    panel : wide panel with ``base_code``, ``period``, the indicator columns and the ``by``
+        columns (fold split counties first with :func:`analysis.design.to_base_panel`).
+    indicators : indicator codes.
+    windows : round → (baseline, end) half-years; default :data:`ROUND_WINDOWS`.
+    by : grouping columns, e.g. ``("prefecture",)``; ``()`` gives the province.
+
+    Returns
+    -------
+    DataFrame ``*by, indicator, name_zh, unit, round, n_counties, baseline, end, change`` — means
+    over the counties, in the indicator's unit (percentage points for rates).
+    """
+    _require(panel, ["base_code", "period", *indicators, *by], "window_change")
+    cat = load_catalog()
+    parts = []
+    for rnd, (start, end) in windows.items():
+        keep = [*by, "base_code"]
+        b = panel[panel["period"] == start].set_index(keep)[list(indicators)]
+        e = panel[panel["period"] == end].set_index(keep)[list(indicators)]
+        if b.empty or e.empty:
+            raise SummaryInputError(f"window_change: the panel lacks {start if b.empty else end} "
+                                    f"(round {rnd}); pass windows= with half-years it covers")
+        both = (pd.concat({"baseline": b.stack(), "end": e.stack()}, axis=1).dropna()
+                  .rename_axis([*keep, "indicator"]).reset_index())
+        both["change"] = both["end"] - both["baseline"]
+        g = (both.groupby([*by, "indicator"], sort=False)
+                 .agg(n_counties=("change", "size"), baseline=("baseline", "mean"),
+                      end=("end", "mean"), change=("change", "mean")).reset_index())
+        g["round"] = rnd
+        parts.append(g)
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(len(by) + 1, "name_zh", out["indicator"].map(cat["name_zh"]))
+    out.insert(len(by) + 2, "unit", out["indicator"].map(cat["unit"]))
+    order = {c: i for i, c in enumerate(indicators)}
+    out = out.assign(_i=out["indicator"].map(order)).sort_values([*by, "_i", "round"], kind="stable")
+    cols = [*by, "indicator", "name_zh", "unit", "round", "n_counties", "baseline", "end", "change"]
+    return out[cols].reset_index(drop=True)

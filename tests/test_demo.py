@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -269,9 +270,12 @@ def test_bad_records_point_at_the_cells(demo):
             col_auth = [i % width for i, h in enumerate(header) if h == "posts_authorized"][0] + 1
             assert value > ws.cell(row, col_auth).value
         if rec.kind == "period_contradicts_file":
-            assert rec.period != truth.clean["period"].iloc[0] or True
-            half = "上半年" if rec.period.endswith("1") else "下半年"
-            assert rec.period[:4] in value or half in value or "截至" not in value
+            in_name = re.search(r"(\d{4})年(1-6|7-12)月", rec.file)
+            file_period = f"{in_name[1]}H{1 if in_name[2] == '1-6' else 2}"
+            year = re.search(r"(\d{4})", value)[1]
+            first_half = any(k in value for k in ("上半年", "1-6月", "6月30日", ".6）"))
+            shown = f"{year}H{1 if first_half else 2}"
+            assert rec.period == file_period and shown != file_period, (value, rec.file)
 
 
 def test_csv_encodings(demo):

@@ -155,14 +155,14 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
     title_period = "" if style == "asof" else f"（{mess.period_text(shown_period, style)}）"
     title = sheet.put(0, 0, f"{comm.removesuffix('团委')}{FORM_TITLES[rnd]}{title_period}", "title")
     sheet.merges.append((0, 0, 0, last))
-    if "period_contradicts_file" in bad:
-        title.bad = ("period_contradicts_file", "", shown_period, "")
-    elif style != "half" and title_period:
-        title.mess = ("period_text", period)
     sheet.merge(1, 0, 1, max(1, last // 2), f"填报单位：{comm}（盖章）", "note")
     asof = sheet.put(1, last, mess.period_text(shown_period, "asof"), "note")
-    if style == "asof" and "period_contradicts_file" not in bad:
-        asof.mess = ("period_text", period)
+    # the period a reader sees first: the title, or the 截至 line when the title has none
+    shown = asof if style == "asof" else title
+    if "period_contradicts_file" in bad:
+        shown.bad = ("period_contradicts_file", "", period, "")
+    elif style != "half":
+        shown.mess = ("period_text", period)
     money_unit = "元" if habits["in_yuan"] else "万元"
     sheet.merge(2, 0, 2, max(1, last // 2), f"单位：个、人、{money_unit}", "note")
 

@@ -123,7 +123,8 @@ def test_truetype_copy_keeps_outlines_metrics_and_cmap(tiny_cff, tmp_path):
     before = path.stat().st_mtime_ns
     assert fonts.truetype_copy(tiny_cff, cache_dir=tmp_path) == (path, family)
     assert path.stat().st_mtime_ns == before
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp files left
+    # no temporary files left (the .lock file stays, as locks must)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, path.stem + ".lock"])
 
 
 def test_missing_glyphs_against_font_tables():
@@ -264,6 +265,23 @@ def test_save_is_deterministic(tmp_path):
     before = {p: p.read_bytes() for p in first}
     style.save_figure(fig, tmp_path / "a" / "chart", dpi=72)
     assert {p: p.read_bytes() for p in first} == before
+
+
+@pytest.mark.slow
+def test_save_is_deterministic_across_processes(tmp_path):
+    """A fresh interpreter writes the same bytes as this one (no per-process ids or dates)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from analysis.smoke import smoke_figure; "
+        "from analysis.style import save_figure; "
+        "save_figure(smoke_figure(), Path(sys.argv[1]), formats=('pdf', 'svg'), dpi=72)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "other")], check=True, timeout=300)
+    style.save_figure(smoke_figure(), tmp_path / "here", formats=("pdf", "svg"), dpi=72)
+    for ext in ("pdf", "svg"):
+        assert (tmp_path / f"other.{ext}").read_bytes() == (tmp_path / f"here.{ext}").read_bytes(), ext
 
 
 def test_metadata_is_fixed(smoke_files):

@@ -238,18 +238,43 @@ def truetype_copy(path: str | Path, cache_dir: str | Path | None = None,
         The TrueType file and its family name.  Written atomically, so parallel test workers
         may race harmlessly.
     """
-    from fontTools.pens.cu2quPen import Cu2QuPen
-    from fontTools.pens.ttGlyphPen import TTGlyphPen
-    from fontTools.ttLib import TTFont, newTable
+    from fontTools.ttLib import TTFont
 
     path = Path(path)
     face = _face_index(path, family)
     cache = Path(cache_dir) if cache_dir is not None else Path(mpl.get_cachedir()) / "analysis-fonts"
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     target = cache / f"{path.stem}-{face}-{digest}-r{_RECIPE}.ttf"
-    if target.is_file():
-        with TTFont(target, lazy=True) as done:
-            return target, done["name"].getDebugName(1)
+    if not target.is_file():
+        # one process converts, others wait: parallel test workers would otherwise each spend
+        # the conversion time
+        with _file_lock(target.with_suffix(".lock")):
+            if not target.is_file():
+                _convert_cff(path, face, target)
+    with TTFont(target, lazy=True) as done:
+        return target, done["name"].getDebugName(1)
+
+
+@contextlib.contextmanager
+def _file_lock(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as fh:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock; the atomic replace still keeps the cache valid
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _convert_cff(path: Path, face: int, target: Path) -> None:
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import TTFont, newTable
 
     font = TTFont(path, fontNumber=face)
     old_family = font["name"].getDebugName(16) or font["name"].getDebugName(1)
@@ -304,8 +329,8 @@ def truetype_copy(path: str | Path, cache_dir: str | Path | None = None,
             record.string = f"{record.toUnicode()};{new_ps}"
     font.sfntVersion = "\x00\x01\x00\x00"
 
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=cache)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             font.save(fh)
@@ -313,7 +338,6 @@ def truetype_copy(path: str | Path, cache_dir: str | Path | None = None,
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target, new_family
 
 
 def _pdf_safe(choice: FontChoice, cache_dir: str | Path | None) -> FontChoice:

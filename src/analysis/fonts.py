@@ -108,8 +108,9 @@ class FontChoice:
 
     Attributes
     ----------
-    name : family name as matplotlib knows it (e.g. ``"Noto Sans SC"``).
-    path : font file.
+    name : family name as matplotlib knows it (e.g. ``"Microsoft YaHei"``, or
+        ``"Noto Sans SC TrueType"`` for the converted bundled font).
+    path : font file used for drawing and embedding.
     source : ``"system"`` (installed on this machine) or ``"bundled"`` (from the PyPI package).
     converted_from : for a CFF-based font, the original file that ``path`` is a TrueType copy
         of (see :func:`truetype_copy`); ``None`` when the font is used as installed.
@@ -457,7 +458,7 @@ def fail_on_missing_glyphs() -> Iterator[None]:
     Raises
     ------
     MissingGlyphError
-        On the first missing glyph, naming it and the fix.
+        When the block ends, if any glyph was missing; the message lists each one and the fix.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

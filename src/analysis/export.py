@@ -429,7 +429,8 @@ def write_docx(items: Sequence[FigureItem], path: str | os.PathLike, *,
     Each chart: the picture, the caption ``图N　…`` under it (Word style *Caption*), the
     ``数据来源：…`` note and a one-line ``解读：…``.  Pictures keep their designed print size
     (a single-column chart stays 8.5 cm wide, so its 7–9 pt text prints at that size) and are
-    scaled down only if wider than the text column (A4, 2 cm margins: 17 cm).
+    scaled down only if wider than the text column (A4, 2 cm margins: 17 cm) or taller than
+    20.2 cm (so that caption, source and reading fit on the same page).
 
     Parameters
     ----------
@@ -456,6 +457,8 @@ def write_docx(items: Sequence[FigureItem], path: str | os.PathLike, *,
     for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
         setattr(section, side, Cm(2.0))
     text_width_cm = 21.0 - 4.0
+    # page height less margins (4 cm) and about 5.5 cm for caption, source and a two-line reading
+    max_picture_height_cm = 29.7 - 4.0 - 5.5
 
     for style_name in ("Normal", "Caption", "Title", "Heading 1"):
         style = doc.styles[style_name]
@@ -483,11 +486,14 @@ def write_docx(items: Sequence[FigureItem], path: str | os.PathLike, *,
         sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
     for it in items:
-        width_cm, _ = _png_size_cm(it.png)
+        width_cm, height_cm = _png_size_cm(it.png)
+        # a tall chart (the 183-county ranking) is shrunk so that picture, caption, source and
+        # reading stay on one page; otherwise the reading drifts to the next page
+        width_cm = min(width_cm, text_width_cm, max_picture_height_cm * width_cm / height_cm)
         pic = doc.add_paragraph()
         pic.alignment = WD_ALIGN_PARAGRAPH.CENTER
         pic.paragraph_format.keep_with_next = True
-        pic.add_run().add_picture(str(it.png), width=Cm(min(width_cm, text_width_cm)))
+        pic.add_run().add_picture(str(it.png), width=Cm(width_cm))
         cap = doc.add_paragraph(f"{it.label}　{it.caption}", style="Caption")
         cap.alignment = WD_ALIGN_PARAGRAPH.CENTER
         cap.paragraph_format.keep_with_next = True

@@ -6,6 +6,8 @@ import openpyxl
 import pandas as pd
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analysis.ingest.errors import LayoutError
 from analysis.ingest.layout import RECORD_COLUMNS, STRUCTURE_COLUMNS, detect_layout, extract_records
@@ -354,3 +356,29 @@ def test_remark_saying_zhu_does_not_end_the_table():
     assert list(records["county_text"].unique()) == ["喜德县", "西昌市"]
     assert layout.column("remark").col == 3
     _conserved(sheet, records, structure)
+
+
+_CELLS = st.one_of(
+    st.sampled_from(["", "县", "团员数", "基层团组织数", "合计", "填表人：张三", "指标", "数值", "喜德县",
+                     "甲", "1", "个", "300", "约300", "—", "截至2013年6月30日", "单位：万元"]),
+    st.integers(0, 500),
+    st.text(max_size=4),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(_CELLS, min_size=1, max_size=5), min_size=0, max_size=8))
+def test_any_grid_is_conserved_or_refused(grid):
+    sheet = Sheet("s", [list(r) for r in grid])
+    width = max((len(r) for r in grid), default=0)
+    sheet.cells = [r + [""] * (width - len(r)) for r in sheet.cells]
+    layout = detect_layout(sheet)
+    try:
+        records, structure = extract_records(sheet, layout, "g.xlsx")
+    except LayoutError:
+        assert layout.kind == "unknown"
+        return
+    data_rows = set(records["source_row"])
+    assert not data_rows & set(structure["source_row"])
+    if layout.kind != "unknown":
+        assert data_rows | set(structure["source_row"]) == set(range(1, sheet.n_rows + 1))

@@ -21,8 +21,8 @@ Row conservation
 :func:`extract_records` returns two frames.  Every row of the sheet is either a *record row*
 (its data cells are in ``records``) or a *structure row* (in ``structure`` with the reason it is
 not data: title, meta, header, code_row, units_row, blank, total, total_unlabelled, footer,
-section).  ``set(records.source_row) | set(structure.source_row)`` is every row 1…n, and the two
-never overlap — the cleaning step relies on that to prove nothing was lost.
+section, no_data_cells).  ``set(records.source_row) | set(structure.source_row)`` is every row
+1…n, and the two never overlap — the cleaning step relies on that to prove nothing was lost.
 """
 
 from __future__ import annotations
@@ -806,4 +806,14 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
                                     indicator=indicator, header_unit=unit, raw_value=sheet.cell(r, c.col)))
     out = pd.DataFrame(records, columns=RECORD_COLUMNS)
     out["raw_value"] = out["raw_value"].astype(object)
+    # a data row with no data column (a table of names only) still has to be accounted for
+    empty = sorted(set(r + 1 for r in layout.data_rows) - set(out["source_row"]))
+    if empty:
+        extra = pd.DataFrame(
+            [dict(source_file=src, source_sheet=sheet.name, source_row=r, reason="no_data_cells",
+                  text=" | ".join(t for t in _row_texts(sheet, r - 1) if t)) for r in empty],
+            columns=STRUCTURE_COLUMNS,
+        )
+        structure = pd.concat([structure, extra], ignore_index=True).sort_values("source_row", kind="stable")
+        structure = structure.reset_index(drop=True)
     return out, structure

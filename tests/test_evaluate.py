@@ -1,0 +1,218 @@
+"""Per-round DiD evaluation: a hand-worked panel, options, and recovery of the demo's planted effects."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.catalog import load_catalog
+from analysis.design import build_design, period_index, to_base_panel
+from analysis.evaluate import (
+    FAMILY,
+    EvaluationError,
+    estimate_round,
+    evaluate,
+    family,
+    round_data,
+    run_evaluation,
+)
+
+
+def _tiny() -> pd.DataFrame:
+    # units A, B first treated in period 2; C, D in period 3 (everyone treated: no never-treated)
+    y = {"A": [1, 4, 6], "B": [3, 5, 9], "C": [2, 3, 7], "D": [0, 2, 2]}
+    g = {"A": 2, "B": 2, "C": 3, "D": 3}
+    rows = [(u, t + 1, g[u], v, "p1" if u in "AC" else "p2") for u, ys in y.items() for t, v in enumerate(ys)]
+    return pd.DataFrame(rows, columns=["base_code", "t", "gname", "y", "prefecture_code"])
+
+
+def test_estimate_round_by_hand():
+    out = estimate_round(_tiny(), "y", round_=1, domain="vitality", biters=99, seed=1, twfe=False)
+    cells = out["attgt"].set_index(["group", "time"])
+    # ATT(2,2): cohort 2 changes 1→2 are 3 and 2 (mean 2.5); not-yet-treated C, D change 1 and 2
+    # (mean 1.5): 2.5 − 1.5 = 1.0
+    assert cells.loc[(2, 2), "att"] == pytest.approx(1.0)
+    assert bool(cells.loc[(2, 2), "estimable"])
+    # once cohort 3 starts nobody is left to compare with: its cells and (2, 3) are not estimable
+    assert not cells.loc[(2, 3), "estimable"] and np.isnan(cells.loc[(2, 3), "att"])
+    assert not cells.loc[(3, 3), "estimable"]
+    eff = out["effects"]
+    simple = eff[(eff["type"] == "simple") & (eff["level"] == "overall")].iloc[0]
+    assert simple["att"] == pytest.approx(1.0)  # the only estimable post cell
+    dyn0 = eff[(eff["type"] == "dynamic") & (eff["level"] == "event_time") & (eff["key"] == 0)].iloc[0]
+    assert dyn0["att"] == pytest.approx(1.0)
+    # p from the normal approximation: erfc(|z| / √2)
+    assert simple["p"] == pytest.approx(math.erfc(abs(simple["att"] / simple["se"]) / math.sqrt(2)))
+    assert set(eff["type"]) == {"simple", "dynamic", "group", "calendar"}
+    assert (eff["round"] == 1).all() and (eff["domain"] == "vitality").all() and (eff["n_units"] == 4).all()
+
+
+def test_estimate_round_options_are_checked():
+    with pytest.raises(EvaluationError, match="choose 'county' or 'prefecture'"):
+        estimate_round(_tiny(), "y", round_=1, cluster="city")
+    with pytest.raises(EvaluationError, match="'z' is not a column"):
+        estimate_round(_tiny(), "z", round_=1)
+
+
+def test_family_respects_rounds():
+    r1 = set(family(round_=1)["indicator"])
+    r2 = set(family(round_=2)["indicator"])
+    assert "weak_orgs" not in r1 and "youth_models" not in r1
+    assert {"weak_orgs", "youth_models"} <= r2
+    assert len(family()) == sum(len(v) for v in FAMILY.values())
+    with pytest.raises(EvaluationError, match="not catalog codes"):
+        family(indicators=["nonsense"])
+
+
+def test_run_evaluation_needs_the_clean_outputs(tmp_path):
+    with pytest.raises(EvaluationError, match="python -m analysis clean"):
+        run_evaluation(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# recovery of the planted effects of the demo data
+# --------------------------------------------------------------------------------------------
+
+# raw indicators in catalog units: the demo's truth.effects is stated for these
+RAW_FAMILY = ["members_recruited", "league_members", "dues_rate", "nonpublic_firms_with_org",
+              "townships_active", "weak_orgs", "posts_filled", "townships_with_secretary",
+              "fulltime_cadres", "cadres_placed", "cadres_trained", "attends_party_meetings",
+              "liaison_system", "in_party_assessment", "party_documents", "townships_funded",
+              "league_funds", "orgs_established", "youth_models",
+              "volunteers", "league_orgs", "parttime_cadres"]
+NO_EFFECT = ["volunteers", "league_orgs", "parttime_cadres"]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from analysis.demo import truth
+    from analysis.ingest.outputs import build_panel
+
+    tr = truth()
+    panel = to_base_panel(build_panel(tr.clean))
+    design = build_design(tr.roster)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = evaluate(panel, design, indicators=RAW_FAMILY, biters=199, seed=7, heterogeneity=False,
+                       twfe=False)
+    # true effect per round, indicator, base county and period: counts of split parts summed,
+    # other items from the parent unit (as to_base_panel does)
+    cat = load_catalog()
+    eff = tr.effects.assign(t=period_index(tr.effects["period"]))
+    additive = eff["indicator"].map(lambda c: cat.at[c, "type"] in ("count", "money"))
+    keys = ["round", "indicator", "base_code", "t"]
+    other = eff[~additive].assign(child=eff["county_code"] != eff["base_code"]).sort_values("child")
+    true = pd.concat([eff[additive].groupby(keys)["effect"].sum(),
+                      other.groupby(keys)["effect"].first()]).rename("true").reset_index()
+    gname = design[["round", "base_code", "gname"]]
+    # true ATT(g, t): mean over the cohort's counties (all counties are complete in the truth)
+    cell_truth = true.merge(gname, on=["round", "base_code"]).groupby(
+        ["round", "indicator", "gname", "t"])["true"].mean().reset_index().rename(
+        columns={"gname": "group", "t": "time"})
+    return out, cell_truth, design, panel
+
+
+def _post_cells(out, cell_truth):
+    cells = out["attgt"]
+    cells = cells[cells["estimable"] & cells["post"]]
+    return cells.merge(cell_truth, on=["round", "indicator", "group", "time"], how="left")
+
+
+def test_demo_every_county_in_one_batch_per_round(demo):
+    _, _, design, panel = demo
+    assert design.groupby("round")["base_code"].nunique().tolist() == [181, 181]
+    assert sorted(design["gname"].unique().tolist()) == [2, 3, 4, 5, 9, 10, 11, 12]
+
+
+def test_demo_recovers_planted_dynamic_effects(demo):
+    out, cell_truth, _, _ = demo
+    cells = _post_cells(out, cell_truth)
+    assert cells["true"].notna().all()
+    # true dynamic effect at e: cells of that event time weighted by cohort size, as aggte does
+    dyn_true = cells.groupby(["round", "indicator", "event_time"]).apply(
+        lambda d: np.average(d["true"], weights=d["n_treated"]), include_groups=False).rename("true")
+    eff = out["effects"]
+    dyn = eff[(eff["type"] == "dynamic") & (eff["level"] == "event_time") & (eff["key"] >= 0)]
+    dyn = dyn.merge(dyn_true.reset_index(), left_on=["round", "indicator", "key"],
+                    right_on=["round", "indicator", "event_time"])
+    covered = (dyn["ci_low"] <= dyn["true"]) & (dyn["true"] <= dyn["ci_high"])
+    # 22 indicators × 2 rounds × event times 0–2 (two round-2-only items): ~120 cells
+    assert len(dyn) >= 110
+    assert covered.mean() >= 0.90
+    in_band = (dyn["band_low"] <= dyn["true"]) & (dyn["true"] <= dyn["band_high"])
+    assert in_band.mean() >= 0.95
+    # ATT(g, t) cells: pointwise 95 % intervals
+    cell_cov = ((cells["ci_low"] <= cells["true"]) & (cells["true"] <= cells["ci_high"])).mean()
+    assert cell_cov >= 0.90
+
+
+def test_demo_effect_free_indicators_not_significant_after_bh(demo):
+    out, _, _, _ = demo
+    s = out["summary"]
+    free = s[s["indicator"].isin(NO_EFFECT)]
+    assert len(free) == 6  # three indicators × two rounds
+    assert not free["significant"].any()
+    assert (free["q"] >= 0.05).all()
+    # and most of the planted effects are found
+    planted = s[~s["indicator"].isin(NO_EFFECT)]
+    assert planted["significant"].mean() >= 0.8
+
+
+def test_demo_round_difference_covers_truth(demo):
+    out, cell_truth, _, _ = demo
+    cells = _post_cells(out, cell_truth)
+    # simple ATT: post cells weighted by cohort size
+    simple_true = cells.groupby(["round", "indicator"]).apply(
+        lambda d: np.average(d["true"], weights=d["n_treated"]), include_groups=False).unstack("round")
+    rd = out["round_difference"]
+    rd = rd[rd["type"] == "simple"].set_index("indicator")
+    truth_diff = (simple_true[2] - simple_true[1]).reindex(rd.index)
+    assert len(rd) == 20  # weak_orgs, youth_models are round-2 only
+    covered = (rd["ci_low"] <= truth_diff) & (truth_diff <= rd["ci_high"])
+    assert covered.mean() >= 0.85
+    assert np.allclose(rd["diff"], rd["att_r2"] - rd["att_r1"])
+
+
+def test_demo_round_two_only_items_use_their_own_window(demo):
+    out, _, _, _ = demo
+    cells = out["attgt"]
+    weak = cells[(cells["indicator"] == "weak_orgs")]
+    # reported from 2012H1 (t = 9): batch 1 (g = 9) has no pre-period and is left out
+    assert weak["time"].min() >= 10 and 9 not in set(weak["group"])
+    assert out["notes"]["note"].str.contains("already treated in the first period").any()
+
+
+def test_heterogeneity_and_twfe_on_demo_subset(demo):
+    _, _, design, panel = demo
+    # one indicator of round 2: subsets by 三州 and by sending level, and the TWFE contrast
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = evaluate(panel, design, indicators=["cadres_trained"], rounds=(2,), biters=99, seed=3)
+    s = out["summary"]
+    assert set(s["subset"]) == {"all", "三州", "其他", "省级", "市级"}
+    n = s.set_index("subset")["n_units"]
+    assert n["三州"] + n["其他"] == n["all"] == n["省级"] + n["市级"]
+    h = out["heterogeneity"].set_index("subset_dim")
+    a = s.set_index("subset")
+    row = h.loc["三州"]
+    assert row["diff_b_minus_a"] == pytest.approx(a.loc[row["subset_b"], "att"] - a.loc[row["subset_a"], "att"])
+    assert row["se"] == pytest.approx(math.sqrt(a.loc["三州", "se"] ** 2 + a.loc["其他", "se"] ** 2))
+    tw = out["twfe"]
+    # no never-treated counties: e = −1 and the earliest event time are both references
+    assert (tw["subset"] == "all").all() and tw["reference"].sum() == 2
+    assert "round_difference" not in out
+
+
+def test_round_data_window(demo):
+    _, _, design, panel = demo
+    d1 = round_data(panel, design, 1)
+    assert sorted(d1["t"].unique().tolist()) == [1, 2, 3, 4, 5]
+    d2 = round_data(panel, design, 2)
+    assert sorted(d2["t"].unique().tolist()) == list(range(7, 15))
+    assert (d2["event_time"] == d2["t"] - d2["gname"]).all()
+    with pytest.raises(EvaluationError, match="no period"):
+        round_data(panel, design, 1, window=("2015H1", "2015H2"))

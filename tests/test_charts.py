@@ -174,6 +174,9 @@ def test_ranking_caterpillar_order_colours_and_legend():
     assert ax.get_legend().get_title().get_text() == "等级"
     intervals = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert sum(len(c.get_segments()) for c in intervals) == 5
+    # only the light 合格 yellow intervals get a dark outline (visible in grey print)
+    outlined = [to_hex(c.get_color()[0]) for c in intervals if c.get_path_effects()]
+    assert outlined == [GRADE_COLORS["合格"].lower()]
 
 
 def test_ranking_caterpillar_rejects_unknown_grade():

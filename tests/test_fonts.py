@@ -316,6 +316,17 @@ def _lightness(hex_colour: str) -> float:
     return 116 * y ** (1 / 3) - 16 if y > 216 / 24389 else 24389 / 27 * y
 
 
+def test_lightness_known_values_and_outline_rule():
+    # reference points of CIE L*: black 0, white 100, sRGB #777777 = 50.0 (mid grey)
+    assert style.lightness("#000000") == pytest.approx(0.0)
+    assert style.lightness("#FFFFFF") == pytest.approx(100.0)
+    assert style.lightness("#777777") == pytest.approx(50.0, abs=0.1)
+    for colour in style.OKABE_ITO.values():
+        assert style.lightness(colour) == pytest.approx(_lightness(colour))
+    assert style.outline(style.GRADE_COLORS["合格"], 1.2) is not None  # yellow, L* 89
+    assert all(style.outline(style.GRADE_COLORS[g], 1.2) is None for g in ("优秀", "良好", "不合格"))
+
+
 def test_round_colours_differ_in_grey():
     l1, l2 = (_lightness(style.ROUND_COLORS[r]) for r in style.ROUNDS)
     assert abs(l1 - l2) >= 20

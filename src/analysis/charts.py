@@ -34,6 +34,7 @@ from analysis.style import (
     add_source_note,
     axis_label,
     new_figure,
+    outline,
 )
 
 __all__ = [
@@ -317,7 +318,8 @@ def ranking_caterpillar(
         if not m.any():
             continue
         d = data[m]
-        ax.hlines(y[m], d["rank_low"], d["rank_high"], color=GRADE_COLORS[g], linewidth=1.2)
+        ax.hlines(y[m], d["rank_low"], d["rank_high"], color=GRADE_COLORS[g], linewidth=1.2,
+                  path_effects=outline(GRADE_COLORS[g], 1.2))
         ax.plot(d["rank"], y[m], GRADE_MARKERS[g], color=GRADE_COLORS[g], markersize=marker_pt,
                 markeredgecolor="black", markeredgewidth=0.3, linestyle="none", label=g)
     ax.set_yticks(y, data[name].astype(str).tolist(), fontsize=min(7.0, max(3.0, 0.8 * row_pt)))

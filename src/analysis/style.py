@@ -18,6 +18,7 @@ from typing import Literal
 
 import matplotlib as mpl
 import seaborn as sns
+from matplotlib import patheffects
 from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -46,7 +47,9 @@ __all__ = [
     "axis_label",
     "figure_size",
     "house_rc",
+    "lightness",
     "new_figure",
+    "outline",
     "period_label",
     "save_figure",
 ]
@@ -97,6 +100,37 @@ _WIDTHS_CM: dict[str, float] = {"single": SINGLE_COLUMN_CM, "double": DOUBLE_COL
 _SVG_HASHSALT = "analysis-residency"
 _SOFTWARE = "analysis (matplotlib)"
 _FORMATS = frozenset({"png", "pdf", "svg"})
+
+
+def lightness(colour: str) -> float:
+    """CIE L* (0 = black, 100 = white) of a colour: how it prints in grey.
+
+    Parameters
+    ----------
+    colour : any matplotlib colour (``"#F0E442"``, ``"tab:blue"``).
+    """
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+               for c in mpl.colors.to_rgb(colour))
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b  # relative luminance, sRGB / D65
+    return 116 * y ** (1 / 3) - 16 if y > 216 / 24389 else 24389 / 27 * y
+
+
+def outline(colour: str, width: float) -> list | None:
+    """Path effects giving a light line a dark outline, so it stays visible on white and in grey.
+
+    Parameters
+    ----------
+    colour : the line's colour.
+    width : the line's width (points).
+
+    Returns
+    -------
+    list of path effects for ``path_effects=...``, or ``None`` when the colour is dark enough
+    (L* ≤ 80, e.g. everything but 合格 yellow).
+    """
+    if lightness(colour) <= 80:
+        return None
+    return [patheffects.Stroke(linewidth=width + 1.0, foreground="#555555"), patheffects.Normal()]
 
 
 def figure_size(width: Width | float = "single", aspect: float = 0.62) -> tuple[float, float]:

@@ -85,6 +85,9 @@ def test_calamine_is_used_when_there_are_no_error_cells(tmp_path):
     assert sheets[0].merged == [MergedRange(1, 1, 1, 3)]
     assert sheets[1].hidden is True
     assert sheets[0].note == ""
+    frame = sheets[0].to_frame()
+    assert frame.to_dict("list") == {"row": [2, 3], "col": [2, 2], "cell": ["B2", "B3"],
+                                     "value": ["标题", 7], "merged": ["B2:D2", ""]}
 
 
 def test_fallback_to_openpyxl_when_calamine_fails(xlsx_path, monkeypatch):

@@ -109,6 +109,23 @@ class Sheet:
     def n_cols(self) -> int:
         return max((len(r) for r in self.cells), default=0)
 
+    def to_frame(self) -> "pd.DataFrame":
+        """The non-empty cells, long: ``row`` and ``col`` (1-based, as Excel counts), ``cell``
+        (A1), ``value`` (raw, object dtype) and ``merged`` (the A1 range of the merged block the
+        cell starts, else empty)."""
+        import pandas as pd
+
+        starts = {(m.first_row, m.first_col): m.a1 for m in self.merged}
+        rows = [
+            (r + 1, c + 1, a1(r, c), v, starts.get((r, c), ""))
+            for r, line in enumerate(self.cells)
+            for c, v in enumerate(line)
+            if not (v is None or (isinstance(v, str) and v == ""))
+        ]
+        out = pd.DataFrame(rows, columns=["row", "col", "cell", "value", "merged"])
+        out["value"] = out["value"].astype(object)
+        return out
+
     def cell(self, row: int, col: int) -> Any:
         """The raw value at (row, col), ``""`` outside the grid."""
         if 0 <= row < len(self.cells) and 0 <= col < len(self.cells[row]):

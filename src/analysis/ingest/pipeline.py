@@ -300,8 +300,8 @@ def _default_to_base(codes) -> pd.Series:
 
 def _normalized_headers(headers: pd.Series) -> pd.Series:
     """normalize_label over the distinct headers only (a few dozen per run, not one per cell)."""
-    text = headers.map(lambda h: str(h) if _present(h) else "")
-    table = {h: normalize_label(h) for h in text.unique()}
+    text = _text_or(headers, "")
+    table = {h: normalize_label(h) if h else "" for h in text.unique()}
     return text.map(table)
 
 
@@ -367,6 +367,16 @@ def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
             pd.Series(note, index=index, dtype=object))
 
 
+def _text_or(series: pd.Series, empty: object) -> pd.Series:
+    """Cells as stripped-of-nothing text, with ``empty`` where the cell is blank or missing
+    (the vectorised form of :func:`_present`, for columns of 10⁵ cells)."""
+    text = series.astype(object).where(series.notna(), None)
+    as_str = text.map(lambda x: x if isinstance(x, str) else (None if x is None else str(x)),
+                      na_action="ignore")
+    blank = as_str.isna() | (as_str.astype(str).str.strip() == "")
+    return as_str.where(~blank, empty).astype(object)
+
+
 def _present(x: object) -> bool:
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return False
@@ -376,14 +386,13 @@ def _present(x: object) -> bool:
 def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
                           resolver: Resolver) -> tuple[pd.Series, pd.Series]:
     """County code and resolver error per record; one resolver call per prefecture and period."""
-    texts = records["county_text"]
+    texts = _text_or(records["county_text"], None)
     if "county_code_text" in records:  # a county code column stands in for a missing name
-        texts = texts.where(texts.map(_present), records["county_code_text"])
-    frame = pd.DataFrame({"county_text": texts.map(lambda t: str(t) if _present(t) else None),
+        texts = texts.where(texts.notna(), _text_or(records["county_code_text"], None))
+    frame = pd.DataFrame({"county_text": texts,
                           # "" rather than None: groupby keys must compare equal to lookups
-                          "prefecture_text": records["prefecture_text"].map(
-                              lambda t: str(t) if _present(t) else ""),
-                          "period": period.map(lambda t: t if _present(t) else "")},
+                          "prefecture_text": _text_or(records["prefecture_text"], ""),
+                          "period": _text_or(period, "")},
                          index=records.index)
     # one resolver call per prefecture and period, over the distinct names only
     found: dict[tuple, tuple] = {}
@@ -655,6 +664,8 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     quarantine = failure_table[failure_table["action"] == "quarantine"]
     quarantine = quarantine.sort_values(["file", "sheet", "record_id", "rule"],
                                         ignore_index=True)[QUARANTINE_COLUMNS]
+    # raw cells mix numbers, text and dates; one text column reads the same in CSV and Parquet
+    quarantine["raw_value"] = quarantine["raw_value"].map(_as_text).astype(object)
     audit = pd.concat([a for a in audits if len(a)] or [pd.DataFrame(columns=AUDIT_COLUMNS)],
                       ignore_index=True)
     audit = audit.sort_values(["source_file", "source_sheet", "record_id", "stage", "rule"],

@@ -284,6 +284,16 @@ def test_compliance_bars_and_labels():
     assert [t.get_text() for t in ax.get_xticklabels()][-1] == "100%"
 
 
+def test_compliance_missing_round_is_blank_not_zero():
+    df = pd.concat([COMPLIANCE, pd.DataFrame([{"prefecture": "甘孜藏族自治州", "round": 2, "share": 0.4}])])
+    fig = draw(charts.compliance_chart, df)
+    bars = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert len(bars) == 5  # 2 + 2 + only round 2 for 甘孜
+    # 甘孜 is the third prefecture: y = 0, its round-2 bar centred at -0.19
+    gz = [b for b in bars if abs(b.get_y() + b.get_height() / 2) < 0.3]
+    assert [(round(b.get_y() + b.get_height() / 2, 2), b.get_width()) for b in gz] == [(-0.19, 40.0)]
+
+
 def test_compliance_rejects_percent_instead_of_fraction():
     with pytest.raises(ChartDataError, match=r"compliance_chart: row 0: share=50.0 is outside 0–1.*0.85"):
         charts.compliance_chart(COMPLIANCE.assign(share=[50, 75, 0, 25]), **NOTE)

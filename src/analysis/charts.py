@@ -474,7 +474,7 @@ def compliance_chart(
     shares : long frame, columns ``prefecture``, ``round`` (1/2 or 第一轮/第二轮) and ``share``,
         the fraction of the prefecture's counties meeting the standard (0–1; drawn as %).
         Optional ``n_counties`` is written after the prefecture name.  Prefectures keep their
-        order of first appearance.
+        order of first appearance; a missing (prefecture, round) is left blank, not drawn as 0.
     source, period : for the note under the chart.
     standard : the standard, in words (goes into the title).
     title : Chinese title; default ``"达标县占比"`` with the standard on a second line.
@@ -509,7 +509,9 @@ def compliance_chart(
     h = 0.38
     for k, rnd in enumerate(ROUNDS):
         offset = h / 2 if k == 0 else -h / 2  # round 1 above round 2 in each pair
-        ax.barh(y + offset, wide[rnd].fillna(0) * 100, height=h, color=ROUND_COLORS[rnd],
+        # a missing share is left blank, not drawn as 0 %
+        has = wide[rnd].notna().to_numpy()
+        ax.barh(y[has] + offset, wide[rnd].to_numpy()[has] * 100, height=h, color=ROUND_COLORS[rnd],
                 hatch=ROUND_HATCHES[rnd], edgecolor="white", linewidth=0.3, label=rnd)
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 100)

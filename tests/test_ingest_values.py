@@ -68,6 +68,11 @@ CASES = [
     ("5万元", "money", "万元", "元", 5, "ok", "number"),  # the cell's own unit wins
     ("0.5元/人", "money", "元/人", None, 0.5, "ok", "number"),
     ("1.2万", "money", "万元", None, 1.2, "ok", "number_with_text"),
+    ("￥3000", "money", "万元", None, 0.3, "ok", "unit_conversion"),
+    ("三千元", "money", "万元", None, 0.3, "ok", "unit_conversion"),
+    ("百分之八十五", "rate", "%", None, 85, "ok", "chinese_numeral"),
+    ("暂未建立", "bool", None, None, 0, "ok", "yes_no"),
+    ("有（3次）", "bool", None, None, 1, "ok", "yes_no"),
     # yes / no vocabulary
     ("是", "bool", None, None, 1, "ok", "yes_no"),
     ("否", "bool", None, None, 0, "ok", "yes_no"),

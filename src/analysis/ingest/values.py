@@ -253,7 +253,7 @@ def _bool_from_text(s: str) -> int | None:
     if key in _NO:
         return 0
     # Free phrases: "已建立联系会议制度" / "未纳入" / "不列席" / "没有".
-    if key.startswith(("未", "没", "不", "无", "否")):
+    if key.startswith(("未", "没", "不", "无", "否", "暂未", "尚未", "暂无")):
         return 0
     if key.startswith(("已", "是", "有")):
         return 1
@@ -354,9 +354,13 @@ def _parse(raw: Any, type_: str, unit: str | None, header_unit: str | None) -> P
     if m:
         notes.append(f'approximate ("{m.group(0)}")')
         body = body[: m.start()].strip()
-    # Unit words at the end of the cell.
+    # Unit words at the end of the cell (and the two that come first: ¥300, 百分之八十五).
     percent_sign = False
     unit_in_cell: str | None = None
+    if body.startswith("¥"):  # NFKC has folded ￥ to ¥
+        body = body[1:].strip() + "元"
+    if body.startswith("百分之"):
+        body = body[3:].strip() + "%"
     if body.endswith("%"):
         percent_sign, body = True, body[:-1].strip()
     elif body.endswith("‰"):

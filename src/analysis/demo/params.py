@@ -82,7 +82,7 @@ BASELINES: dict[str, dict] = {
     "parttime_cadres": dict(model="poisson", base="townships", per=6.0, trend=0.01),
     "cadres_placed": dict(model="poisson", base="townships", per=0.9, trend=0.0),
     "cadres_trained": dict(model="poisson", base="townships", per=7.0, trend=0.02),
-    "attends_party_meetings": dict(model="bool", p0=0.30, hazard=0.05, off=0.02, trend=0.03),
+    "attends_party_meetings": dict(model="bool", p0=0.20, hazard=0.04, off=0.02, trend=0.03),
     "liaison_system": dict(model="bool", p0=0.20, hazard=0.04, off=0.02, trend=0.03),
     "in_party_assessment": dict(model="bool", p0=0.25, hazard=0.04, off=0.02, trend=0.03),
     "party_documents": dict(model="poisson", base="one", per=0.9, trend=0.02),

@@ -94,6 +94,26 @@ def test_event_study_two_rounds():
     assert legend.get_texts()[1].get_text() == "95%一致置信带"
 
 
+def test_event_study_accepts_did_aggregation_table():
+    # the shape of analysis.did AggteResult.to_frame(): overall row first, then level/key rows
+    table = pd.DataFrame({
+        "type": "dynamic",
+        "level": ["overall", "event_time", "event_time", "event_time"],
+        "key": pd.array([pd.NA, -1, 0, 1], dtype="Int64"),
+        "att": [0.9, 0.1, 0.8, 1.0],
+        "se": [0.1, 0.1, 0.1, 0.1],
+        "ci_low": [0.7, -0.1, 0.6, 0.8],
+        "ci_high": [1.1, 0.3, 1.0, 1.2],
+        "band_low": [np.nan, -0.2, 0.5, 0.7],
+        "band_high": [np.nan, 0.4, 1.1, 1.3],
+    })
+    fig = draw(charts.event_study_plot, table)
+    (container,) = fig.axes[0].containers
+    x, y = (np.asarray(v, float) for v in container.lines[0].get_data())
+    np.testing.assert_allclose(x, [-1, 0, 1])  # overall row dropped
+    np.testing.assert_allclose(y, [0.1, 0.8, 1.0])
+
+
 def test_event_study_single_panel_without_band_or_pre_periods():
     df = pd.DataFrame(dict(event_time=[0, 1, 2], att=[1.0, 2.0, 3.0], ci_low=[0.5, 1.5, 2.5],
                            ci_high=[1.5, 2.5, 3.5], band_low=np.nan, band_high=np.nan))

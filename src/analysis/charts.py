@@ -149,7 +149,10 @@ def event_study_plot(
           (drawn as a shaded band; NaN where not computed);
         - ``round`` (optional) : 1/2 or 第一轮/第二轮; one panel per round, sharing the y axis.
 
-        This is the shape of ``analysis.did`` dynamic aggregation results.
+        The table of ``analysis.did`` dynamic aggregation (``AggteResult.to_frame()``, with
+        ``level``/``key`` instead of ``event_time``) is accepted as is: its ``event_time`` rows
+        are plotted and the ``overall`` row is dropped.  Concatenate one per round with a
+        ``round`` column for two panels.
     source, period : data source and period covered, for the note under the chart.
     outcome, unit : y-axis label, e.g. ``outcome="团青比", unit="百分点"``.
     title : Chinese title.
@@ -161,6 +164,11 @@ def event_study_plot(
     """
     chart = "event_study_plot"
     cols = ["event_time", "att", "ci_low", "ci_high", "band_low", "band_high"]
+    if (isinstance(estimates, pd.DataFrame) and "event_time" not in estimates.columns
+            and {"level", "key"} <= set(estimates.columns)):
+        # the dynamic aggregation table of analysis.did (AggteResult.to_frame): keep the
+        # per-event-time rows, drop the overall row
+        estimates = estimates[estimates["level"] == "event_time"].rename(columns={"key": "event_time"})
     data = _require(estimates, cols, chart, numeric=cols)
     _check_interval(data, "ci_low", "ci_high", chart)
     _check_interval(data, "band_low", "band_high", chart)

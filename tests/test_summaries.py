@@ -266,3 +266,10 @@ def test_round_windows_match_the_chart_pack():
 
     assert s.ROUND_WINDOWS == ROUND_WINDOWS
     assert all(s.ROUND_END_PERIODS[r] == ROUND_WINDOWS[r][1] for r in (1, 2))
+
+
+def test_prefecture_names_are_common_names_on_both_paths():
+    codes = pd.DataFrame({"base_code": ["513431", "513221"]})  # 昭觉县 (凉山), 汶川县 (阿坝)
+    assert s.add_prefecture(codes)["prefecture"].tolist() == ["凉山州", "阿坝州"]
+    files = pd.Series(["2013年上半年/凉山彝族自治州团委_x.xlsx", "2013年上半年/凉山州团委_y.xlsx"])
+    assert s.file_sender(files).tolist() == ["凉山州", "凉山州"]

@@ -20,7 +20,7 @@ import pandas as pd
 
 from analysis.catalog import load_catalog
 from analysis.ingest.periods import parse_period, period_sort_key
-from analysis.reference import base_units, load_units
+from analysis.reference import base_units, load_prefectures, load_units
 
 __all__ = [
     "SummaryInputError",
@@ -118,9 +118,23 @@ def file_sender(source_file: pd.Series) -> pd.Series:
 
     Returns
     -------
-    Series of prefecture names (``成都市``, ``凉山州``), ``<NA>`` where the path names none.
+    Series of prefecture names in their common form (``成都市``, ``凉山州``, as
+    :func:`prefecture_name`), ``<NA>`` where the path names none.
     """
-    return source_file.astype("string").str.extract(_SENDER, expand=False)
+    sender = source_file.astype("string").str.extract(_SENDER, expand=False)
+    # a file may carry the full name (凉山彝族自治州团委); fold it to the common one
+    full = load_prefectures(2013)
+    common = _prefecture_names()
+    to_common = {name: common[code] for code, name in zip(full["code"], full["name"])}
+    return sender.map(lambda x: to_common.get(x, x) if isinstance(x, str) else x).astype("string")
+
+
+def _prefecture_names() -> dict[str, str]:
+    """Prefecture code → common name: 市 keep their name, 自治州 are called by short name + 州
+    (凉山彝族自治州 → 凉山州), as the League's own documents and file names do."""
+    p = load_prefectures(2013)
+    return {c: (f"{short}州" if name.endswith("自治州") else name)
+            for c, name, short in zip(p["code"], p["name"], p["short_name"])}
 
 
 def file_period(source_file: pd.Series) -> pd.Series:
@@ -142,14 +156,16 @@ def add_prefecture(frame: pd.DataFrame, code: str = "base_code") -> pd.DataFrame
 
     Returns
     -------
-    Copy of ``frame`` with ``prefecture`` and ``county`` (``<NA>`` for unknown codes).
+    Copy of ``frame`` with ``prefecture`` (common name: 成都市, 凉山州) and ``county``
+    (``<NA>`` for unknown codes).
     """
     _require(frame, [code], "add_prefecture")
     units = pd.concat([load_units(2013), base_units()], ignore_index=True)
     units = units.drop_duplicates("code", keep="last")  # base names win for base codes
     key = frame[code].astype("string").str.replace(r"\.0$", "", regex=True)
     out = frame.copy()
-    out["prefecture"] = key.map(dict(zip(units["code"], units["prefecture_name"]))).astype("string")
+    pref = dict(zip(units["code"], units["prefecture_code"].map(_prefecture_names())))
+    out["prefecture"] = key.map(pref).astype("string")
     out["county"] = key.map(dict(zip(units["code"], units["name"]))).astype("string")
     return out
 

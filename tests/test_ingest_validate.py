@@ -141,3 +141,11 @@ def test_reported_rates_are_compared_with_their_counts():
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="lacks column"):
         check_cells(pd.DataFrame({"record_id": ["a"]}))
+
+
+def test_every_rule_is_documented_in_the_data_contract():
+    from analysis.config import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    missing = [r.name for r in RULES if f"`{r.name}`" not in doc]
+    assert missing == []

@@ -211,8 +211,11 @@ class _Boot:
 
 
 def _rademacher(rng: np.random.Generator, biters: int, m: int) -> np.ndarray:
-    # Rademacher (+1/-1 with probability 1/2) multipliers, as R ``did`` and ``csdid`` use.
-    return rng.integers(0, 2, size=(biters, m), dtype=np.int8).astype(np.float64) * 2.0 - 1.0
+    """Rademacher (+1/-1 with probability 1/2) multipliers, as R ``did`` and ``csdid`` use."""
+    # Eight fair coin flips per random byte: unpacking bits is several times faster than
+    # rng.integers(0, 2), which dominated the run time of a national-size bootstrap.
+    bits = np.unpackbits(np.frombuffer(rng.bytes((biters * m + 7) // 8), dtype=np.uint8))[: biters * m]
+    return bits.reshape(biters, m).astype(np.float64) * 2.0 - 1.0
 
 
 def _multiplier_bootstrap(
@@ -738,10 +741,18 @@ def _weight_influence(
     ``sum_c [A_ic / s_e - R_ie pg_c / s_e^2] att_c`` with ``A_ic = 1{G_i = g_c} - pg_c`` and
     ``R_ie = sum_{c in S_e} A_ic``.  Returns an n x E matrix.
     """
-    a = (unit_group[:, None] == cell_group[None, :]).astype(float) - pg[None, :]  # n x K
+    # A = H P' - 1 pg' with H the n x cohorts membership and P the cells x cohorts incidence, so
+    # products with A need only the few cohort columns, never an n x K matrix.
+    cohorts = np.unique(cell_group)
+    h = (unit_group[:, None] == cohorts[None, :]).astype(float)
+    p = (cell_group[:, None] == cohorts[None, :]).astype(float)
+
+    def a_times(x: np.ndarray) -> np.ndarray:
+        return h @ (p.T @ x) - (pg @ x)[None, :]
+
     s = pg @ member  # E
-    term1 = a @ (member * att[:, None]) / s
-    r = a @ member
+    term1 = a_times(member * att[:, None]) / s
+    r = a_times(member)
     term2 = r * ((pg * att) @ member) / s**2
     return term1 - term2
 

@@ -357,7 +357,7 @@ def detect_layout(sheet: Sheet) -> Layout:
     if form is not None:
         return form
 
-    # the anchor header row: most catalog matches, else the first row with label words
+    # the anchor header row: most catalog names plus label words (县, 序号, 期间…), earliest on ties
     best = max(range(len(scores)), key=lambda r: (scores[r][0] + scores[r][1], -r))
     if scores[best][0] == 0 and scores[best][1] == 0:
         return Layout("unknown", notes=["no header row: no cell names a catalog indicator or a county column"])

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.fonts import fail_on_missing_glyphs
-from analysis.style import GRADE_COLORS, add_source_note, axis_label, new_figure, save_figure
+from analysis.style import OKABE_ITO, add_source_note, axis_label, new_figure, save_figure
 
 __all__ = ["SMOKE_STEM", "smoke_data", "smoke_figure", "write_smoke_figure"]
 
@@ -48,7 +48,8 @@ def smoke_figure(data: pd.DataFrame | None = None) -> Figure:
     """
     data = smoke_data() if data is None else data
     fig, ax = new_figure("single", aspect=0.75)
-    colors = [GRADE_COLORS["优秀"] if v >= 0 else GRADE_COLORS["不合格"] for v in data["change"]]
+    # sign colours from the palette itself: grade colours are reserved for grades
+    colors = [OKABE_ITO["blue"] if v >= 0 else OKABE_ITO["vermillion"] for v in data["change"]]
     ax.barh(data["prefecture"], data["change"], color=colors)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.invert_yaxis()

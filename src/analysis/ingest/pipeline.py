@@ -761,6 +761,7 @@ _ROSTER_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("round", ("轮次", "轮")),
     ("batch", ("批次", "批")),
     ("name", ("姓名",)),
+    ("prefecture_text", ("市（州）", "市州", "地市")),
     ("sending_unit", ("派出单位", "选派单位", "原单位", "单位")),
     ("county_text", ("驻点县", "驻点单位", "县（市、区）", "县市区", "驻点地", "县")),
     ("start", ("开始", "起始", "到岗")),
@@ -849,10 +850,20 @@ def roster_from_table(table: pd.DataFrame, *, salt: bytes, source_file: str = ""
         raise LayoutError("has no header row with 姓名 in its first 20 rows; the roster needs "
                           "columns 轮次, 批次, 驻点县, 姓名, 派出单位, 开始/结束日期, 考核等次",
                           file=source_file, sheet=source_sheet, rule="roster_header")
-    headers = [str(v) if _present(v) else "" for v in grid.iloc[header_row]]
+    # the header may span two rows (驻点时间 over 开始 | 结束; 五项任务完成情况 over the tasks):
+    # rows below the 姓名 row with an empty name cell still belong to the header
+    name_col = next(i for i, v in enumerate(grid.iloc[header_row])
+                    if _present(v) and "姓名" in normalize_label(v))
+    last = header_row
+    while last + 1 < len(grid) and not _present(grid.iat[last + 1, name_col]) and any(
+            _present(v) for v in grid.iloc[last + 1]):
+        last += 1
+    headers = [" ".join(_as_text(grid.iat[r, c]) for r in range(header_row, last + 1)
+                        if _present(grid.iat[r, c])) for c in range(grid.shape[1])]
     cols = _roster_columns(headers)
+    sheet_round = _round_from_text(f"{source_sheet} {_as_text(grid.iat[0, 0])}")
     rows = []
-    for i in range(header_row + 1, len(grid)):
+    for i in range(last + 1, len(grid)):
         line = grid.iloc[i]
         name = line.iloc[cols["name"]] if "name" in cols else None
         cadre = pseudonym(name, salt)
@@ -862,8 +873,10 @@ def roster_from_table(table: pd.DataFrame, *, salt: bytes, source_file: str = ""
         def get(f):
             return line.iloc[cols[f]] if f in cols and _present(line.iloc[cols[f]]) else None
 
+        round_ = _int_or_none(get("round")) if get("round") is not None else sheet_round
         rows.append({
-            "round": _int_or_none(get("round")), "batch": _int_or_none(get("batch")),
+            "round": round_, "batch": _int_or_none(get("batch")),
+            "prefecture_text": _as_text(get("prefecture_text")) or None,
             "county_text": _as_text(get("county_text")) or None, "cadre_id": cadre,
             "sending_unit": _as_text(get("sending_unit")) or None,
             "start": _date_text(get("start")), "end": _date_text(get("end")),
@@ -873,7 +886,18 @@ def roster_from_table(table: pd.DataFrame, *, salt: bytes, source_file: str = ""
             "source_row": i + 1,
         })
     cols_out = [c for c in ROSTER_COLUMNS if c not in ("county_code", "base_code")]
+    cols_out.insert(cols_out.index("county_text"), "prefecture_text")
     return pd.DataFrame(rows, columns=cols_out)
+
+
+def _round_from_text(text: str) -> int | None:
+    """``第一轮`` / ``第2轮`` / ``round 1`` in a sheet name or title → 1 or 2."""
+    m = re.search(r"第\s*([一二12])\s*轮|round\s*([12])", unicodedata.normalize("NFKC", text),
+                  re.IGNORECASE)
+    if not m:
+        return None
+    token = m.group(1) or m.group(2)
+    return {"一": 1, "二": 2}.get(token) or int(token)
 
 
 def _is_roster(path: Path, sheet_name: str, title: object) -> bool:
@@ -1035,12 +1059,24 @@ def _finish_roster(parts: list[pd.DataFrame], resolver, to_base) -> pd.DataFrame
         return pd.DataFrame(columns=ROSTER_COLUMNS)
     roster = pd.concat(parts, ignore_index=True)
     roster["county_code"] = None
-    texts = sorted(set(roster["county_text"].dropna().astype(str)))
-    if texts:
-        res = pd.DataFrame(resolver(texts)).reset_index(drop=True)
-        code = {t: (c if _present(c) and not _present(e) else None)
-                for t, c, e in zip(texts, res["code"], res["error"])}
-        roster["county_code"] = roster["county_text"].map(code)
+    # resolve with the prefecture hint, in the code book of the stint's start year
+    year = roster["start"].map(lambda d: d[:4] if isinstance(d, str) and d[:4].isdigit()
+                               else None)
+    keys = pd.DataFrame({"t": _text_or(roster["county_text"], None),
+                         "p": _text_or(roster["prefecture_text"], ""),
+                         "y": year.where(year.notna(), "")})
+    found: dict[tuple, str | None] = {}
+    for (pref, y), g in keys.dropna(subset=["t"]).groupby(["p", "y"], sort=True):
+        names = sorted(set(g["t"]))
+        try:
+            res = pd.DataFrame(resolver(pd.Series(names, dtype=object), prefecture=pref or None,
+                                        as_of=y or None)).reset_index(drop=True)
+        except ValueError:  # a start year outside the code books: resolve without a vintage
+            res = pd.DataFrame(resolver(pd.Series(names, dtype=object), prefecture=pref or None,
+                                        as_of=None)).reset_index(drop=True)
+        for name, c, e in zip(names, res["code"], res["error"]):
+            found[(name, pref, y)] = str(c) if _present(c) and not _present(e) else None
+    roster["county_code"] = [found.get(k) for k in zip(keys["t"], keys["p"], keys["y"])]
     has = roster["county_code"].notna()
     roster["base_code"] = None
     if has.any():

@@ -16,7 +16,9 @@ import analysis.report as report
 from analysis.indices import INDEX_INDICATORS
 from analysis.report import CHARTS, ReportDataError, build_report
 
-PERIODS = ["2008H1", "2010H2", "2011H2", "2012H1", "2013H1", "2014H1"]
+SPEC = {c.stem: c for c in CHARTS}
+
+PERIODS = [f"{y}H{h}" for y in range(2008, 2015) for h in (1, 2)][:-1]  # 2008H1 … 2014H1
 COUNTIES = ["510104", "510105", "510106", "513401", "513432", "513425"]  # 成都 ×3, 凉山 ×3
 BEST = "510104"      # 锦江区: the highest value of every indicator in 2014H1
 STEADY = "513432"    # 喜德县: the same values in 2011H2 and 2014H1 → round-2 change exactly 0
@@ -83,10 +85,10 @@ def test_every_declared_chart_and_table_is_written(builds):
     stems = sorted(p.name for p in (reports / "figures").iterdir())
     expected = sorted(f"{c.number:02d}_{c.stem}.{ext}" for c in CHARTS for ext in ("png", "pdf", "svg"))
     assert stems == expected
-    assert sorted(p.name for p in (reports / "tables").iterdir()) == ["县域排名.xlsx", "指数变化.xlsx"]
+    assert sorted(p.name for p in (reports / "tables").iterdir()) == ["县域排名.xlsx", "指数变化.xlsx", "驻点效应.xlsx"]
     assert (reports / "驻点工作评估图表汇编.docx").is_file() and (reports / "index.html").is_file()
     frame = manifest.to_frame()
-    assert len(frame) == 3 * len(CHARTS) + 2 + 2 and (frame["bytes"] > 0).all()
+    assert len(frame) == 3 * len(CHARTS) + 3 + 2 and (frame["bytes"] > 0).all()
 
 
 def test_two_builds_are_byte_identical(builds):
@@ -154,7 +156,7 @@ def test_docx_has_one_picture_and_caption_per_chart(builds):
 def test_external_tables_are_neutralised(processed, tmp_path, monkeypatch):
     bad = pd.DataFrame({"county": ["=cmd|' /C calc'!A0", "喜德县"], "value": [1.5, 2.0]})
     monkeypatch.setattr(report, "_external_tables", lambda _: {"两轮比较": {"比较": bad}})
-    manifest = build_report(processed, tmp_path, n_draws=N_DRAWS, charts_list=(CHARTS[4],))
+    manifest = build_report(processed, tmp_path, n_draws=N_DRAWS, charts_list=(SPEC["funds_compliance"],))
     assert [t.title for t in manifest.tables][-1] == "两轮比较"
     cell = openpyxl.load_workbook(tmp_path / "tables" / "两轮比较.xlsx")["比较"]["A3"]
     assert cell.value == "=cmd|' /C calc'!A0" and cell.data_type == "s" and cell.quotePrefix
@@ -164,9 +166,10 @@ def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
     lone = tmp_path / "processed"
     lone.mkdir()
     (lone / "panel.parquet").write_bytes((processed / "panel.parquet").read_bytes())
-    manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=(CHARTS[4], CHARTS[5]))
-    assert [s for s, _ in manifest.skipped] == ["06_batch_trajectories"]
-    assert "roster" in manifest.skipped[0][1]
+    manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=(SPEC["funds_compliance"], SPEC["batch_trajectories"], SPEC["event_study"]))
+    assert [s for s, _ in manifest.skipped] == ["08_batch_trajectories", "02_event_study"]
+    assert "roster" in manifest.skipped[0][1] and "event study" in manifest.skipped[1][1]
+    assert any("名册" in n for n in manifest.notes)
     assert len(Document(manifest.docx).inline_shapes) == 1
 
 

@@ -9,7 +9,9 @@ shows, and writes into ``reports_dir``::
     驻点工作评估图表汇编.docx         the chart pack (analysis.export.write_docx)
     index.html                      a static page listing both
 
-Every chart is declared once in :data:`CHARTS` (number, file stem, caption, builder, reading);
+Effects of the residency come from :mod:`analysis.did` (Callaway–Sant'Anna on each round's
+staggered batches, counties of later batches as the not-yet-treated comparison; the round
+difference bootstraps counties jointly).  Every chart is declared once in :data:`CHARTS` (number, file stem, caption, builder, reading);
 adding a chart means adding one entry.  A chart whose data are absent (no roster, a round
 without data) is skipped and named in :attr:`ReportManifest.skipped`, never silently dropped.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,7 @@ from matplotlib.figure import Figure
 
 from analysis import charts
 from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
+from analysis.did import DIDError, aggte, att_gt, round_difference
 from analysis.export import (
     REPORT_TITLE,
     FigureItem,
@@ -72,6 +76,13 @@ round (round 2's last batch ended Jan 2014)."""
 ROUND2_BATCH_STARTS: dict[int, str] = {1: "2012H1", 2: "2012H2", 3: "2013H1", 4: "2013H2"}
 """First half-year of each round-2 batch (Feb–Jul 2012, Aug 2012–Jan 2013, …) [seed]."""
 ROUND_ZH = {1: "第一轮", 2: "第二轮"}
+DID_WINDOWS: dict[int, tuple[str, ...]] = {
+    1: ("2008H1", "2008H2", "2009H1", "2009H2", "2010H1", "2010H2"),
+    2: ("2011H1", "2011H2", "2012H1", "2012H2", "2013H1", "2013H2", "2014H1"),
+}
+"""Half-years of each round's staggered difference-in-differences [design]: batch b of round 1
+starts in the (b+1)-th half-year (2008H2 …), batch b of round 2 in the (b+2)-th (2012H1 …)."""
+DID_FIRST_BATCH_PERIOD = {1: 2, 2: 3}
 INDEX_ZH = {**{k: v for k, v in DOMAIN_NAMES_ZH.items() if k != "context"}, "overall": "综合指数"}
 SOURCE = "各市州团委驻点工作统计报表（经清洗）"
 DOCX_NAME = f"{REPORT_TITLE}.docx"
@@ -99,6 +110,11 @@ class ReportData:
         baseline, end, change`` (index points).
     roster : residency roster with ``round`` (1/2) and ``batch``, or ``None``.
     rank_period : half-year of the ranking.
+    event_study : ``round, event_time, att, se, ci_low, ci_high, band_low, band_high`` of the
+        overall index (Callaway–Sant'Anna, not-yet-treated comparison; index points), or ``None``.
+    round_effects : ``index, indicator, att_r1, att_r2, estimate, ci_low, ci_high, n_common``:
+        round-2 minus round-1 average effect per index (index points), or ``None``.
+    notes : warnings met on the way (e.g. counties dropped for a balanced DiD panel).
     """
 
     panel: pd.DataFrame
@@ -108,6 +124,9 @@ class ReportData:
     changes: pd.DataFrame
     roster: pd.DataFrame | None
     rank_period: str
+    event_study: pd.DataFrame | None = None
+    round_effects: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _names() -> tuple[dict[str, str], dict[str, str]]:
@@ -177,6 +196,60 @@ def _roster(roster: pd.DataFrame | None) -> pd.DataFrame | None:
     return r
 
 
+def _did_data(index: pd.DataFrame, roster: pd.DataFrame, rnd: int, which: str) -> pd.DataFrame:
+    """Balanced-panel input of :func:`analysis.did.att_gt` for one round and index, on base units."""
+    window = DID_WINDOWS[rnd]
+    base = (index[(index["index"] == which) & index["period"].isin(window)]
+            .groupby(["base_code", "period"], as_index=False)["value"].mean())
+    base["t"] = base["period"].map({p: i + 1 for i, p in enumerate(window)})
+    cohorts = roster[roster["round"] == rnd][["base_code", "batch"]].drop_duplicates("base_code")
+    out = base.merge(cohorts, on="base_code", how="inner").dropna(subset=["value"])
+    out["g"] = out["batch"].astype(int) + DID_FIRST_BATCH_PERIOD[rnd] - 1
+    out["unit"] = out["base_code"].astype(int)
+    return out[["unit", "base_code", "period", "t", "g", "value"]]
+
+
+def _did(index: pd.DataFrame, roster: pd.DataFrame | None, biters: int, seed: int,
+         notes: list[str]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    if roster is None:
+        notes.append("没有驻点干部名册（roster.parquet），未估计驻点效应。")
+        return None, None
+    common = dict(yname="value", tname="t", idname="unit", gname="g", biters=max(biters, 2), seed=seed)
+    events, diffs = [], []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for rnd in (1, 2):
+            try:
+                res = att_gt(_did_data(index, roster, rnd, "overall"), **common)
+                tab = aggte(res, "dynamic", seed=seed).to_frame()
+            except DIDError as err:
+                notes.append(f"{ROUND_ZH[rnd]}事件研究未能估计：{err}")
+                continue
+            tab = tab[tab["level"] == "event_time"].rename(columns={"key": "event_time"})
+            events.append(tab.assign(round=rnd)[["round", "event_time", "att", "se", "ci_low", "ci_high",
+                                                  "band_low", "band_high"]])
+        for which, name in INDEX_ZH.items():
+            try:
+                # "dynamic": the mean effect over event times ≥ 0, the average the event study shows
+                rd = round_difference(_did_data(index, roster, 1, which), _did_data(index, roster, 2, which),
+                                      type="dynamic", **common).to_frame()
+            except DIDError as err:
+                notes.append(f"{name}两轮效应差未能估计：{err}")
+                continue
+            diffs.append(rd.assign(index=which, indicator=name))
+    # the same message comes once per estimate; keep each once, in order
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        notes.append(message)
+    event_study = pd.concat(events, ignore_index=True) if events else None
+    if event_study is not None:
+        event_study["event_time"] = event_study["event_time"].astype(int)
+    round_effects = None
+    if diffs:
+        round_effects = pd.concat(diffs, ignore_index=True).rename(columns={"diff": "estimate"})[
+            ["index", "indicator", "att_r1", "att_r2", "estimate", "ci_low", "ci_high", "n_common"]]
+    return event_study, round_effects
+
+
 def prepare_report_data(
     panel: pd.DataFrame,
     roster: pd.DataFrame | None = None,
@@ -192,8 +265,9 @@ def prepare_report_data(
     panel : the wide processed panel (``panel.parquet``: ``county_code, base_code, period`` and
         one column per indicator, rates in %).
     roster : the residency roster (``roster.parquet``), or ``None``.
-    n_draws : bootstrap draws of the rank intervals (90 % intervals, measurement-noise scheme).
-    seed : seed of the bootstrap (fixed, so two builds give the same report).
+    n_draws : bootstrap draws of the rank intervals (90 % intervals, measurement-noise scheme)
+        and of the DiD multiplier bootstrap.
+    seed : seed of the bootstraps (fixed, so two builds give the same report).
     rank_period : half-year of the ranking; default the latest half-year of round 2's window
         present in the data, else the latest half-year.
 
@@ -226,9 +300,13 @@ def prepare_report_data(
     ranks["grade"] = ranks["grade"].astype(str).replace("nan", pd.NA)
     ranks = ranks[["county_code", "county", "prefecture", "value", "rank", "rank_low", "rank_high",
                    "rank_range", "grade"]].sort_values("rank").reset_index(drop=True)
+    roster_frame = _roster(roster)
+    notes: list[str] = []
+    event_study, round_effects = _did(index, roster_frame, n_draws, seed, notes)
     return ReportData(
         panel=long, index=index, weights=weights[["indicator", "weight"]], ranks=ranks,
-        changes=_round_changes(index, names, prefs), roster=_roster(roster), rank_period=rank_period,
+        changes=_round_changes(index, names, prefs), roster=roster_frame, rank_period=rank_period,
+        event_study=event_study, round_effects=round_effects, notes=notes,
     )
 
 
@@ -283,6 +361,40 @@ def _ranking_reading(d: ReportData) -> str:
     width = (r["rank_high"] - r["rank_low"]).median()
     return (f"综合指数前三位为{top}；排名区间宽度中位数为{width:.0f}位，"
             f"相邻名次之间的差异多不显著，宜按等级而非名次使用。")
+
+
+def _event_study(d: ReportData) -> Figure:
+    e = _need(d.event_study, "the event study (roster and balanced round windows needed)")
+    return charts.event_study_plot(e, source=SOURCE + "；驻点干部名册", period=(DID_WINDOWS[1][0], DID_WINDOWS[2][-1]),
+                                   outcome="综合指数", unit="分", title="驻点工作对综合指数的效应（事件研究）")
+
+
+def _event_study_reading(d: ReportData) -> str:
+    e = _need(d.event_study, "the event study")
+    parts = []
+    for rnd, g in e.groupby("round"):
+        post = g[g["event_time"] >= 0]
+        pre = g[g["event_time"] < 0]
+        flat = bool(((pre["ci_low"] <= 0) & (pre["ci_high"] >= 0)).all())
+        parts.append(f"{ROUND_ZH[int(rnd)]}驻点后平均提升{post['att'].mean():+.1f}分"
+                     f"（驻点前{'无' if flat else '有'}显著差异）")
+    return "；".join(parts) + "。"
+
+
+def _forest(d: ReportData) -> Figure:
+    f = _need(d.round_effects, "round differences of the effects")
+    return charts.forest_plot(f, source=SOURCE + "；驻点干部名册", period=(DID_WINDOWS[1][0], DID_WINDOWS[2][-1]),
+                              unit="分", title="第二轮与第一轮驻点效应之差（分指数）")
+
+
+def _forest_reading(d: ReportData) -> str:
+    f = _need(d.round_effects, "round differences of the effects")
+    sig = f[(f["ci_low"] > 0) | (f["ci_high"] < 0)]
+    overall = f[f["index"] == "overall"]
+    head = (f"综合指数效应第二轮比第一轮{overall['estimate'].iloc[0]:+.1f}分"
+            f"（95%置信区间{overall['ci_low'].iloc[0]:.1f}至{overall['ci_high'].iloc[0]:.1f}）") if len(overall) else ""
+    tail = ("；区间不含0的有：" + "、".join(sig["indicator"])) if len(sig) else "；各项差异的区间均含0"
+    return head + tail + "。"
 
 
 def _overall_change(d: ReportData, rnd: int) -> pd.DataFrame:
@@ -414,11 +526,13 @@ def _trajectories_reading(d: ReportData) -> str:
 
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(1, "ranking", "县域综合指数排名及排名区间", _ranking, _ranking_reading),
-    ChartSpec(2, "change_map", "第二轮驻点期间各县综合指数变化（示意图）", _change_map, _change_map_reading),
-    ChartSpec(3, "change_heatmap", "第二轮各市州分领域指数变化", _heatmap, _heatmap_reading),
-    ChartSpec(4, "round_dumbbell", "两轮驻点期间各市州综合指数变化", _dumbbell, _dumbbell_reading),
-    ChartSpec(5, "funds_compliance", "青少年人均经费达标县占比", _compliance, _compliance_reading),
-    ChartSpec(6, "batch_trajectories", "第二轮各批次县均综合指数走势", _trajectories, _trajectories_reading),
+    ChartSpec(2, "event_study", "驻点工作对综合指数的效应（事件研究）", _event_study, _event_study_reading),
+    ChartSpec(3, "round_forest", "第二轮与第一轮驻点效应之差", _forest, _forest_reading),
+    ChartSpec(4, "change_map", "第二轮驻点期间各县综合指数变化（示意图）", _change_map, _change_map_reading),
+    ChartSpec(5, "change_heatmap", "第二轮各市州分领域指数变化", _heatmap, _heatmap_reading),
+    ChartSpec(6, "round_dumbbell", "两轮驻点期间各市州综合指数变化", _dumbbell, _dumbbell_reading),
+    ChartSpec(7, "funds_compliance", "青少年人均经费达标县占比", _compliance, _compliance_reading),
+    ChartSpec(8, "batch_trajectories", "第二轮各批次县均综合指数走势", _trajectories, _trajectories_reading),
 )
 """The charts of the pack, in order."""
 
@@ -433,15 +547,28 @@ def _tables(d: ReportData) -> dict[str, dict[str, pd.DataFrame]]:
     ranks = d.ranks.copy()
     changes = d.changes.assign(
         round=d.changes["round"].map(ROUND_ZH), index=d.changes["index"].map(INDEX_ZH))
-    return {
+    books = {
         "县域排名": {"排名": ranks, "权重": weights},
         "指数变化": {"两轮变化": changes},
     }
+    effects = {}
+    if d.event_study is not None:
+        effects["事件研究"] = d.event_study.assign(round=d.event_study["round"].map(ROUND_ZH))
+    if d.round_effects is not None:
+        effects["两轮效应差"] = d.round_effects.drop(columns="index").rename(columns={"indicator": "index_name"})
+    if effects:
+        books["驻点效应"] = effects
+    return books
 
 
 _TABLE_LABELS = {
     "value": "综合指数（分）", "county": "县级单位", "name": "指标名称", "weight": "熵权",
     "baseline": "基期指数（分）", "end": "期末指数（分）", "change": "变化（分）", "base_code": "县级单位代码（2008）",
+    "event_time": "相对驻点开始的半年数", "att": "平均处理效应（分）", "se": "标准误（分）",
+    "ci_low": "95%置信区间下限（分）", "ci_high": "95%置信区间上限（分）",
+    "band_low": "95%一致置信带下限（分）", "band_high": "95%一致置信带上限（分）",
+    "att_r1": "第一轮效应（分）", "att_r2": "第二轮效应（分）", "estimate": "两轮之差（分）",
+    "n_common": "两轮共有县数", "index_name": "指数",
 }
 
 
@@ -472,6 +599,7 @@ class ReportManifest:
     tables : the workbooks.
     docx, html : the chart pack and the index page.
     skipped : ``(file stem, reason)`` of charts whose data were absent.
+    notes : warnings met while computing (e.g. counties dropped from a DiD panel).
     """
 
     figures: list[FigureItem]
@@ -479,6 +607,7 @@ class ReportManifest:
     docx: Path
     html: Path
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def files(self) -> list[Path]:
         out = [f for it in self.figures for f in it.files]
@@ -547,4 +676,4 @@ def build_report(
     docx = write_docx(items, reports_dir / DOCX_NAME,
                       subtitle=f"排名时期：{data.rank_period}；指数为0–100分（全样本极差标准化、熵权法）")
     html = write_index_html(items, tables, reports_dir / "index.html", documents={REPORT_TITLE + "（Word）": docx})
-    return ReportManifest(figures=items, tables=tables, docx=docx, html=html, skipped=skipped)
+    return ReportManifest(figures=items, tables=tables, docx=docx, html=html, skipped=skipped, notes=data.notes)

@@ -91,6 +91,16 @@ def test_xlsx_layout_numbers_and_formats(tmp_path, table):
     assert ws.column_dimensions["B"].width > 20
 
 
+def test_xlsx_whole_floats_and_decimals(tmp_path):
+    # ranks with a gap are float (NaN); they are still shown as whole numbers
+    t = pd.DataFrame({"rank": [1.0, np.nan, 3.0], "league_orgs": [1200.0, 5.0, np.nan],
+                      "share": [0.25, 0.5, 0.125]})
+    ws = openpyxl.load_workbook(write_table_xlsx(t, tmp_path / "w.xlsx", decimals={"share": 3}))["表1"]
+    assert ws["A3"].number_format == "0" and ws["A3"].value == 1
+    assert ws["B3"].number_format == "#,##0"
+    assert ws["C5"].number_format == "#,##0.000" and ws["C5"].value == 0.125
+
+
 def test_xlsx_injection_neutralised(tmp_path, table):
     path = write_table_xlsx(table, tmp_path / "inj.xlsx")
     ws = openpyxl.load_workbook(path)["表1"]
@@ -140,6 +150,16 @@ def test_docx_pictures_captions_and_notes(tmp_path, pngs):
     assert widths_cm[0] == pytest.approx(1004 / 300 * 2.54, abs=0.01)
     assert widths_cm[1] == pytest.approx(17.0, abs=0.01)
     assert doc.core_properties.created.year == 2014
+
+
+def test_docx_tall_chart_is_shrunk_to_fit_a_page(tmp_path):
+    tall = tmp_path / "tall.png"
+    Image.new("RGB", (2008, 3000), (255, 255, 255)).save(tall, dpi=(300, 300))  # 17 × 25.4 cm
+    doc = Document(write_docx([FigureItem(1, "排名", tall, "汇总表", "解读。")], tmp_path / "t.docx"))
+    shape = doc.inline_shapes[0]
+    # A4 29.7 cm − 4 cm margins − 5.5 cm for caption and notes = 20.2 cm of picture height
+    assert shape.height.cm == pytest.approx(20.2, abs=0.01)
+    assert shape.width.cm == pytest.approx(20.2 * 2008 / 3000, abs=0.01)
 
 
 def test_docx_byte_identical(tmp_path, pngs):

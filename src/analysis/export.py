@@ -191,6 +191,10 @@ def _number_format(column: str, series: pd.Series, unit: str,
     if pd.api.types.is_integer_dtype(series):
         return ("0" if column in _PLAIN_INTEGER else "#,##0"), "int"
     if pd.api.types.is_float_dtype(series):
+        finite = series[np.isfinite(series.to_numpy(dtype=float))]
+        if column not in decimals and len(finite) and (finite == np.round(finite)).all():
+            # whole numbers stored as float only because a value may be missing (ranks, counts)
+            return ("0" if column in _PLAIN_INTEGER else "#,##0"), "float"
         # percents carry one decimal (85.3 %), everything else two, unless told otherwise
         d = decimals.get(column, 1 if unit == "%" else 2)
         if d == 0:

@@ -131,6 +131,22 @@ def test_read_xls_with_calamine_and_xlrd(tmp_path, monkeypatch):
         assert [x.hidden for x in sheets] == [False, True]
 
 
+def test_xls_error_cells_survive(tmp_path):
+    path = tmp_path / "err.xls"
+    book = xlwt.Workbook(encoding="utf-8")
+    sh = book.add_sheet("汇总")
+    sh.write(0, 0, "县")
+    sh.write(1, 0, "喜德县")
+    sh.row(1).set_cell_error(1, "#DIV/0!")
+    sh.row(2).set_cell_error(3, 0x2A)  # #N/A (BIFF code 42), beyond the last value calamine sees
+    book.save(str(path))
+    (s,) = read_any(path)
+    assert s.engine == "calamine"
+    assert s.cell(1, 1) == "#DIV/0!" and s.cell(2, 3) == "#N/A"
+    assert s.cell(1, 0) == "喜德县"
+    assert "2 Excel error cell(s)" in s.note
+
+
 CSV_TEXT = "县,团员数,备注\n喜德县,300,约\n西昌市,\"1,234\",\n"
 
 

@@ -10,7 +10,8 @@ Engines
   and, in version 0.9, exposes both sheet visibility (``sheets_metadata``) and merged ranges
   (``merged_cell_ranges``, for xlsx and xls).  It does **not** keep Excel error cells
   (``#DIV/0!`` comes back as ``""``), so an xlsx whose sheet XML holds error cells (``t="e"``,
-  found by a cheap byte scan) is re-read with ``openpyxl``, which keeps them as text.
+  found by a cheap byte scan) is re-read with ``openpyxl``, which keeps them as text, and the
+  error cells of an xls are listed by ``xlrd`` and patched into calamine's grid.
 - ``openpyxl`` (xlsx) and ``xlrd`` (xls) are the fallbacks when calamine cannot open a file.
 - CSV files go through :func:`read_csv_file` (encoding detection below); HTML tables saved
   with an ``.xls`` name (a common "export to Excel" of web systems) through a small
@@ -231,6 +232,39 @@ def _xlsx_has_error_cells(path: Path) -> bool:
     return False
 
 
+def _patch_xls_errors(path: Path, sheets: list[Sheet]) -> int:
+    """Put the Excel error cells of an .xls back into calamine's grids; return how many.
+
+    calamine blanks error cells in BIFF files as it does in xlsx, and there is no cheap byte
+    scan for them in an OLE container, so xlrd (the reference BIFF reader, ~5 ms for a
+    prefecture workbook against calamine's ~1 ms) lists them and we patch only those cells."""
+    import xlrd
+
+    book = xlrd.open_workbook(str(path), on_demand=True)
+    by_name = {s.name: s for s in sheets}
+    patched = 0
+    try:
+        for i, name in enumerate(book.sheet_names()):
+            target = by_name.get(name)
+            if target is None:
+                continue
+            sh = book.sheet_by_index(i)
+            for r in range(sh.nrows):
+                for c, ctype in enumerate(sh.row_types(r)):
+                    if ctype != xlrd.XL_CELL_ERROR:
+                        continue
+                    while len(target.cells) <= r:
+                        target.cells.append([""] * target.n_cols)
+                    width = max(target.n_cols, c + 1)
+                    target.cells = [row + [""] * (width - len(row)) for row in target.cells]
+                    target.cells[r][c] = xlrd.error_text_from_code.get(sh.cell_value(r, c), "#N/A")
+                    patched += 1
+            book.unload_sheet(i)
+    finally:
+        book.release_resources()
+    return patched
+
+
 def _read_calamine(path: Path) -> list[Sheet]:
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
@@ -355,6 +389,10 @@ def read_workbook(path: str | Path) -> list[Sheet]:
         if fmt == "xlsx" and _xlsx_has_error_cells(p):
             sheets = _read_openpyxl(p)
             notes.append("read with openpyxl because the workbook has Excel error cells, which calamine blanks")
+        elif fmt == "xls":
+            n_errors = _patch_xls_errors(p, sheets)
+            if n_errors:
+                notes.append(f"{n_errors} Excel error cell(s) taken from xlrd, because calamine blanks them")
     except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
         fallback = {"xlsx": _read_openpyxl, "xls": _read_xlrd}.get(fmt)
         if fallback is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,29 @@ def test_every_mess_kind_occurs_at_least_three_times(demo):
     assert set(MESS_KINDS) <= set(counts.index), set(MESS_KINDS) - set(counts.index)
     assert (counts[list(MESS_KINDS)] >= 3).all(), counts
     assert set(truth.bad_records["kind"]) == set(BAD_KINDS)
+
+
+def test_mess_clean_values_agree_with_the_truth(demo):
+    """What a correct reader should recover from each loose cell is the clean truth."""
+    truth, _ = demo
+    m = truth.mess
+    values = m[m["indicator"] != ""].merge(truth.clean, on=["period", "county_code", "indicator"],
+                                           how="left")
+    assert values["value"].notna().all()
+    missing = values["kind"].isin(["placeholder", "excel_error"])
+    assert (values.loc[missing, "clean_value"] == "").all()
+    got = values.loc[~missing, "clean_value"].astype(float)
+    assert np.allclose(got, values.loc[~missing, "value"])
+    # spot-check the loose forms by hand
+    yn = values[values["kind"] == "yes_no_word"]
+    yes = yn["raw"].isin(["有", "√", "已建立"])
+    assert (yn.loc[yes, "value"] == 1).all() and (yn.loc[~yes, "value"] == 0).all()
+    pct = values[values["kind"] == "percent_string"]
+    assert np.allclose(pct["raw"].str.rstrip("%").astype(float), pct["value"])
+    wide = values[values["kind"] == "fullwidth_digits"]
+    assert np.allclose(wide["raw"].map(lambda s: float(unicodedata.normalize("NFKC", s))), wide["value"])
+    names = m[m["kind"] == "county_name"]
+    assert (names["clean_value"] == names["county_code"]).all()
 
 
 def _cell(out: Path, rec) -> object:

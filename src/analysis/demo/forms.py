@@ -10,6 +10,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+from xlsxwriter.utility import xl_col_to_name
 
 from analysis.demo import mess, params
 from analysis.demo.dgp import catalog_meta
@@ -193,21 +194,17 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
             sheet.merge(h0 + 1, c, h0 + 2, c, label, "header")
         else:
             sheet.put(h0 + 1, c, label, "header")
-    # merge runs of equal subgroup labels
+    # merge runs of equal subgroup labels (a label spanning its columns, as on the paper form)
     if rnd == 2:
-        c = 2
-        while c < 2 + len(inds):
-            cell = sheet.cells.get((h0 + 1, c))
-            if cell is not None and (h0 + 1, c) not in [(m[0], m[1]) for m in sheet.merges]:
-                j = c
-                while (h0 + 1, j + 1) in sheet.cells and sheet.cells[(h0 + 1, j + 1)].value == cell.value \
-                        and not any(m[0] == h0 + 1 and m[1] == j + 1 for m in sheet.merges):
-                    j += 1
-                if j > c:
-                    sheet.merges.append((h0 + 1, c, h0 + 1, j))
-                c = j + 1
-            else:
-                c += 1
+        sub = [SUBGROUPS.get(ind) for ind in inds]
+        k = 0
+        while k < len(inds):
+            j = k
+            while sub[k] and j + 1 < len(inds) and sub[j + 1] == sub[k]:
+                j += 1
+            if j > k:
+                sheet.merges.append((h0 + 1, 2 + k, h0 + 1, 2 + j))
+            k = j + 1
     if habits["note_column"]:
         sheet.merge(h0, last, h0 + n_h - 1, last, "备注", "header")
         book.notes.append(("note_column", sheet.name, "备注", ""))
@@ -281,7 +278,7 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
                     if isinstance(sheet.cells[(rr, c)].value, (int, float))
                     and sheet.cells[(rr, c)].formula is None]
             total = round(float(sum(nums)), 2)
-            col = _col_letter(c)
+            col = xl_col_to_name(c)
             sheet.put(r, c, int(total) if total.is_integer() else total, "total",
                       formula=f"=SUM({col}{first_data + 1}:{col}{last_data + 1})")
         else:
@@ -306,12 +303,6 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
     return book
 
 
-def _col_letter(c: int) -> str:
-    from xlsxwriter.utility import xl_col_to_name
-
-    return xl_col_to_name(c)
-
-
 def _draft_sheet(units, wide, inds, labels, rng) -> Sheet:
     """A hidden earlier draft: same counties, older numbers; a reader must skip it."""
     sheet = Sheet(name=str(rng.choice(["底稿", "Sheet2", "原始数据"])), hidden=True)
@@ -327,7 +318,7 @@ def _draft_sheet(units, wide, inds, labels, rng) -> Sheet:
     return sheet
 
 
-def county_sheet(seed: int, sheet: Sheet, u: pd.Series, values: dict[str, float], period: str,
+def county_sheet(sheet: Sheet, u: pd.Series, values: dict[str, float], period: str,
                  rnd: int, labels: dict[str, str], writer: _Writer, period_style: str) -> None:
     """County form (指标 | 数值 | 单位 | 备注) on ``sheet``."""
     cat = catalog_meta()
@@ -374,7 +365,7 @@ def county_books(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
             books.append(book)
         sheet = Sheet(name=u["name"][:31])
         book.sheets.append(sheet)
-        county_sheet(seed, sheet, u, table[u["county_code"]], period, rnd, labels, writer,
+        county_sheet(sheet, u, table[u["county_code"]], period, rnd, labels, writer,
                      habits["period_style"])
     if habits["hidden"] and one_file:
         books[0].sheets.append(_draft_sheet(units, wide, list(wide.columns), labels, habits["rng"]))

@@ -373,3 +373,68 @@ def test_cli_summary_on_hand_made_workbooks(tmp_path, capsys, monkeypatch):
     assert run_clean_cli([tmp_path / "raw"], tmp_path / "out", progress=False) == 0
     out = capsys.readouterr().out
     assert "files: 4" in out and "quarantined: 7" in out and "county_unknown" in out
+
+
+# --------------------------------------------------------------------------------------------
+# the committed demo data against the generator's truth (a subset of files keeps this ~10 s;
+# benchmarks/bench_ingest.py runs the same check on every file)
+
+EXPECTED_RULE = {
+    "posts_over_authorised": "filled_exceeds_authorized",
+    "rate_out_of_range": "above_max",
+    "duplicate_county": "duplicate_conflict",
+    "unknown_county": "county_unknown",
+    "period_contradicts_file": "period_contradiction",
+}
+
+
+@pytest.mark.slow
+def test_demo_subset_matches_the_generators_truth(monkeypatch):
+    from analysis.config import paths
+    from analysis.demo import DEFAULT_SEED, truth
+
+    raw = paths().raw
+    if not (raw / "驻点干部名册.xlsx").is_file():
+        pytest.skip(f"demo data not found in {raw} (python -m analysis demo writes it)")
+    t = truth(DEFAULT_SEED)
+    bad_files = sorted(set(t.bad_records["file"]))
+    subset = sorted({*bad_files, *(p.relative_to(raw).as_posix()
+                                   for p in (raw / "2013年上半年").rglob("*") if p.is_file())})
+    res = pipeline.clean([raw / f for f in subset] + [raw / "驻点干部名册.xlsx"], progress=False,
+                         salt=b"demo")
+    # files given one by one are named by their file name only: map back to the truth's names
+    by_name = {Path(f).name: f for f in subset}
+    q = res.quarantine.assign(file=res.quarantine["file"].map(lambda n: by_name.get(n, n)))
+
+    # 1. every clean value equals the truth
+    got = res.indicators.dropna(subset=["value"])
+    m = got.merge(t.clean, on=["period", "county_code", "indicator"], how="left",
+                  suffixes=("", "_truth"))
+    assert m["value_truth"].notna().all(), "clean values with no counterpart in the truth"
+    np.testing.assert_allclose(m["value"], m["value_truth"], rtol=1e-9, atol=1e-9)
+    assert len(got) > 5000  # the subset is not trivially small
+
+    # 2. every planted bad record is quarantined under the right rule
+    def row(cell):
+        return "".join(ch for ch in str(cell) if ch.isdigit())
+
+    q = q.assign(row=q["cell"].map(row))
+    explained = set()
+    for b in t.bad_records.itertuples(index=False):
+        hits = q[(q["file"] == b.file) & (q["sheet"] == b.sheet)
+                 & (q["rule"] == EXPECTED_RULE[b.kind])]
+        if b.kind != "period_contradicts_file":  # the others concern one row
+            hits = hits[(hits["row"] == row(b.cell)) | (hits["rule"] == "duplicate_conflict")]
+        assert len(hits), f"planted {b.kind} at {b.file} {b.sheet} {b.cell} not quarantined"
+        explained |= set(hits["record_id"])
+
+    # 3. nothing else is quarantined except Excel error cells, which the truth lists as mess
+    errors = t.mess[t.mess["kind"] == "excel_error"]
+    error_cells = set(zip(errors["file"], errors["sheet"], errors["cell"]))
+    rest = q[~q["record_id"].isin(explained)]
+    unexplained = [c for c in zip(rest["file"], rest["sheet"], rest["cell"]) if c not in error_cells]
+    assert unexplained == []
+
+    # 4. the roster: every cadre, no names
+    assert len(res.roster) == len(t.roster)
+    assert set(res.roster["cadre_id"]) == {pseudonym(n, b"demo") for n in t.roster["official"]}

@@ -99,13 +99,14 @@ def test_hand_worked_simple_aggregation(tiny):
 # ---------------------------------------------------------------------------------------------
 
 
-def _csdid(data, control_group, base_period, anticipation=0, clustervar=None):
+def _csdid(data, control_group, base_period, anticipation=0, clustervar=None, xformla=None):
     from csdid.att_gt import ATTgt
 
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         return ATTgt(
-            Y, T, ID, G, data, control_group=control_group, anticipation=anticipation, clustervar=clustervar
+            Y, T, ID, G, data, control_group=control_group, anticipation=anticipation, clustervar=clustervar,
+            xformla=None if xformla is None else f"{Y} {xformla}",
         ).fit(est_method="reg", base_period=base_period, bstrap=False)
 
 
@@ -390,8 +391,10 @@ def test_bad_options_are_named(panel):
         _ours(panel, control_group="never")
     with pytest.raises(DIDError, match="base_period"):
         _ours(panel, base_period="fixed")
-    with pytest.raises(DIDError, match="xformla"):
+    with pytest.raises(DIDError, match="not in data"):
         _ours(panel, xformla="~ x")
+    with pytest.raises(DIDError, match="plain column names"):
+        _ours(panel, xformla="~ prefecture * period")
     with pytest.raises(DIDError, match="type"):
         aggte(_ours(panel), "event")
 
@@ -441,3 +444,47 @@ def test_recovers_planted_effects_without_never_treated():
     assert f["key"].tolist() == [0, 1, 2]
     truth = 1 + 0.5 * f["key"].to_numpy(dtype=float)
     assert ((f["band_low"] <= truth) & (truth <= f["band_high"])).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Covariates (outcome regression)
+# ---------------------------------------------------------------------------------------------
+
+
+def _with_covariate_trends(n_units, seed):
+    """Panel whose untreated trend depends on covariates that differ by cohort."""
+    data = simulate_did_panel(n_units=n_units, n_periods=7, cohorts=(3, 4, 5), never_share=0.2, seed=seed)
+    rng = np.random.default_rng(seed)
+    g = data.groupby(ID)[G].first().to_numpy()
+    x1 = rng.normal(size=n_units) + 1.0 * (g == 3)  # the first batch has higher x1 ...
+    x2 = (rng.random(n_units) < np.where(g == 0, 0.7, 0.3)).astype(float)
+    data["x1"] = np.repeat(x1, 7)
+    data["x2"] = np.repeat(x2, 7)
+    # ... and x1, x2 shift the trend, so unconditional parallel trends fail, conditional hold.
+    data[Y] = data[Y] + (0.5 * data["x1"] + 0.3 * data["x2"]) * data[T]
+    # A time-varying covariate, as did allows (values of the earlier period are used).
+    data["x3"] = data["x1"] + 0.1 * data[T] * rng.normal(size=len(data))
+    return data
+
+
+@pytest.mark.parametrize("control_group,base_period,xformla", [
+    ("notyettreated", "varying", "~ x1 + x2"),
+    ("nevertreated", "universal", "~ x1 + x2"),
+    ("notyettreated", "universal", "~ x3 + x2"),
+])
+def test_covariates_match_csdid_outcome_regression(control_group, base_period, xformla):
+    data = _with_covariate_trends(200, seed=4)
+    ours = _ours(data, control_group=control_group, base_period=base_period, xformla=xformla)
+    ref = _csdid(data, control_group, base_period, xformla=xformla)
+    _compare_cells(ours, ref)
+    _compare_aggregations(ours, ref)
+
+
+def test_covariates_remove_confounded_trends():
+    data = _with_covariate_trends(1500, seed=31)
+    truth = att_gt(data.assign(**{Y: data["true_effect"]}), Y, T, ID, G, bstrap=False, cband=False)
+    true_simple = aggte(truth, "simple", bstrap=False).overall_att
+    cond = aggte(_ours(data, xformla="~ x1 + x2"), "simple", bstrap=False)
+    uncond = aggte(_ours(data), "simple", bstrap=False)
+    assert abs(cond.overall_att - true_simple) < 3 * cond.overall_se
+    assert abs(uncond.overall_att - true_simple) > 3 * uncond.overall_se

@@ -85,6 +85,29 @@ class _Panel:
     clusters: np.ndarray | None  # (n,) integer cluster codes, or None
     n_clusters: int
     dropped: dict[str, list]
+    x: np.ndarray | None = None  # (n, T, p) covariates, or None
+
+
+def _parse_xformla(xformla: str | None, data: pd.DataFrame, where: str) -> list[str]:
+    """Covariate names from ``"~ x1 + x2"`` (plain numeric columns only; ``None``/``"~1"`` = none)."""
+    if xformla is None:
+        return []
+    rhs = str(xformla).split("~")[-1]
+    terms = [term.strip() for term in rhs.split("+")]
+    terms = [term for term in terms if term not in ("", "1")]
+    bad = [term for term in terms if not term.isidentifier() and term not in data.columns]
+    if bad:
+        raise DIDError(
+            f"{where}: xformla={xformla!r}: only plain column names joined by '+' are supported, not {bad}; "
+            "create transformed or interacted columns in the data first."
+        )
+    missing = [term for term in terms if term not in data.columns]
+    if missing:
+        raise DIDError(f"{where}: xformla={xformla!r}: column(s) {missing} not in data.")
+    nonnum = [term for term in terms if not pd.api.types.is_numeric_dtype(data[term])]
+    if nonnum:
+        raise DIDError(f"{where}: xformla covariate(s) {nonnum} are not numeric; encode them as 0/1 columns first.")
+    return terms
 
 
 def _prepare_panel(
@@ -96,9 +119,12 @@ def _prepare_panel(
     anticipation: int,
     clustervars: str | None,
     where: str,
+    covariates: list[str] | None = None,
 ) -> _Panel:
     """Validate a long panel and reshape it to a units x periods outcome matrix."""
+    covariates = covariates or []
     needed = [yname, tname, idname, gname] + ([clustervars] if clustervars else [])
+    needed += [c for c in covariates if c not in needed]
     missing = [c for c in needed if c not in data.columns]
     if missing:
         raise DIDError(f"{where}: column(s) {missing} not in data; columns are {list(data.columns)}.")
@@ -131,6 +157,9 @@ def _prepare_panel(
     # with allow_unbalanced_panel=FALSE), and we say which.
     wide = df.pivot(index=idname, columns=tname, values=yname).reindex(columns=periods)
     incomplete = wide.isna().any(axis=1) | ~np.isfinite(wide.to_numpy(dtype=float)).all(axis=1)
+    x_wide = [df.pivot(index=idname, columns=tname, values=c).reindex(index=wide.index, columns=periods) for c in covariates]
+    for xw in x_wide:
+        incomplete |= ~np.isfinite(xw.to_numpy(dtype=float)).all(axis=1)
     dropped: dict[str, list] = {}
     if incomplete.any():
         ids = wide.index[incomplete].tolist()
@@ -140,6 +169,7 @@ def _prepare_panel(
             f"(first: {ids[:5]}); fill or remove them upstream to keep them.",
             stacklevel=3,
         )
+        x_wide = [xw.loc[~incomplete] for xw in x_wide]
         wide = wide.loc[~incomplete]
     unit_g = df.groupby(idname)[gname].first().reindex(wide.index).to_numpy(dtype=float)
     if np.any(unit_g < 0):
@@ -158,6 +188,7 @@ def _prepare_panel(
             stacklevel=3,
         )
         wide = wide.loc[~early]
+        x_wide = [xw.loc[~early] for xw in x_wide]
         unit_g = unit_g[~early]
     if len(wide) == 0:
         raise DIDError(f"{where}: no units left after balancing; check {idname!r}, {tname!r} and {yname!r}.")
@@ -174,6 +205,7 @@ def _prepare_panel(
         clusters=clusters,
         n_clusters=n_clusters,
         dropped=dropped,
+        x=np.stack([xw.to_numpy(dtype=float) for xw in x_wide], axis=-1) if covariates else None,
     )
 
 
@@ -462,8 +494,10 @@ def att_gt(
         cohort g compares t with g - anticipation - 1 (that cell is reported as 0 with no SE).
     anticipation : int
         Number of periods before g in which units may already react.
-    xformla : None
-        Covariates are not supported: only ``None`` or ``"~1"`` (unconditional).
+    xformla : str, optional
+        Covariates for conditional parallel trends, ``"~ x1 + x2"`` with plain numeric columns
+        (outcome-regression estimator, ``est_method="reg"`` in ``did``; values are taken from the
+        earlier of t and the base period).  ``None`` or ``"~1"``: unconditional.
     clustervars : str, optional
         Unit-level column (e.g. prefecture) to cluster standard errors and the bootstrap on.
     bstrap : bool
@@ -493,14 +527,10 @@ def att_gt(
     _check_choice(control_group, ControlGroup, "control_group")
     _check_choice(base_period, BasePeriod, "base_period")
     alp = _check_alp(alp)
-    if xformla is not None and str(xformla).replace(" ", "") not in ("~1", "1"):
-        raise DIDError(
-            f"{where}: xformla={xformla!r}: covariates are not supported; this estimator assumes "
-            "unconditional parallel trends. Pass xformla=None, or residualise the outcome first."
-        )
+    covariates = _parse_xformla(xformla, data, where)
     if not isinstance(biters, (int, np.integer)) or biters < 2:
         raise DIDError(f"{where}: biters={biters!r} must be a whole number of at least 2 (999 is usual).")
-    panel = _prepare_panel(data, yname, tname, idname, gname, anticipation, clustervars, where)
+    panel = _prepare_panel(data, yname, tname, idname, gname, anticipation, clustervars, where, covariates)
     periods, y, ug = panel.periods, panel.y, panel.g
     n = len(ug)
     has_never = bool(np.any(ug == 0))
@@ -556,6 +586,15 @@ def att_gt(
         # Influence function of a difference of two means, scaled to the full sample of n units
         # (units outside the 2x2 comparison contribute 0): n * (D (dy - mu1)/n1 - C (dy - mu0)/n0).
         inf = n * (np.where(treated, dy - mu1, 0.0) / n1 - np.where(control, dy - mu0, 0.0) / n0)
+    if covariates:
+        singular = _outcome_regression_cells(panel.x, dy, treated, control, tix, bix, estimable & ~base_zero, att, inf)
+        if singular.any():
+            warnings.warn(
+                f"{where}: {int(singular.sum())} cell(s) not estimable: the covariate regression on the comparison "
+                "units is singular (too few comparison units or collinear covariates).",
+                stacklevel=2,
+            )
+            estimable &= ~singular
     att[base_zero] = 0.0
     inf[:, base_zero] = 0.0
 
@@ -617,6 +656,56 @@ def att_gt(
     )
     result.pretrend = _wald_pretest(result)
     return result
+
+
+def _outcome_regression_cells(
+    x: np.ndarray,
+    dy: np.ndarray,
+    treated: np.ndarray,
+    control: np.ndarray,
+    tix: np.ndarray,
+    bix: np.ndarray,
+    cells: np.ndarray,
+    att: np.ndarray,
+    inf: np.ndarray,
+) -> np.ndarray:
+    """Outcome-regression ATT(g, t) (Sant'Anna & Zhao 2020, ``reg_did_panel``) in place.
+
+    For each cell: regress the change ``dy`` on an intercept and the covariates among comparison
+    units, predict the treated units' counterfactual change, and take
+    ``ATT = mean_treated(dy - x b)``.  Covariates are those of the earlier of t and the base
+    period, as in R ``did``.  Fills ``att[k]`` and ``inf[:, k]``; returns a mask of cells whose
+    regression is singular.
+    """
+    n = dy.shape[0]
+    singular = np.zeros(len(att), dtype=bool)
+    for k in np.flatnonzero(cells):
+        sub = treated[:, k] | control[:, k]
+        d = treated[sub, k].astype(float)
+        ns = sub.sum()
+        xk = np.column_stack([np.ones(ns), x[sub, min(tix[k], bix[k]), :]])
+        yk = dy[sub, k]
+        c = 1.0 - d
+        xtx = (xk * c[:, None]).T @ xk / ns
+        if 1.0 / np.linalg.cond(xtx, 1) < np.finfo(float).eps:
+            singular[k] = True
+            continue
+        beta = np.linalg.solve(xtx, (xk * c[:, None]).T @ yk / ns)
+        fitted = xk @ beta
+        p1 = d.mean()
+        eta_treat = np.sum(d * yk) / d.sum()
+        eta_cont = np.sum(d * fitted) / d.sum()
+        # Influence function on the 2x2 sample: treated mean, counterfactual mean and the
+        # estimation error of the regression coefficients (via its linear representation).
+        lin_ols = (c * (yk - fitted))[:, None] * xk @ np.linalg.inv(xtx)
+        moment = (d[:, None] * xk).mean(axis=0)
+        inf_treat = d * (yk - eta_treat) / p1
+        inf_control = (d * (fitted - eta_cont) + lin_ols @ moment) / p1
+        att[k] = eta_treat - eta_cont
+        col = np.zeros(n)
+        col[sub] = (n / ns) * (inf_treat - inf_control)
+        inf[:, k] = col
+    return singular
 
 
 def _wald_pretest(res: ATTGTResult) -> WaldTest:

@@ -1219,6 +1219,7 @@ def round_difference(
     control_group: ControlGroup = "notyettreated",
     base_period: BasePeriod = "varying",
     anticipation: int = 0,
+    xformla: str | None = None,
     clustervars: str | None = None,
     min_e: float = -np.inf,
     max_e: float = np.inf,
@@ -1246,7 +1247,7 @@ def round_difference(
         As in :func:`att_gt`; ``idname`` must identify the same county in both rounds.
     type : {"simple", "dynamic", "group", "calendar"}
         Aggregation whose overall effect is compared.
-    control_group, base_period, anticipation, min_e, max_e, balance_e
+    control_group, base_period, anticipation, xformla, min_e, max_e, balance_e
         As in :func:`att_gt` and :func:`aggte`, the same for both rounds.
     clustervars : str, optional
         Unit-level cluster column present in both panels with the same labels.
@@ -1265,7 +1266,7 @@ def round_difference(
     """
     common = dict(
         yname=yname, tname=tname, idname=idname, gname=gname, control_group=control_group,
-        base_period=base_period, anticipation=anticipation, clustervars=clustervars,
+        base_period=base_period, anticipation=anticipation, xformla=xformla, clustervars=clustervars,
         bstrap=False, cband=False, alp=alp,
     )
     r1 = att_gt(data_r1, **common)

@@ -43,6 +43,8 @@ def tiny_panel() -> pd.DataFrame:
     best = (panel["county_code"] == BEST) & (panel["period"] == "2014H1")
     for ind in INDEX_INDICATORS:
         panel.loc[best, ind] = 1.0 if ind.startswith("std_") else (2.0 if ind == "funds_per_youth" else 100.0)
+    # the clean step derives the standard from the catalog formula funds_per_youth >= 0.5
+    panel["std_funds_per_youth"] = (panel["funds_per_youth"] >= 0.5).astype(float)
     steady = panel["county_code"] == STEADY
     start = panel[steady & (panel["period"] == "2011H2")][list(INDEX_INDICATORS)].to_numpy()
     panel.loc[steady & (panel["period"] == "2014H1"), list(INDEX_INDICATORS)] = start
@@ -51,7 +53,7 @@ def tiny_panel() -> pd.DataFrame:
 
 def tiny_roster() -> pd.DataFrame:
     rows = []
-    for rnd, sheet in ((1, "第一轮"), (2, "第二轮")):
+    for sheet in ("第一轮", "第二轮"):
         for i, code in enumerate(COUNTIES):
             rows.append({"round": None, "batch": i % 4 + 1, "county_code": code, "base_code": code,
                          "source_sheet": sheet})
@@ -166,7 +168,8 @@ def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
     lone = tmp_path / "processed"
     lone.mkdir()
     (lone / "panel.parquet").write_bytes((processed / "panel.parquet").read_bytes())
-    manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=(SPEC["funds_compliance"], SPEC["batch_trajectories"], SPEC["event_study"]))
+    wanted = (SPEC["funds_compliance"], SPEC["batch_trajectories"], SPEC["event_study"])
+    manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=wanted)
     assert [s for s, _ in manifest.skipped] == ["08_batch_trajectories", "02_event_study"]
     assert "roster" in manifest.skipped[0][1] and "event study" in manifest.skipped[1][1]
     assert any("名册" in n for n in manifest.notes)

@@ -11,9 +11,10 @@ shows, and writes into ``reports_dir``::
 
 Effects of the residency come from :mod:`analysis.did` (Callaway–Sant'Anna on each round's
 staggered batches, counties of later batches as the not-yet-treated comparison; the round
-difference bootstraps counties jointly).  Every chart is declared once in :data:`CHARTS` (number, file stem, caption, builder, reading);
-adding a chart means adding one entry.  A chart whose data are absent (no roster, a round
-without data) is skipped and named in :attr:`ReportManifest.skipped`, never silently dropped.
+difference bootstraps counties jointly).  Every chart is declared once in :data:`CHARTS`
+(number, file stem, caption, builder, reading); adding a chart means adding one entry.  A chart
+whose data are absent (no roster, a round without data) is skipped and named in
+:attr:`ReportManifest.skipped`, never silently dropped.
 
 Round windows [design]: the change of a round is the index at the round's last half-year minus
 the index at the half-year before its first batch (round 1: 2008H1 → 2010H2; round 2: 2011H2 →
@@ -50,6 +51,7 @@ from analysis.indices import (
     composite_index,
     entropy_weights,
     grade,
+    index_inputs,
     rank_intervals,
     rescale,
 )
@@ -59,6 +61,7 @@ from analysis.style import save_figure
 
 __all__ = [
     "CHARTS",
+    "FUNDS_STANDARD",
     "ROUND_WINDOWS",
     "ChartSpec",
     "ReportData",
@@ -73,6 +76,9 @@ ROUND_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2010H2"), 2: ("2011H
 first batch began (round 1 began 2008H2, round 2 in Feb 2012), the end the last half-year of the
 round (round 2's last batch ended Jan 2014)."""
 
+FUNDS_STANDARD = "std_funds_per_youth"
+"""Policy standard shown in the compliance chart: 青少年人均经费 ≥ 0.5 元 [seed], evaluated by the
+clean step from the catalog formula (1 = met)."""
 ROUND2_BATCH_STARTS: dict[int, str] = {1: "2012H1", 2: "2012H2", 3: "2013H1", 4: "2013H2"}
 """First half-year of each round-2 batch (Feb–Jul 2012, Aug 2012–Jan 2013, …) [seed]."""
 ROUND_ZH = {1: "第一轮", 2: "第二轮"}
@@ -101,7 +107,8 @@ class ReportData:
 
     Attributes
     ----------
-    panel : long indicator panel ``county_code, base_code, prefecture, period, indicator, value``.
+    panel : long indicator panel ``county_code, base_code, prefecture, period, indicator, value``
+        (the index inputs and :data:`FUNDS_STANDARD`).
     index : ``county_code, base_code, prefecture, period, index, value`` (index points, 0–100).
     weights : entropy weights ``indicator, weight`` of the overall index.
     ranks : county ranking at ``rank_period``: ``county_code, county, prefecture, value, rank,
@@ -149,9 +156,10 @@ def _long_panel(wide: pd.DataFrame, prefs: Mapping[str, str]) -> pd.DataFrame:
     if missing:
         raise ReportDataError(f"panel.parquet: missing column(s) {sorted(missing)}; rerun `python -m analysis clean`")
     inds = [c for c in INDEX_INDICATORS if c in wide.columns]
+    extra = [c for c in (FUNDS_STANDARD,) if c in wide.columns]
     if not inds:
         raise ReportDataError(f"panel.parquet has none of the index indicators {list(INDEX_INDICATORS)}")
-    long = wide.melt(id_vars=["county_code", "base_code", "period"], value_vars=inds,
+    long = wide.melt(id_vars=["county_code", "base_code", "period"], value_vars=inds + extra,
                      var_name="indicator", value_name="value").dropna(subset=["value"])
     long["county_code"] = long["county_code"].astype(str)
     long["base_code"] = long["base_code"].astype(str)
@@ -278,7 +286,8 @@ def prepare_report_data(
     names, prefs = _names()
     long = _long_panel(panel, prefs)
     # one scale for all periods, so indices of different rounds are comparable
-    scores = rescale(long, long)
+    inputs = index_inputs(long)
+    scores = rescale(inputs, inputs)
     weights = entropy_weights(scores)
     index = composite_index(scores, weights)
     if "prefecture" not in index.columns:
@@ -290,8 +299,8 @@ def prepare_report_data(
         rank_period = (in_r2 or periods)[-1]
     if rank_period not in periods:
         raise ReportDataError(f"rank_period {rank_period!r} is not in the panel; periods: {periods}")
-    at = long[long["period"] == rank_period]
-    ri = rank_intervals(at, long, weights=weights.set_index("indicator")["weight"],
+    at = inputs[inputs["period"] == rank_period]
+    ri = rank_intervals(at, inputs, weights=weights.set_index("indicator")["weight"],
                         n_draws=n_draws, seed=seed, level=0.90)
     ri = ri.dropna(subset=["value"])
     ranks = grade(ri)
@@ -453,24 +462,22 @@ def _dumbbell_reading(d: ReportData) -> str:
     if w.shape[1] < 2 or w.empty:
         return "仅一轮有数据，无法比较两轮。"
     more = int((w[2] > w[1]).sum())
-    return f"{len(w)}个市州中{more}个第二轮的县均提升大于第一轮（均值：第一轮{w[1].mean():+.1f}分，第二轮{w[2].mean():+.1f}分）。"
+    return (f"{len(w)}个市州中{more}个第二轮的县均提升大于第一轮"
+            f"（均值：第一轮{w[1].mean():+.1f}分，第二轮{w[2].mean():+.1f}分）。")
 
 
-_FUNDS_STANDARD = "std_funds_per_youth"
 
 
 def _compliance_frame(d: ReportData) -> pd.DataFrame:
     p = d.panel
     rows = []
     for rnd, (_, end) in ROUND_WINDOWS.items():
-        at = p[(p["period"] == end) & (p["indicator"] == "funds_per_youth")]
-        # the standard is 青少年人均经费 ≥ 0.5 元 [seed]; computed here from the derived value so the
-        # chart does not depend on std_* columns being carried into the panel
-        g = at.assign(ok=at["value"] >= 0.5).groupby("prefecture", sort=False)["ok"].agg(["mean", "size"])
+        at = p[(p["period"] == end) & (p["indicator"] == FUNDS_STANDARD)]
+        g = at.assign(ok=at["value"] == 1).groupby("prefecture", sort=False)["ok"].agg(["mean", "size"])
         rows.append(pd.DataFrame({"prefecture": g.index, "round": rnd, "share": g["mean"].to_numpy(),
                                   "n_counties": g["size"].to_numpy()}))
     out = pd.concat(rows, ignore_index=True)
-    return _need(out, "青少年人均经费 at the end of a round")
+    return _need(out, f"{FUNDS_STANDARD} at the end of a round")
 
 
 def _compliance(d: ReportData) -> Figure:
@@ -495,7 +502,6 @@ def _trajectory_frame(d: ReportData) -> pd.DataFrame:
     hi = ROUND_WINDOWS[2][1]
     idx = idx[(idx["period"] >= "2010H2") & (idx["period"] <= hi)]
     out = idx.groupby(["batch", "period"], as_index=False)["value"].mean()
-    starts = {1: "2012H1", 2: "2012H2", 3: "2013H1", 4: "2013H2"}
     # a start half-year without data cannot be marked on the time axis: leave it unmarked
     out["start"] = out["batch"].map(ROUND2_BATCH_STARTS).where(lambda s: s.isin(set(out["period"])))
     out["batch_no"] = out["batch"].astype(int)

@@ -190,8 +190,9 @@ def test_ranking_caterpillar_order_colours_and_legend():
     for grade, line in points.items():
         assert to_hex(line.get_color()) == GRADE_COLORS[grade].lower()
     np.testing.assert_allclose(sorted(points["良好"].get_xdata()), [2, 3])
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["优秀", "良好", "合格", "不合格"]
-    assert ax.get_legend().get_title().get_text() == "等级"
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["优秀", "良好", "合格", "不合格"]
+    assert legend.get_title().get_text() == "等级"
     intervals = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert sum(len(c.get_segments()) for c in intervals) == 5
     # only the light 合格 yellow intervals get a dark outline (visible in grey print)

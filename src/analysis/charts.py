@@ -336,8 +336,9 @@ def ranking_caterpillar(
     ax.set_xlabel(axis_label("排名", "位，1 = 最好"))
     ax.set_xlim(0.5, max(data["rank_high"].max(), data["rank"].max()) + 0.5)
     _title(fig, title)
-    # best ranks sit top left, worst bottom right: the top right corner is empty
-    ax.legend(title="等级", loc="upper right", frameon=True)
+    # below the plot: wide intervals can reach any corner of the axes
+    present = [g for g in GRADES if (data["grade"] == g).any()]
+    fig.legend(title="等级", loc="outside lower center", ncols=len(present), frameon=False)
     return _finish(fig, source, period)
 
 

@@ -330,6 +330,7 @@ def test_twfe_equals_dummy_regression(cluster):
     assert tw.loc[tw["reference"], "event_time"].tolist() == [-1]
 
 
+@pytest.mark.slow  # importing pyfixest (numba) takes a few seconds
 def test_twfe_points_match_pyfixest():
     import pyfixest as pf
 
@@ -488,3 +489,14 @@ def test_covariates_remove_confounded_trends():
     uncond = aggte(_ours(data), "simple", bstrap=False)
     assert abs(cond.overall_att - true_simple) < 3 * cond.overall_se
     assert abs(uncond.overall_att - true_simple) > 3 * uncond.overall_se
+
+
+def test_singular_covariate_regression_is_reported():
+    data = _with_covariate_trends(200, seed=4)
+    # A covariate equal to 1 only for one cohort-3 county: the comparison regression has a
+    # column of zeros for every cell, so no cell is estimable with it.
+    data["only_one"] = (data[ID] == data.loc[data[G] == 3, ID].iloc[0]).astype(float)
+    with pytest.warns(UserWarning, match="singular"):
+        res = att_gt(data, Y, T, ID, G, xformla="~ x1 + only_one", bstrap=False, cband=False)
+    ne = res.not_estimable
+    assert len(ne) > 0 and ne["reason"].str.contains("singular").all()

@@ -586,6 +586,7 @@ def att_gt(
         # Influence function of a difference of two means, scaled to the full sample of n units
         # (units outside the 2x2 comparison contribute 0): n * (D (dy - mu1)/n1 - C (dy - mu0)/n0).
         inf = n * (np.where(treated, dy - mu1, 0.0) / n1 - np.where(control, dy - mu0, 0.0) / n0)
+    singular = np.zeros(len(cg), dtype=bool)
     if covariates:
         singular = _outcome_regression_cells(panel.x, dy, treated, control, tix, bix, estimable & ~base_zero, att, inf)
         if singular.any():
@@ -599,10 +600,12 @@ def att_gt(
     inf[:, base_zero] = 0.0
 
     ne_mask = ~estimable
-    reason = (
+    reason = np.where(
+        singular,
+        "covariate regression on the comparison units is singular",
         "no comparison units: every unit is already treated by then"
-        + ("" if has_never else " (no never-treated units in the data)")
-    )
+        + ("" if has_never else " (no never-treated units in the data)"),
+    )[ne_mask]
     not_est = pd.DataFrame(
         {
             "group": cg[ne_mask].astype(int),
@@ -687,7 +690,11 @@ def _outcome_regression_cells(
         yk = dy[sub, k]
         c = 1.0 - d
         xtx = (xk * c[:, None]).T @ xk / ns
-        if 1.0 / np.linalg.cond(xtx, 1) < np.finfo(float).eps:
+        try:
+            ill = 1.0 / np.linalg.cond(xtx, 1) < np.finfo(float).eps
+        except np.linalg.LinAlgError:
+            ill = True
+        if ill:
             singular[k] = True
             continue
         beta = np.linalg.solve(xtx, (xk * c[:, None]).T @ yk / ns)

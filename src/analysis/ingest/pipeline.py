@@ -368,13 +368,15 @@ def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
 
 
 def _text_or(series: pd.Series, empty: object) -> pd.Series:
-    """Cells as stripped-of-nothing text, with ``empty`` where the cell is blank or missing
-    (the vectorised form of :func:`_present`, for columns of 10⁵ cells)."""
-    text = series.astype(object).where(series.notna(), None)
-    as_str = text.map(lambda x: x if isinstance(x, str) else (None if x is None else str(x)),
-                      na_action="ignore")
-    blank = as_str.isna() | (as_str.astype(str).str.strip() == "")
-    return as_str.where(~blank, empty).astype(object)
+    """Cells as text, with ``empty`` where the cell is blank or missing.
+
+    The vectorised form of :func:`_present` for columns of 10⁵ cells: each *distinct* value is
+    converted once (columns repeat a few hundred distinct texts).
+    """
+    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+    converted = [_as_text(u) if not isinstance(u, str) else u for u in uniques]
+    table = np.array([t if t.strip() else empty for t in converted] + [empty], dtype=object)
+    return pd.Series(table[codes], index=series.index, dtype=object)
 
 
 def _present(x: object) -> bool:
@@ -419,10 +421,15 @@ def _parse_all(records: pd.DataFrame, types: pd.Series, units: pd.Series) -> pd.
     """parse_value on every record, cached on identical (raw, type, unit, header unit)."""
     cache: dict[tuple, tuple] = {}
     out_value, out_status, out_rule, out_note = [], [], [], []
-    for raw, t, u, hu in zip(records["raw_value"], types, units, records["header_unit"]):
-        hu = hu if _present(hu) else None
-        key = (type(raw), raw if _hashable(raw) else repr(raw), t, u, hu)
-        got = cache.get(key)
+    header_units = _text_or(records["header_unit"], None)
+    for raw, t, u, hu in zip(records["raw_value"], types, units, header_units):
+        # the type is part of the key so that 1, 1.0 and True stay apart
+        key = (type(raw), raw, t, u, hu)
+        try:
+            got = cache.get(key)
+        except TypeError:  # an unhashable cell value: key it by its repr
+            key = (type(raw), repr(raw), t, u, hu)
+            got = cache.get(key)
         if got is None:
             p = parse_value(raw, t, unit=u, header_unit=hu)
             got = (np.nan if p.value is None else float(p.value), p.status, p.rule, p.note)
@@ -433,14 +440,6 @@ def _parse_all(records: pd.DataFrame, types: pd.Series, units: pd.Series) -> pd.
         out_note.append(got[3])
     return pd.DataFrame({"value": out_value, "status": out_status, "parse_rule": out_rule,
                          "parse_note": out_note}, index=records.index)
-
-
-def _hashable(x: object) -> bool:
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return not (isinstance(x, float) and np.isnan(x))
 
 
 # parser rules that read a value without changing what the clerk wrote: not worth an audit row
@@ -516,7 +515,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
         raise ValueError(f"clean_records: record_id {dup!r} is not unique; ids must be unique "
                          "over all files (extract_records prefixes them with the file)")
     rec = records.reset_index(drop=True).copy()
-    rec["indicator"] = rec["indicator"].where(rec["indicator"].map(_present), None)
+    rec["indicator"] = _text_or(rec["indicator"], None)
     kind = _classify(rec, cat)
     rate_by_label = {normalize_label(n): c for c, n in cat.loc[cat["kind"] == "derived",
                                                                  "name_zh"].items()}
@@ -565,7 +564,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     # 3. parse values into the catalog unit
     types = rec["indicator"].map(cat["type"]).fillna("number")
     units = rec["indicator"].map(cat["unit"])
-    units = units.where(units.map(_present), None)
+    units = _text_or(units, None)
     parsed = _parse_all(rec[live], types[live], units[live])
     rec = rec.join(parsed)
     unreadable = live & (rec["status"] == "error")

@@ -306,7 +306,8 @@ def prepare_report_data(
     ranks = grade(ri)
     ranks["county"] = ranks["county_code"].map(names).fillna(ranks["county_code"])
     ranks["prefecture"] = ranks["county_code"].map(prefs)
-    ranks["grade"] = ranks["grade"].astype(str).replace("nan", pd.NA)
+    # plain text (not the ordered categorical) so the table shows 优秀… and blanks stay blank
+    ranks["grade"] = ranks["grade"].astype(object).where(ranks["grade"].notna(), None)
     ranks = ranks[["county_code", "county", "prefecture", "value", "rank", "rank_low", "rank_high",
                    "rank_range", "grade"]].sort_values("rank").reset_index(drop=True)
     roster_frame = _roster(roster)

@@ -205,6 +205,35 @@ def test_effects_planted_where_documented(demo):
     assert late[(1, "cadres_trained")] < peak[(1, "cadres_trained")]
 
 
+def test_heterogeneity_as_documented(demo):
+    """Relative effect one half-year after the start: 三州 × 1.4 for staffing, × 0.5 for
+    vitality; officials from 团省委 × 1.3 (log-scale counts, so effect / counterfactual)."""
+    truth, _ = demo
+    e = truth.effects[(truth.effects["round"] == 2) & (truth.effects["event_time"] == 1)]
+    e = e.merge(truth.clean, on=["period", "county_code", "base_code", "indicator"])
+    e = e[e["value"] - e["effect"] > 0]
+    e["relative"] = e["effect"] / (e["value"] - e["effect"])
+    design = truth.design[truth.design["round"] == 2].drop_duplicates("base_code").set_index("base_code")
+    e["three"] = e["base_code"].map(design["three_prefectures"])
+    e["provincial"] = e["base_code"].map(design["provincial"])
+    rel = e.groupby(["indicator", "three"])["relative"].mean()
+    assert rel[("cadres_placed", True)] > rel[("cadres_placed", False)]
+    assert rel[("members_recruited", True)] < rel[("members_recruited", False)]
+    by_sender = e[e["indicator"] == "cadres_trained"].groupby("provincial")["relative"].mean()
+    assert by_sender[True] > by_sender[False]
+
+
+def test_workbooks_carry_no_time_of_writing(demo):
+    import zipfile
+
+    _, out = demo
+    for f in sorted(out.rglob("*.xlsx"))[:20]:
+        with zipfile.ZipFile(f) as z:
+            assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+            core = z.read("docProps/core.xml").decode()
+            assert "2014-07-15T09:00:00Z" in core
+
+
 def test_roster(demo):
     truth, _ = demo
     r = truth.roster

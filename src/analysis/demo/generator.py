@@ -29,7 +29,7 @@ class DemoTruth:
         county_code, base_code, effect — true effect of that round in catalog units (0/±1 for
         是/否: whether the county would have said something else without the round).
     design : round, batch, start_period, county_code, base_code, county_name, prefecture_name,
-        sending_unit, provincial.
+        three_prefectures, sending_unit, provincial (sent by 团省委).
     roster : the clean roster (see :func:`analysis.demo.roster.roster_frame`).
     bad_records : file, sheet, cell (A1), county, period, indicator, kind, rule, raw.
     mess : file, sheet, cell (A1; empty for file-level mess), kind, raw, clean_value,
@@ -127,7 +127,7 @@ def build(seed: int = params.DEFAULT_SEED, units: UnitSource | None = None):
     books.append(forms.roster_book(roster))
     mess, bad = records(books)
     design = officials[["round", "batch", "start_period", "county_code", "base_code", "name",
-                        "prefecture_name", "sending_unit", "provincial"]].rename(
+                        "prefecture_name", "three_prefectures", "sending_unit", "provincial"]].rename(
         columns={"name": "county_name"}).reset_index(drop=True)
     return DemoTruth(seed, clean, effects, design, roster, bad, mess), books
 

@@ -89,7 +89,10 @@ _XLSX_STYLES = {
 
 
 def _write_xlsx(book: Book, path: Path) -> None:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False})
+    # in_memory: members are stamped 1980-01-01 directly, with no temp file whose mtime (and
+    # time zone) could leak into the zip
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
+                                         "in_memory": True})
     wb.set_properties({"created": params.FIXED_CREATED, "author": "", "company": ""})
     fmts = {k: wb.add_format({"font_name": "宋体", **v}) for k, v in _XLSX_STYLES.items()}
     for sheet in book.sheets:

@@ -52,6 +52,7 @@ Period = str | tuple[str, str]
 CM = 1 / 2.54
 PRE_SHADE = "#E6E6E6"
 NEUTRAL = "#7F7F7F"
+OTHERS = "#A6A6A6"  # other batches: darker than the #CCCCCC grid, lighter than any data colour
 
 
 class ChartDataError(ValueError):
@@ -598,7 +599,7 @@ def trajectories_by_batch(
     for ax, b in zip(axes, batches, strict=False):
         for other, g in lines.items():
             if other != b:
-                ax.plot(g["x"], g[value], color="#C8C8C8", linewidth=0.8, zorder=1)
+                ax.plot(g["x"], g[value], color=OTHERS, linewidth=0.7, zorder=1)
         own = lines[b]
         ax.plot(own["x"], own[value], color=OKABE_ITO["blue"], linewidth=1.6, marker="o",
                 markersize=2.5, zorder=3)
@@ -610,6 +611,7 @@ def trajectories_by_batch(
             ax.axvline(pos[s] - 0.5, color="black", linestyle=ROUND_LINESTYLES["第一轮"],
                        linewidth=0.8, zorder=2)
         ax.set_title(str(b), loc="center", fontsize=mpl.rcParams["axes.labelsize"])
+        ax.grid(axis="x", visible=False)  # vertical grid lines would read as more trajectories
     for ax in axes[len(batches):]:
         ax.set_visible(False)
     # years at their first half-year, at most four labels so they fit under a 4 cm panel
@@ -620,7 +622,7 @@ def trajectories_by_batch(
     handles = [
         Line2D([], [], color=OKABE_ITO["blue"], linewidth=1.6, marker="o", markersize=2.5,
                label="本批次"),
-        Line2D([], [], color="#C8C8C8", linewidth=0.8, label="其他批次"),
+        Line2D([], [], color=OTHERS, linewidth=0.7, label="其他批次"),
     ]
     if start_of:
         handles.append(Line2D([], [], color="black", linestyle=ROUND_LINESTYLES["第一轮"],
@@ -630,6 +632,6 @@ def trajectories_by_batch(
     # x labels on the bottom panel of each column (a supxlabel would sit on the source note)
     for k, ax in enumerate(axes[:len(batches)]):
         if k + ncols >= len(batches):
-            ax.set_xlabel("年份（每年上、下半年两期）")
+            ax.set_xlabel("年份（每年两期）")
     _title(fig, title)
     return _finish(fig, source, period)

@@ -500,3 +500,55 @@ def test_singular_covariate_regression_is_reported():
         res = att_gt(data, Y, T, ID, G, xformla="~ x1 + only_one", bstrap=False, cband=False)
     ne = res.not_estimable
     assert len(ne) > 0 and ne["reason"].str.contains("singular").all()
+
+
+# ---------------------------------------------------------------------------------------------
+# Exactness and invariance
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("never_share", [0.2, 0.0])
+def test_noise_free_panel_gives_planted_effects_exactly(never_share):
+    # Without noise, parallel trends hold exactly, so every ATT(g,t) equals the planted effect
+    # 1 + 0.5 e + 0.5 * (batch index) after treatment and 0 before, to rounding error.
+    data = simulate_did_panel(n_units=80, n_periods=8, cohorts=(3, 4, 5, 6), never_share=never_share,
+                              cohort_effect=0.5, noise_sd=0.0, seed=3)
+    f = _ours(data).to_frame().query("estimable")
+    batch = f["group"] - 3
+    planted = np.where(f["event_time"] >= 0, 1 + 0.5 * f["event_time"] + 0.5 * batch, 0.0)
+    np.testing.assert_allclose(f["att"], planted, atol=1e-10, rtol=0)
+    # The TWFE event study on the same data is not exact: with effects that grow and differ by
+    # batch, already-treated batches act as controls and bias the later event times.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the second reference period when nobody is never treated
+        tw = twfe_event_study(data, Y, T, ID, G).to_frame().set_index("event_time")
+    dyn = aggte(_ours(data), "dynamic", bstrap=False, cband=False)
+    e2 = dyn.att[list(dyn.keys).index(2)]
+    assert abs(tw.loc[2, "estimate"] - e2) > 0.05
+    # ... and shows spurious pre-trends although trends are exactly parallel.
+    assert abs(tw.loc[-2, "estimate"]) > 0.05
+
+
+def test_invariant_to_unit_and_period_shifts_and_scales_linearly(panel):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    base = _ours(panel)
+    units = panel[ID].to_numpy()
+    periods = panel[T].to_numpy()
+
+    @settings(max_examples=15, deadline=None)
+    @given(
+        unit_shift=st.floats(-50, 50),
+        period_slope=st.floats(-5, 5),
+        scale=st.floats(0.1, 10) | st.floats(-10, -0.1),
+    )
+    def check(unit_shift, period_slope, scale):
+        # Unit-specific levels and common period shocks are differenced away; rescaling the
+        # outcome rescales effects by the factor and standard errors by its absolute value.
+        y = scale * panel[Y].to_numpy() + unit_shift * np.sin(units) + period_slope * periods**2
+        res = _ours(panel.assign(**{Y: y}))
+        np.testing.assert_allclose(res.att, scale * base.att, atol=1e-8 * (1 + abs(scale)), rtol=1e-9)
+        np.testing.assert_allclose(res.se, abs(scale) * base.se, rtol=1e-7)
+
+    check()

@@ -434,6 +434,12 @@ def test_tiny_formats(tiny):
     assert len(truth.design[truth.design["round"] == 1]) == 12
 
 
+def test_generate_refuses_a_folder_with_other_files(tmp_path):
+    (tmp_path / "其他.xlsx").write_bytes(b"not ours")
+    with pytest.raises(DemoError, match="其他.xlsx"):
+        generate(tmp_path, seed=7, units=TINY)
+
+
 def test_missing_unit_columns_named():
     broken = UnitSource(load_units=lambda v: _tiny_units(v).drop(columns="prefecture_short"),
                         to_base=TINY.to_base)

@@ -12,7 +12,7 @@ from analysis.catalog import load_catalog, raw_indicators
 from analysis.demo import dgp, forms, params
 from analysis.demo.mess import BAD_KINDS
 from analysis.demo.roster import assign_batches, draw_officials, rng_for, roster_frame
-from analysis.demo.units import UnitSource, reference_source, unit_panel
+from analysis.demo.units import DemoError, UnitSource, reference_source, unit_panel
 from analysis.demo.writers import Book, records, write_book
 
 
@@ -147,10 +147,31 @@ def generate(out_dir: Path, seed: int = params.DEFAULT_SEED, units: UnitSource |
     """Write the raw demo files under ``out_dir`` and return their paths (sorted).
 
     Same seed → byte-identical files.  The truth is never written here (see :func:`truth`).
-    Files of an earlier run that this run would not write are left alone, so write into an
-    empty folder (the committed copy is ``generate(data/raw/demo)`` on a clean folder).
+
+    Parameters
+    ----------
+    out_dir : folder to write into; created if missing.  It may hold files of an earlier run
+        with the same names (they are overwritten) but no other file, so that the folder is
+        exactly the demo (``data/raw/demo`` is ``generate(data/raw/demo)``).
+    seed : random seed.
+    units : where real units come from; default :mod:`analysis.reference`.
+
+    Raises
+    ------
+    DemoError
+        ``out_dir`` holds files this run would not write (listed in the message).
     """
     _truth, books = build(seed, units)
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        ours = {Path(b.path) for b in books}
+        stale = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*")
+                       if p.is_file() and p.relative_to(out_dir) not in ours)
+        if stale:
+            raise DemoError(
+                f"{out_dir}: holds {len(stale)} file(s) the demo would not write, e.g. "
+                f"{stale[:3]}; remove them or choose an empty folder"
+            )
     return write_books(books, out_dir)
 
 

@@ -242,11 +242,21 @@ def test_change_heatmap_grid_scale_and_labels():
     # diverging scale centred at 0: symmetric limits at the largest absolute change
     assert (mesh.norm.vmin, mesh.norm.vmax) == (-2.0, 2.0)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["团青比", "非公企业建团率"]
+    # two short names fit side by side: not slanted
+    assert {t.get_rotation() for t in ax.get_xticklabels()} == {0.0}
     assert [t.get_text() for t in ax.get_yticklabels()] == ["成都市", "绵阳市", "凉山彝族自治州"]
     cell_texts = sorted(t.get_text() for t in ax.texts)
     assert cell_texts == sorted(["1.2", f"{MINUS}0.5", "0.3", f"{MINUS}2.0", "0.0"])
     assert fig.axes[1].get_ylabel() == "变化（标准差）"  # colour bar
     assert fig.get_suptitle().startswith("各市州各指标的变化")
+
+
+def test_change_heatmap_slants_crowded_names():
+    names = ["乡镇团委书记配备率", "非公企业建团率", "青少年人均经费", "团费收缴率", "编制内在岗率"]
+    df = pd.DataFrame({"prefecture": "成都市", "indicator": names, "change": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    fig = draw(charts.change_heatmap, df)
+    # 9 hanzi × 0.35 cm = 3.15 cm > 17 cm-ish / 5 columns (3 cm): slanted
+    assert {t.get_rotation() for t in fig.axes[0].get_xticklabels()} == {40.0}
 
 
 def test_change_heatmap_rejects_duplicates():

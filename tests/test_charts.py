@@ -255,7 +255,7 @@ def test_change_heatmap_slants_crowded_names():
     names = ["乡镇团委书记配备率", "非公企业建团率", "青少年人均经费", "团费收缴率", "编制内在岗率"]
     df = pd.DataFrame({"prefecture": "成都市", "indicator": names, "change": [1.0, 2.0, 3.0, 4.0, 5.0]})
     fig = draw(charts.change_heatmap, df)
-    # 9 hanzi × 0.35 cm = 3.15 cm > 17 cm-ish / 5 columns (3 cm): slanted
+    # 9 hanzi × 0.35 cm = 3.15 cm > 15 cm of plot width / 5 columns = 3 cm: slanted
     assert {t.get_rotation() for t in fig.axes[0].get_xticklabels()} == {40.0}
 
 

@@ -55,10 +55,13 @@ def _cmd_reference(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from analysis.demo import generate
+    from analysis.demo import DemoError, generate
 
     out = Path(args.out) if args.out else paths().raw
-    written = generate(out, seed=args.seed)
+    try:
+        written = generate(out, seed=args.seed)
+    except DemoError as exc:
+        raise UsageError(str(exc)) from exc
     print(f"wrote {len(written)} files to {out} (seed {args.seed})")
     return 0
 

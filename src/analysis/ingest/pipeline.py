@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import sys
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -241,6 +242,8 @@ class CleanResult:
     files: pd.DataFrame
     roster: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ROSTER_COLUMNS))
     structure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    timings: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per phase of :func:`clean` (for benchmarks; never written to the outputs)."""
 
     def to_frame(self) -> pd.DataFrame:
         """The clean long indicator table."""
@@ -952,16 +955,13 @@ def _read_one(path: Path, rel: str, salt_getter) -> dict:
             errors.append(f"sheet {name}: {exc.message} (rule: {exc.rule})")
             continue
         layouts.append(str(layout.kind))
-        recs = recs.copy()
-        recs["source_file"] = rel
-        recs["source_path"] = str(path)
         # the layout's record_id names the county row; the pipeline needs one id per cell
-        recs["record_id"] = rel + "!" + recs["source_sheet"].astype(str) + "!" + \
-            recs["source_cell"].astype(str)
+        ids = [f"{rel}!{name}!{cell}" for cell in recs["source_cell"].tolist()]
+        extra = {"source_file": rel, "source_path": str(path), "record_id": ids}
         remark = layout.column("remark")
         if remark is not None and len(recs):
-            recs["note"] = [sheet.cell(int(r) - 1, remark.col) for r in recs["source_row"]]
-        records.append(recs)
+            extra["note"] = [sheet.cell(int(r) - 1, remark.col) for r in recs["source_row"]]
+        records.append(recs.assign(**extra))
         if struct is not None and len(struct):
             struct = struct.copy()
             struct["source_file"] = rel
@@ -1022,18 +1022,30 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
 
         items = tqdm(found, desc="clean", unit="file", file=sys.stderr)
     infos, records, structure, roster = [], [], [], []
+    cpu = time.process_time()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal cpu
+        now = time.process_time()
+        timings[name] = timings.get(name, 0.0) + now - cpu
+        cpu = now
+
     for path, rel in items:
         got = _read_one(path, rel, salt_getter)
         infos.append(got["info"])
         records += got["records"]
         structure += got["structure"]
         roster += got["roster"]
+    lap("read_layout_extract")
     all_records = (pd.concat(records, ignore_index=True) if records
                    else pd.DataFrame(columns=RECORD_COLUMNS))
     all_structure = pd.concat(structure, ignore_index=True) if structure else pd.DataFrame(
         columns=["source_file"])
+    lap("concat")
     result = clean_records(all_records, structure=all_structure, resolver=resolver,
                            to_base=to_base)
+    lap("clean_records")
     info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
                                         "hidden_sheets", "layouts", "roster_rows"])
     files = info.merge(result.files, on="source_file", how="left")
@@ -1046,10 +1058,13 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     result.files = files[FILE_COLUMNS].sort_values("source_file", ignore_index=True)
     result.roster = _finish_roster(roster, resolver or _default_resolver,
                                    to_base or _default_to_base)
+    lap("files_and_roster")
     if out_dir is not None:
         from analysis.ingest.outputs import write_outputs
 
         write_outputs(result, out_dir)
+        lap("write_outputs")
+    result.timings = timings
     return result
 
 

@@ -11,6 +11,7 @@ from scipy import stats
 
 from analysis.compare import (
     CompareError,
+    compare_rounds,
     county_groups,
     paired_effect,
     paired_tests,
@@ -178,3 +179,21 @@ def test_county_groups_three_prefectures_and_sending_level():
     assert (g["group_three"] == "三州").sum() == 48  # 甘孜 18 + 阿坝 13 + 凉山 17 in 2008
     assert g.loc["513432", "sending_level_r2"] == "省级"
     assert pd.isna(g.loc["510104", "sending_level_r1"])
+
+
+def test_compare_rounds_stacks_groupings():
+    panel = _panel().assign(std_liaison=[0.0, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+    design = pd.DataFrame({"round": [1, 1, 2, 2], "base_code": ["510104", "513432"] * 2,
+                           "sending_level": ["省级", "市级", "市级", "市级"]})
+    out = compare_rounds(panel, design)
+    assert set(out) == {"changes", "contrast", "paired", "standards"}
+    assert set(out["paired"]["by"]) == {"all", "group_three", "prefecture_name", "unit_type",
+                                       "sending_level_r1", "sending_level_r2"}
+    allrow = out["paired"][(out["paired"]["by"] == "all") & (out["paired"]["window"] == "round")
+                           & (out["paired"]["indicator"] == "league_members")].iloc[0]
+    # changes r1 (5, 2), r2 (10, 1): mean diff (5 + (−1)) / 2 = 2
+    assert allrow["mean_diff"] == pytest.approx(2.0) and allrow["n"] == 2
+    st = out["standards"]
+    assert set(st["indicator"]) == {"std_liaison"}
+    three = st[(st["by"] == "group_three") & (st["comparison"] == "r2:round")].set_index("group")
+    assert three.loc["三州", "c"] == 1  # 513432: 是 in 2011H2, 否 in 2013H2

@@ -50,7 +50,12 @@ __all__ = [
     "paired_tests",
     "standard_tests",
     "county_groups",
+    "compare_rounds",
 ]
+
+GROUPINGS: tuple[str | None, ...] = (None, "group_three", "prefecture_name", "unit_type",
+                                     "sending_level_r1", "sending_level_r2")
+"""Groupings of :func:`compare_rounds` (None = all counties together)."""
 
 CHANGE_WINDOWS: dict[int, dict[str, tuple[str, str]]] = {
     # round 1 ran Sept 2008 – end 2010; round 2 Feb 2012 – Jan 2014 (its last month counted with
@@ -403,3 +408,46 @@ def standard_tests(
                              b=b, c=c, statistic=stat, p=p))
     out = pd.DataFrame(rows)
     return _bh(out, ["comparison", "group"], {"p": "q"}) if len(out) else out
+
+
+def compare_rounds(
+    panel: pd.DataFrame,
+    design: pd.DataFrame | None = None,
+    indicators: Iterable[str] | None = None,
+    *,
+    groupings: Sequence[str | None] = GROUPINGS,
+    alpha: float = 0.05,
+) -> dict[str, pd.DataFrame]:
+    """The whole descriptive comparison in one call.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Base-unit panel (:func:`analysis.design.to_base_panel`).
+    design : DataFrame, optional
+        :func:`analysis.design.build_design` output; needed for the sending-level groupings
+        (they are skipped without it).
+    indicators : iterable of str, optional
+        Default every catalog indicator in the panel.
+    groupings : sequence
+        Grouping columns of :func:`county_groups` (None = all counties).
+    alpha : float
+        1 − confidence level.
+
+    Returns
+    -------
+    dict: ``changes`` (:func:`round_changes`), ``contrast`` (:func:`round_contrast`), ``paired``
+    (:func:`paired_tests` for every grouping, stacked; column ``by``) and ``standards``
+    (:func:`standard_tests` for every grouping, for the standards present in the panel).
+    """
+    groups = county_groups(design)
+    usable = [b for b in groupings if b is None or b in groups.columns]
+    changes = round_changes(panel, indicators)
+    contrast = round_contrast(changes)
+    paired = pd.concat([paired_tests(contrast, by=b, groups=groups, alpha=alpha) for b in usable],
+                       ignore_index=True)
+    present = set(_long(panel, None)["indicator"])
+    stds = [s for s in STANDARDS if s in present and (indicators is None or s in set(indicators))]
+    standards = (pd.concat([standard_tests(panel, stds, by=b, groups=groups) for b in usable], ignore_index=True)
+                 if stds else pd.DataFrame())
+    return {"changes": changes, "contrast": contrast, "paired": paired, "standards": standards}

@@ -438,3 +438,38 @@ def test_demo_subset_matches_the_generators_truth(monkeypatch):
     # 4. the roster: every cadre, no names
     assert len(res.roster) == len(t.roster)
     assert set(res.roster["cadre_id"]) == {pseudonym(n, b"demo") for n in t.roster["official"]}
+
+
+def test_county_messages_are_retold_in_chinese():
+    r = Records()
+    typo = r.add("喜得县", "团员数", "league_members", "5")
+    zone = r.add("高新区", "团员数", "league_members", "5")
+    both = r.add("市中区", "团员数", "league_members", "5", pref=None)
+    q = clean_records(r.frame()).quarantine.set_index("record_id")["message"]
+    assert "相近名称：喜德县" in q[typo]
+    assert "不是四川省县级行政单位名称" in q[zone]
+    assert "请写明所属市（州）" in q[both] and "内江市" in q[both]
+
+
+def test_whole_file_problems_do_not_stop_the_run(tmp_path):
+    import openpyxl
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "空文件.xlsx").write_bytes(b"")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    # the title says 2012H2, the file name 2013H1: the whole sheet is quarantined
+    ws.append(["凉山州2012年下半年基层团建工作统计表"])
+    ws.append(["县（市、区）", "团员数（人）"])
+    ws.append(["喜德县", 300])
+    wb.save(raw / "凉山州_2013年1-6月.xlsx")
+    res = pipeline.clean([raw], progress=False, salt=b"k")
+    files = res.files.set_index("source_file")
+    assert files.at["空文件.xlsx", "status"] == "unreadable"
+    assert "empty" in files.at["空文件.xlsx", "error"] or "空" in files.at["空文件.xlsx", "error"]
+    assert files.at["空文件.xlsx", "records_in"] == 0
+    assert res.quarantine["rule"].tolist() == ["period_contradiction"]
+    assert res.indicators.empty
+    assert res.summary()["unreadable_files"] == 1

@@ -420,6 +420,21 @@ def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
     return code, error
 
 
+def _county_note_zh(error: str) -> str:
+    """The resolver's (English) reason, retold in Chinese for the clerk's message."""
+    if not error:
+        return ""
+    m = re.search(r"names (\d+) units: (.*?);", error)
+    if m:
+        return f"该名称对应{m.group(1)}个县级单位：{m.group(2)}，请写明所属市（州）"
+    m = re.search(r"close matches: (.*)$", error)
+    if m and m.group(1).strip() not in ("", "none"):
+        return f"不是四川省县级行政单位名称，相近名称：{m.group(1).strip()}"
+    if "no county-level unit" in error:
+        return "不是四川省县级行政单位名称（开发区、园区等不单独填报）"
+    return error
+
+
 def _parse_all(records: pd.DataFrame, types: pd.Series, units: pd.Series) -> pd.DataFrame:
     """parse_value on every record, cached on identical (raw, type, unit, header unit)."""
     cache: dict[tuple, tuple] = {}
@@ -539,7 +554,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     for k, rule in (("unknown", "unknown_column"), ("remark", "remark")):
         rows = rec[kind == k]
         audits.append(_audit_rows(rows, "column", rule, "set_aside", rows["raw_value"].map(_as_text),
-                                  "", rows["header_text"].fillna("").astype(str)))
+                                  "", rows["header_text"].astype(object).fillna("").astype(str)))
     outcome[aside] = "set_aside"
     notes = rec.loc[kind == "remark", ["county_code", "period", "raw_value"]].rename(
         columns={"raw_value": "note"})
@@ -560,7 +575,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
                                  extra={"note": period_note[bad_period]}))
     bad_county = live & rec["county_code"].isna() & ~bad_period
     failures.append(failure_rows(rec[bad_county], "county_unknown",
-                                 extra={"note": county_error[bad_county]}))
+                                 extra={"note": county_error[bad_county].map(_county_note_zh)}))
     outcome[bad_period | bad_county] = "quarantined"
     live &= ~(bad_period | bad_county)
 
@@ -577,7 +592,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     outcome[unreadable] = "quarantined"
     live &= ~unreadable
     changed = live & (~rec["parse_rule"].isin(_SILENT_PARSE_RULES)
-                      | (rec["parse_note"].fillna("") != ""))
+                      | (rec["parse_note"].astype(object).fillna("") != ""))
     rows = rec[changed]
     audits.append(_audit_rows(rows, "value", rows["parse_rule"],
                               np.where(rows["status"] == "missing", "missing", "fix"),
@@ -692,7 +707,7 @@ def _file_counts(rec: pd.DataFrame, structure: pd.DataFrame | None) -> pd.DataFr
     counts.insert(0, "records_in", rec.groupby("source_file").size())
     unknown = rec[rec["kind"] == "unknown"].groupby("source_file")[
         "header_text"].agg(lambda s: "|".join(sorted(set(s.fillna("").astype(str)))))
-    counts["unknown_columns"] = unknown.reindex(counts.index).fillna("")
+    counts["unknown_columns"] = unknown.reindex(counts.index).astype(object).fillna("")
     if structure is not None and len(structure) and "source_file" in structure:
         counts["structure_rows"] = structure.groupby("source_file").size().reindex(
             counts.index).fillna(0).astype(int)
@@ -1054,7 +1069,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     if all_structure is not None and len(all_structure):
         s = all_structure.groupby("source_file").size()
         files["structure_rows"] = files["source_file"].map(s).fillna(0).astype(int)
-    files["unknown_columns"] = files["unknown_columns"].fillna("")
+    files["unknown_columns"] = files["unknown_columns"].astype(object).fillna("")
     result.files = files[FILE_COLUMNS].sort_values("source_file", ignore_index=True)
     result.roster = _finish_roster(roster, resolver or _default_resolver,
                                    to_base or _default_to_base)

@@ -366,7 +366,7 @@ def check_cross(values: pd.DataFrame, notes: pd.DataFrame | None = None) -> pd.D
     names_zh = load_catalog()["name_zh"].to_dict()
     note_by_key: dict[tuple, str] = {}
     if notes is not None and not notes.empty:
-        good = notes[notes["note"].fillna("").astype(str).str.strip() != ""]
+        good = notes[notes["note"].astype(object).fillna("").astype(str).str.strip() != ""]
         for k, g in good.groupby(key, sort=True):
             note_by_key[k] = "；".join(dict.fromkeys(g["note"].astype(str).str.strip()))
     frames = []

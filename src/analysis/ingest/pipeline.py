@@ -420,6 +420,26 @@ def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
     return code, error
 
 
+def _half_zh(period: str) -> str:
+    return f"{period[:4]}年{'上' if period.endswith('1') else '下'}半年"
+
+
+def _note_zh(note: object) -> str:
+    """The Chinese part of a reader's note (``"<English> — <中文>"``), with the periods it names.
+
+    Readers write notes for both audiences; the clerk's message keeps the Chinese advice and,
+    for period problems, the periods in Chinese.
+    """
+    text = _as_text(note)
+    if " — " not in text:
+        return text
+    english, chinese = text.rsplit(" — ", 1)
+    periods = list(dict.fromkeys(re.findall(r"\d{4}H[12]", english)))
+    if periods:
+        return "涉及的期间：" + "、".join(_half_zh(p) for p in periods) + "；" + chinese
+    return chinese
+
+
 def _county_note_zh(error: str) -> str:
     """The resolver's (English) reason, retold in Chinese for the clerk's message."""
     if not error:
@@ -570,9 +590,11 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     # 2. period and county must be known for every value or rate cell
     live = ~aside
     bad_period = live & period_rule.notna()
-    failures.append(failure_rows(rec[bad_period], "period_missing",
-                                 parser_rule=period_rule[bad_period],
-                                 extra={"note": period_note[bad_period]}))
+    for rule in sorted(set(period_rule[bad_period])):
+        this = bad_period & (period_rule == rule)
+        declared = rule if rule in ("period_missing", "period_contradiction") else "period_missing"
+        failures.append(failure_rows(rec[this], declared, parser_rule=period_rule[this],
+                                     extra={"note": period_note[this].map(_note_zh)}))
     bad_county = live & rec["county_code"].isna() & ~bad_period
     failures.append(failure_rows(rec[bad_county], "county_unknown",
                                  extra={"note": county_error[bad_county].map(_county_note_zh)}))
@@ -588,7 +610,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     unreadable = live & (rec["status"] == "error")
     failures.append(failure_rows(rec[unreadable], "value_unreadable",
                                  parser_rule=rec.loc[unreadable, "parse_rule"],
-                                 extra={"note": rec.loc[unreadable, "parse_note"]}))
+                                 extra={"note": rec.loc[unreadable, "parse_note"].map(_note_zh)}))
     outcome[unreadable] = "quarantined"
     live &= ~unreadable
     changed = live & (~rec["parse_rule"].isin(_SILENT_PARSE_RULES)

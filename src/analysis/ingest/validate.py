@@ -263,9 +263,12 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
     extra_arrays = {k: (v.to_numpy() if isinstance(v, pd.Series) else [v] * len(rows))
                     for k, v in extra.items()}
     for i, r in enumerate(out.itertuples(index=False)):
+        raw = r.raw_value
+        if isinstance(raw, float) and raw.is_integer():
+            raw = int(raw)  # 130.0 read from Excel was written 130
         fields = {
             "indicator_zh": names_zh.get(r.indicator, r.indicator or header[i] or ""),
-            "raw_value": r.raw_value,
+            "raw_value": raw,
             "value": r.value,
             "county_text": r.county,
             "header_text": header[i],

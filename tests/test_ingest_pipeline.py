@@ -520,3 +520,15 @@ def test_every_cell_ends_in_exactly_one_place(cells):
     assert not res.indicators.duplicated(["county_code", "period", "indicator"]).any()
     # cells of an unknown county never reach the clean data
     assert set(res.indicators["county_code"]) <= set(_COUNTIES.values())
+
+
+def test_outputs_are_readable_by_the_group_and_leave_no_temp_files(tmp_path):
+    r = Records()
+    r.add("喜德县", "团员数", "league_members", "300")
+    old = os.umask(0o022)
+    try:
+        write_outputs(clean_records(r.frame()), tmp_path)
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FILES)
+    assert all(oct(p.stat().st_mode & 0o777) == "0o644" for p in tmp_path.iterdir())

@@ -22,8 +22,8 @@ Excel opens the Chinese text correctly.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -49,8 +49,9 @@ _SORT_KEYS: dict[str, list[str]] = {
 
 def _atomic(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # a fresh name in the same folder (os.replace is atomic only within one file system); the
+    # writer creates it, so the file gets the usual permissions (mkstemp would make it 0600)
+    tmp = str(path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         write(tmp)
         os.replace(tmp, path)

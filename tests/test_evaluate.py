@@ -44,7 +44,9 @@ def test_estimate_round_by_hand():
     simple = eff[(eff["type"] == "simple") & (eff["level"] == "overall")].iloc[0]
     assert simple["att"] == pytest.approx(1.0)  # the only estimable post cell
     dyn0 = eff[(eff["type"] == "dynamic") & (eff["level"] == "event_time") & (eff["key"] == 0)].iloc[0]
-    assert dyn0["att"] == pytest.approx(1.0)
+    assert dyn0["att"] == pytest.approx(1.0) and dyn0["key_label"] == "e=0"
+    grp2 = eff[(eff["type"] == "group") & (eff["key"] == 2)].iloc[0]
+    assert grp2["key_label"] == "2008H2" and grp2["att"] == pytest.approx(1.0)
     # p from the normal approximation: erfc(|z| / √2)
     assert simple["p"] == pytest.approx(math.erfc(abs(simple["att"] / simple["se"]) / math.sqrt(2)))
     assert set(eff["type"]) == {"simple", "dynamic", "group", "calendar"}
@@ -155,6 +157,7 @@ def test_demo_effect_free_indicators_not_significant_after_bh(demo):
     s = out["summary"]
     free = s[s["indicator"].isin(NO_EFFECT)]
     assert len(free) == 6  # three indicators × two rounds
+    assert set(free["name_zh"]) == {"注册青年志愿者数", "基层团组织数", "兼职、挂职团干部数"}
     assert not free["significant"].any()
     assert (free["q"] >= 0.05).all()
     # and most of the planted effects are found

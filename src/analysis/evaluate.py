@@ -38,7 +38,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis.catalog import load_catalog
-from analysis.design import add_design, build_design, period_index, to_base_panel
+from analysis.design import add_design, build_design, period_index, period_label, to_base_panel
 from analysis.did import DIDError, aggte, att_gt, round_difference, twfe_event_study
 
 __all__ = [
@@ -72,8 +72,8 @@ AGG_TYPES = ("simple", "dynamic", "group", "calendar")
 
 Cluster = Literal["county", "prefecture"]
 
-_EFFECT_COLUMNS = ["round", "indicator", "domain", "subset", "type", "level", "key", "att", "se",
-                   "ci_low", "ci_high", "band_low", "band_high", "p", "n_units"]
+_EFFECT_COLUMNS = ["round", "indicator", "domain", "subset", "type", "level", "key", "key_label", "att",
+                   "se", "ci_low", "ci_high", "band_low", "band_high", "p", "n_units"]
 
 
 class EvaluationError(ValueError):
@@ -214,6 +214,11 @@ def estimate_round(
         f = a.to_frame()
         f["p"] = _pvalue(f["att"], f["se"])
         f["n_units"] = res.n_units
+        # readable keys for tables and charts: "e=1" for event times, "2012H2" for periods
+        f["key_label"] = [
+            "" if pd.isna(k) else (f"e={int(k)}" if lv == "event_time" else period_label(int(k)))
+            for k, lv in zip(f["key"], f["level"])
+        ]
         eff.append(f)
     eff = pd.concat(eff, ignore_index=True)
     eff = pd.concat([pd.DataFrame(label, index=eff.index), eff], axis=1)[_EFFECT_COLUMNS]
@@ -299,10 +304,10 @@ def evaluate(
     dict of tidy DataFrames:
 
     ``effects``
-        round, indicator, domain, subset_dim, subset, type, level, key, att, se, ci_low, ci_high,
-        band_low, band_high, p, n_units — every aggregation (overall rows have level
-        ``overall``; dynamic rows key = event time in half-years, group rows key = cohort
-        period index, calendar rows key = period index).
+        round, indicator, domain, subset_dim, subset, type, level, key, key_label, att, se, ci_low,
+        ci_high, band_low, band_high, p, n_units — every aggregation (overall rows have level
+        ``overall``; dynamic rows key = event time in half-years, label ``e=1``; group rows key =
+        cohort period index, calendar rows key = period index, labels like ``2012H2``).
     ``summary``
         one row per round × indicator × subset: the simple ATT with CI and p, ``q`` (BH across
         the family within round and subset), ``significant`` (q < alp), the pre-trend p-value.
@@ -325,8 +330,8 @@ def evaluate(
             warnings.simplefilter("always")
             data = round_data(panel, design, r)
         for w in caught:
-            pieces["notes"].append(pd.DataFrame([{"round": r, "indicator": "", "domain": "", "subset": "all",
-                                                 "note": str(w.message)}]))
+            pieces["notes"].append(pd.DataFrame([{"round": r, "indicator": "", "domain": "", "subset_dim": "all",
+                                                 "subset": "all", "note": str(w.message)}]))
         data_of[r] = data
         in_round = set(family(round_=r, indicators=fam["indicator"])["indicator"])
         for ind, dom in zip(fam["indicator"], fam["domain"]):
@@ -346,7 +351,8 @@ def evaluate(
                                          aggregations=aggs)
                 except DIDError as err:
                     pieces["notes"].append(pd.DataFrame([{"round": r, "indicator": ind, "domain": dom,
-                                                         "subset": name, "note": f"not estimated: {err}"}]))
+                                                         "subset_dim": dim, "subset": name,
+                                                         "note": f"not estimated: {err}"}]))
                     continue
                 for k, v in got.items():
                     if len(v):
@@ -363,7 +369,9 @@ def evaluate(
     simple = _bh(simple, ["round", "subset"])
     simple["significant"] = simple["q"] < alp
     pre = out["pretrend"][["round", "indicator", "subset", "p"]].rename(columns={"p": "pretrend_p"})
-    out["summary"] = simple.merge(pre, on=["round", "indicator", "subset"], how="left").reset_index(drop=True)
+    summary = simple.merge(pre, on=["round", "indicator", "subset"], how="left").reset_index(drop=True)
+    summary.insert(2, "name_zh", summary["indicator"].map(fam.set_index("indicator")["name_zh"]))
+    out["summary"] = summary
     out["heterogeneity"] = _heterogeneity(simple)
     if set(rounds) >= {1, 2}:
         out["round_difference"] = _round_difference(data_of, fam, cluster, biters, seed)

@@ -532,3 +532,59 @@ def test_outputs_are_readable_by_the_group_and_leave_no_temp_files(tmp_path):
         os.umask(old)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FILES)
     assert all(oct(p.stat().st_mode & 0o777) == "0o644" for p in tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------------------------
+# one hand-made workbook per rule: (header row, data row(s), expected (cell, rule) quarantined,
+# expected audit rule or None).  Rows start at row 3 (title in row 1, header in row 2).
+
+RULE_CASES = {
+    "below_min": (["县（市、区）", "乡镇（街道）数"], [["喜德县", 0]], [("B3", "below_min")], None),
+    "above_max": (["县（市、区）", "团费收缴率"], [["喜德县", "130%"]], [("B3", "above_max")], None),
+    "not_integer": (["县（市、区）", "专职团干部数"], [["喜德县", 3.5]], [("B3", "not_integer")], None),
+    "not_a_number": (["县（市、区）", "团员数"], [["喜德县", "很多"]], [("B3", "not_a_number")], None),
+    "excel_error": (["县（市、区）", "团员数"], [["喜德县", "#DIV/0!"]], [("B3", "excel_error")], None),
+    "county_unknown": (["县（市、区）", "团员数"], [["高新区", 5]], [("B3", "county_unknown")], None),
+    "part_exceeds_total": (["县（市、区）", "乡镇（街道）数", "经常性开展活动的乡镇（街道）团委数"],
+                           [["喜德县", 20, 21]], [("C3", "part_exceeds_total")], None),
+    "nonpublic_part": (["县（市、区）", "规模以上非公企业数", "已建团组织的规模以上非公企业数"],
+                       [["喜德县", 10, 11]], [("C3", "part_exceeds_total")], None),
+    "filled_exceeds_authorized": (["县（市、区）", "团县委核定编制数", "团县委实有在编人数", "备注"],
+                                  [["喜德县", 5, 6, None]],
+                                  [("C3", "filled_exceeds_authorized")], None),
+    "filled_exceeds_authorized_noted": (["县（市、区）", "团县委核定编制数", "团县委实有在编人数", "备注"],
+                                        [["喜德县", 5, 6, "含借调1人"]], [],
+                                        "filled_exceeds_authorized_noted"),
+    "duplicate_conflict": (["县（市、区）", "团员数"], [["喜德县", 300], ["喜德", 310]],
+                           [("B3", "duplicate_conflict"), ("B4", "duplicate_conflict")], None),
+    "duplicate_merged": (["县（市、区）", "团员数"], [["喜德县", 300], ["凉山州喜德县", "300人"]], [],
+                         "duplicate_merged"),
+    "rate_recomputed": (["县（市、区）", "乡镇（街道）数", "配备团委书记的乡镇（街道）数", "乡镇团委书记配备率"],
+                        [["喜德县", 40, 30, "90%"]], [], "rate_recomputed"),
+    "unknown_column": (["县（市、区）", "团员数", "联系人"], [["喜德县", 300, "王五"]], [],
+                       "unknown_column"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RULE_CASES))
+def test_each_rule_on_a_hand_made_workbook(case, tmp_path):
+    import openpyxl
+
+    header, rows, quarantined, audited = RULE_CASES[case]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    ws.append(["凉山州2013年上半年基层团建工作统计表"])
+    ws.append(header)
+    for row in rows:
+        ws.append(row)
+    wb.save(tmp_path / "凉山州_2013年1-6月.xlsx")
+    res = pipeline.clean([tmp_path], progress=False, salt=b"k")
+    assert sorted(zip(res.quarantine["cell"], res.quarantine["rule"])) == sorted(quarantined)
+    if audited:
+        assert audited in set(res.audit["rule"])
+    f = res.files.iloc[0]
+    assert f["records_in"] == f["clean"] + f["quarantined"] + f["merged"] + f["set_aside"]
+    # data cells: every cell but the county name and the remark (a remark explains, it is not data)
+    data_columns = len([h for h in header if h not in ("县（市、区）", "备注")])
+    assert f["records_in"] == data_columns * len(rows)

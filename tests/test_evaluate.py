@@ -219,3 +219,23 @@ def test_round_data_window(demo):
     assert (d2["event_time"] == d2["t"] - d2["gname"]).all()
     with pytest.raises(EvaluationError, match="no period"):
         round_data(panel, design, 1, window=("2015H1", "2015H2"))
+
+
+def test_run_evaluation_end_to_end_with_prefecture_clusters(demo, tmp_path):
+    out0, _, design, panel = demo
+    # processed-folder shape: wide panel by county (split units separate) and the roster
+    roster = design.rename(columns={"base_code": "county_code"})[["round", "batch", "county_code",
+                                                                   "sending_unit"]]
+    panel.drop(columns=["n_units"]).to_parquet(tmp_path / "panel.parquet")
+    roster.to_parquet(tmp_path / "roster.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = run_evaluation(tmp_path, biters=49, seed=1, cluster="prefecture",
+                             indicators=["cadres_trained", "volunteers"], heterogeneity=False)
+    assert {"summary", "effects", "attgt", "pretrend", "twfe", "round_difference", "design", "timing"} <= set(out)
+    s = out["summary"].set_index(["round", "indicator"])
+    ref = out0["summary"].set_index(["round", "indicator"])
+    # same points as the county-clustered run; only the uncertainty changes with 21 clusters
+    assert s.loc[(2, "cadres_trained"), "att"] == pytest.approx(ref.loc[(2, "cadres_trained"), "att"])
+    assert np.isfinite(s["se"]).all() and (s["se"] > 0).all()
+    assert out["timing"]["seconds"].ge(0).all()

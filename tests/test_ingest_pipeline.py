@@ -588,3 +588,14 @@ def test_each_rule_on_a_hand_made_workbook(case, tmp_path):
     # data cells: every cell but the county name and the remark (a remark explains, it is not data)
     data_columns = len([h for h in header if h not in ("县（市、区）", "备注")])
     assert f["records_in"] == data_columns * len(rows)
+
+
+def test_same_file_name_in_two_folders_stays_apart(tmp_path):
+    for d in ("one", "two"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "a.csv").write_text("地区,统计期,团员数\n喜德县,2013年上半年,300\n",
+                                            encoding="utf-8")
+    found = discover_files([tmp_path / "one", tmp_path / "two"])
+    assert len({rel for _, rel in found}) == 2
+    res = pipeline.clean([tmp_path / "one", tmp_path / "two"], progress=False, salt=b"k")
+    assert len(res.indicators) == 1 and res.files["merged"].sum() == 1

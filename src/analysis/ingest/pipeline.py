@@ -122,7 +122,8 @@ def discover_files(raw_paths: Iterable[str | os.PathLike]) -> list[tuple[Path, s
     -------
     list of (Path, str)
         The file and its name relative to the folder it was found under (POSIX form; the file
-        name alone for a file given directly), sorted by that name, without repeats.
+        name alone for a file given directly; the full path when two given folders hold the same
+        relative name), sorted by that name, without repeats.
 
     Raises
     ------
@@ -149,7 +150,13 @@ def discover_files(raw_paths: Iterable[str | os.PathLike]) -> list[tuple[Path, s
             for name in sorted(filenames):
                 path = Path(dirpath) / name
                 _add_file(found, path, path.relative_to(root).as_posix())
-    return sorted(found.values(), key=lambda item: item[1])
+    items = sorted(found.values(), key=lambda item: item[1])
+    names = [rel for _, rel in items]
+    if len(set(names)) < len(names):
+        # the same relative name under two given folders: name files by their full path so
+        # that record ids stay unique and every file can still be found
+        items = sorted(((p, p.resolve().as_posix()) for p, _ in items), key=lambda i: i[1])
+    return items
 
 
 def _add_file(found: dict, path: Path, rel: str) -> None:

@@ -273,3 +273,25 @@ def test_prefecture_names_are_common_names_on_both_paths():
     assert s.add_prefecture(codes)["prefecture"].tolist() == ["凉山州", "阿坝州"]
     files = pd.Series(["2013年上半年/凉山彝族自治州团委_x.xlsx", "2013年上半年/凉山州团委_y.xlsx"])
     assert s.file_sender(files).tolist() == ["凉山州", "凉山州"]
+
+
+def test_each_half_year_expects_the_codes_of_its_code_book():
+    # every unit of the 2012 code book reports in 2012H2 and again, under the same codes, in
+    # 2013H1.  In 2013 恩阳区 and 前锋区 are new and 达县 became 达川区 with a new code, so
+    # 2013H1 misses exactly those three codes and holds one code the 2013 book lacks (511721).
+    units_2012 = load_units(2012)["code"].astype(str).tolist()
+    q = pd.DataFrame({"county_code": [int(c) for c in units_2012] * 2,
+                      "period": ["2012H2"] * 181 + ["2013H1"] * 181,
+                      "expected": 10, "reported": 10, "missing": 0})
+    gaps = s.coverage_gaps(q)
+    assert sorted(gaps["county_code"]) == ["511603", "511703", "511903"]
+    assert set(gaps["period"]) == {"2013H1"} and set(gaps["status"]) == {"未报送"}
+    assert set(gaps["county"]) == {"恩阳区", "前锋区", "达川区"}
+    cov = s.coverage(q).set_index("period")
+    assert cov.loc["2012H2", ["expected", "reported", "unexpected"]].tolist() == [181, 181, 0]
+    assert cov.loc["2013H1", ["expected", "reported", "unexpected"]].tolist() == [183, 180, 1]
+
+
+def test_files_received_without_grouping_is_the_total():
+    out = s.files_received(_files(), by=())
+    assert out[["n_files", "records_in", "clean", "quarantined"]].iloc[0].tolist() == [4, 22, 21, 1]

@@ -221,11 +221,11 @@ def _period_number(periods: pd.Series) -> pd.Series:
 
 
 def _expected_units(periods: Sequence[str]) -> pd.DataFrame:
-    """Units that existed in each half-year: the 2008 code book to 2012, the 2013 book after."""
+    """Units that existed in each half-year, with the codes of that year's code book (the codes
+    ``analysis clean`` writes: 南溪区 is 511503 from 2011, not 2008's 511522)."""
     rows = []
     for p in periods:
-        vintage = 2013 if int(p[:4]) >= 2013 else 2008
-        u = load_units(vintage)
+        u = load_units(int(p[:4]))
         rows.append(pd.DataFrame({"period": p, "county_code": u["code"].astype(str)}))
     return pd.concat(rows, ignore_index=True)
 
@@ -234,7 +234,7 @@ def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataF
     """Reporting coverage: counties expected, counties that reported, cells reported.
 
     A county is *expected* in a half-year if it exists in that year's code book (181 units to
-    2012, 183 from 2013).  It has *reported* if ``quality.csv`` has a row for it; its cells are
+    2012, 183 from 2013), under that year's code.  It has *reported* if ``quality.csv`` has a row for it; its cells are
     complete when ``missing == 0``.
 
     Parameters
@@ -244,10 +244,11 @@ def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataF
 
     Returns
     -------
-    DataFrame ``*by, expected, reported, complete, cells_expected, cells_reported,
-    cell_completeness``: the first three count county × half-year pairs (per period they are
-    counties), ``cell_completeness`` is in % of the cells expected from the counties that
-    reported.
+    DataFrame ``*by, expected, reported, complete, cells_expected, cells_reported, unexpected,
+    cell_completeness``: ``expected``/``reported``/``complete`` count county × half-year pairs
+    (per period they are counties); ``unexpected`` counts rows whose code is not in that year's
+    code book (0 when the cleaning resolved every county); ``cell_completeness`` is in % of the
+    cells expected from the reporting counties.
     """
     _require(quality, ["county_code", "period", "expected", "reported", "missing"], "coverage")
     bad = [b for b in by if b not in ("period", "prefecture")]
@@ -260,7 +261,9 @@ def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataF
                         .rename(columns={"expected": "cells_exp", "reported": "cells_rep"}),
                       on=["county_code", "period"], how="outer", indicator=True)
     grid["is_expected"] = grid["_merge"] != "right_only"
-    grid["has_reported"] = grid["_merge"] != "left_only"
+    # a code the year's code book does not hold is counted apart, never as a reporting county
+    grid["has_reported"] = grid["_merge"] == "both"
+    grid["is_unexpected"] = grid["_merge"] == "right_only"
     grid["is_complete"] = grid["has_reported"] & (grid["missing"] == 0)
     grid = add_prefecture(grid, "county_code")
     keys = list(by) or ["_all"]
@@ -269,12 +272,12 @@ def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataF
     out = (grid.groupby(keys, sort=False)
                .agg(expected=("is_expected", "sum"), reported=("has_reported", "sum"),
                     complete=("is_complete", "sum"), cells_expected=("cells_exp", "sum"),
-                    cells_reported=("cells_rep", "sum"))
+                    cells_reported=("cells_rep", "sum"), unexpected=("is_unexpected", "sum"))
                .reset_index())
-    out["cell_completeness"] = np.where(out["cells_expected"] > 0,
-                                        100.0 * out["cells_reported"] / out["cells_expected"].where(out["cells_expected"] > 0, 1),
-                                        np.nan)
-    for c in ("expected", "reported", "complete", "cells_expected", "cells_reported"):
+    # counties with no row expect no cells; a group of only those has no completeness
+    denominator = out["cells_expected"].where(out["cells_expected"] > 0)
+    out["cell_completeness"] = 100.0 * out["cells_reported"] / denominator
+    for c in ("expected", "reported", "complete", "cells_expected", "cells_reported", "unexpected"):
         out[c] = out[c].astype("int64")
     return _sort(out, keys).drop(columns="_all", errors="ignore")
 
@@ -416,7 +419,8 @@ def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:
     rnd = given.astype(float).fillna(from_sheet)
     if rnd.isna().any():
         i = rnd.index[rnd.isna()][0]
-        where = f"sheet {out.at[i, 'source_sheet']!r}, row {out.at[i, 'source_row']}" if "source_row" in out else f"row {i!r}"
+        where = (f"sheet {out.at[i, 'source_sheet']!r}, row {out.at[i, 'source_row']}"
+                 if "source_row" in out else f"row {i!r}")
         raise SummaryInputError(
             f"prepare_roster: roster {where} names no round; fill its 轮次 column or name the "
             "sheet 第一轮/第二轮"
@@ -475,7 +479,8 @@ def period_means(panel: pd.DataFrame, indicators: Sequence[str], by: Sequence[st
     """
     _require(panel, ["period", *indicators, *by], "period_means")
     cat = load_catalog()
-    long = panel.melt(id_vars=[*by, "period"], value_vars=list(indicators), var_name="indicator").dropna(subset=["value"])
+    long = (panel.melt(id_vars=[*by, "period"], value_vars=list(indicators), var_name="indicator")
+                 .dropna(subset=["value"]))
     out = (long.groupby([*by, "indicator", "period"], sort=False)["value"]
                .agg(mean="mean", n_counties="size").reset_index())
     out.insert(len(by) + 1, "name_zh", out["indicator"].map(cat["name_zh"]))

@@ -121,6 +121,10 @@ def test_add_design_event_time_and_attributes():
     assert out["event_time"].tolist() == [-1, 0, 1, -4, -3, -2]
     assert out["group_three"].tolist() == ["其他"] * 3 + ["三州"] * 3
     assert out["prefecture_name"].iloc[3] == "凉山彝族自治州"
+    # re-labelling for round 1 replaces the round-2 columns instead of adding suffixes
+    again = add_design(out, design, 1)
+    assert list(again.columns) == list(out.columns)
+    assert again["gname"].tolist() == [3] * 3 + [2] * 3  # round 1: batch 2 → 2009H1, batch 1 → 2008H2
     with pytest.raises(DesignError, match="no round-2 batch"):
         add_design(panel.assign(county_code="510105"), design, 2)
     with pytest.warns(UserWarning, match="left out"):

@@ -324,7 +324,8 @@ def add_design(panel: pd.DataFrame, design: pd.DataFrame, round_: int, *,
     -------
     DataFrame: the panel plus ``t`` (period index), ``round``, ``batch``, ``gname`` (first
     treated period index), ``event_time`` (t − gname, half-years), ``sending_level``,
-    ``provincial``.
+    ``provincial``.  Columns of these names already in the panel are replaced (so the output
+    of one round can be re-labelled for the other).
 
     Raises
     ------
@@ -350,11 +351,15 @@ def add_design(panel: pd.DataFrame, design: pd.DataFrame, round_: int, *,
     elif lacking:
         raise DesignError(f"add_design: {len(lacking)} base county(ies) of the panel have no round-{round_} "
                           f"batch in the design: {lacking[:10]}; check the roster covers every county.")
+    # columns this function writes are replaced, so a panel can be re-labelled for another round
+    attrs = _unit_attributes() if attributes else pd.DataFrame(columns=["base_code"])
+    written = [*d.columns, *attrs.columns, "t", "event_time"]
+    out = out.drop(columns=[c for c in written if c != "base_code" and c in out.columns])
     out["t"] = period_index(out["period"].astype(str))
     out = out.merge(d, on="base_code", how="left", validate="many_to_one")
     out["event_time"] = out["t"] - out["gname"]
     if attributes:
-        out = out.merge(_unit_attributes(), on="base_code", how="left", validate="many_to_one")
+        out = out.merge(attrs, on="base_code", how="left", validate="many_to_one")
     return out
 
 

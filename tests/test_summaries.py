@@ -295,3 +295,18 @@ def test_each_half_year_expects_the_codes_of_its_code_book():
 def test_files_received_without_grouping_is_the_total():
     out = s.files_received(_files(), by=())
     assert out[["n_files", "records_in", "clean", "quarantined"]].iloc[0].tolist() == [4, 22, 21, 1]
+
+
+def test_add_prefecture_knows_codes_of_intermediate_years():
+    # 南溪县 became 南溪区 in 2011 with code 511503; both codes map to 宜宾市
+    out = s.add_prefecture(pd.DataFrame({"code": ["511503", "511522"]}), "code")
+    assert out["prefecture"].tolist() == ["宜宾市", "宜宾市"]
+    assert out["county"].tolist() == ["南溪区", "南溪县"]
+
+
+def test_coverage_by_prefecture_adds_up_to_the_province():
+    q = pd.DataFrame({"county_code": [int(c) for c in load_units(2011)["code"]], "period": "2011H2",
+                      "expected": 10, "reported": 10, "missing": 0})
+    by_pref = s.coverage(q, by=["prefecture"])
+    assert by_pref["expected"].sum() == 181 and by_pref["reported"].sum() == 181
+    assert by_pref["prefecture"].notna().all() and len(by_pref) == 21

@@ -152,7 +152,7 @@ def add_prefecture(frame: pd.DataFrame, code: str = "base_code") -> pd.DataFrame
     ----------
     frame : any frame with a 6-digit county code column (text or integer).
     code : name of that column; codes of the 2008 base (``base_code``) or of any code book
-        vintage the reference knows (units created in 2013 take the 2013 names).
+        2008–2014 (units created later take their newest name).
 
     Returns
     -------
@@ -160,8 +160,10 @@ def add_prefecture(frame: pd.DataFrame, code: str = "base_code") -> pd.DataFrame
     (``<NA>`` for unknown codes).
     """
     _require(frame, [code], "add_prefecture")
-    units = pd.concat([load_units(2013), base_units()], ignore_index=True)
-    units = units.drop_duplicates("code", keep="last")  # base names win for base codes
+    # every code book of the study years, so a code used only in some years (南溪区 511503 from
+    # 2011) is found; later books win, and the 2008 base names win for base codes
+    units = pd.concat([*(load_units(y) for y in range(2008, 2015)), base_units()], ignore_index=True)
+    units = units.drop_duplicates("code", keep="last")
     key = frame[code].astype("string").str.replace(r"\.0$", "", regex=True)
     out = frame.copy()
     pref = dict(zip(units["code"], units["prefecture_code"].map(_prefecture_names())))
@@ -269,7 +271,7 @@ def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataF
     keys = list(by) or ["_all"]
     if not by:
         grid["_all"] = "全部"
-    out = (grid.groupby(keys, sort=False)
+    out = (grid.groupby(keys, sort=False, dropna=False)
                .agg(expected=("is_expected", "sum"), reported=("has_reported", "sum"),
                     complete=("is_complete", "sum"), cells_expected=("cells_exp", "sum"),
                     cells_reported=("cells_rep", "sum"), unexpected=("is_unexpected", "sum"))

@@ -576,21 +576,52 @@ _TABLE_LABELS = {
     "band_low": "95%一致置信带下限（分）", "band_high": "95%一致置信带上限（分）",
     "att_r1": "第一轮效应（分）", "att_r2": "第二轮效应（分）", "estimate": "两轮之差（分）",
     "n_common": "两轮共有县数", "index_name": "指数",
+    # analysis.compare tables (changes are in each indicator's own unit, so no unit in the header)
+    "indicator_name": "指标名称", "window": "比较窗口", "by": "分组方式", "group": "组别", "domain": "领域",
+    "mean_change_r1": "第一轮平均变化", "mean_change_r2": "第二轮平均变化", "mean_diff": "两轮变化之差（均值）",
+    "sd_diff": "两轮变化之差（标准差）", "r": "两轮变化相关系数", "t": "t统计量", "df": "自由度",
+    "p_t": "t检验p值", "w": "Wilcoxon统计量", "p_wilcoxon": "Wilcoxon检验p值", "d_z": "效应量d_z",
+    "d_z_low": "d_z置信下限", "d_z_high": "d_z置信上限", "g": "Hedges g", "g_se": "g标准误",
+    "g_low": "g置信下限", "g_high": "g置信上限", "q_t": "t检验q值（BH）", "q_wilcoxon": "Wilcoxon q值（BH）",
+    "comparison": "比较", "from_period": "起始时期", "to_period": "终止时期", "share_from": "起始达标比例",
+    "share_to": "终止达标比例", "b": "由不达标变达标县数", "c": "由达标变不达标县数", "statistic": "McNemar统计量",
+    "p": "p值", "q": "q值（BH）",
 }
+_TABLE_DECIMALS = {c: 4 for c in ("p_t", "p_wilcoxon", "q_t", "q_wilcoxon", "p", "q")} | {
+    c: 3 for c in ("share_from", "share_to", "r", "d_z", "d_z_low", "d_z_high", "g", "g_se", "g_low", "g_high")}
 
 
-def _external_tables(processed_dir: Path) -> dict[str, dict[str, pd.DataFrame]]:
-    """Round comparison tables of :mod:`analysis.evaluate`, when that module offers them.
+def _external_tables(panel: pd.DataFrame, notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """Round comparison tables of :func:`analysis.compare.compare_rounds`, when that module exists.
 
-    The hook is ``analysis.evaluate.report_tables(processed_dir) -> {workbook: {sheet: DataFrame}}``;
-    without the module or the function the pack is built without them.
+    Paired tests of the round-1 vs round-2 change per indicator (all counties, 三州, prefectures,
+    unit types) and McNemar tests of the 是/否 standards, on the 2008 base units
+    (:func:`analysis.design.to_base_panel` folds split counties and recomputes rates).
+    Without the modules the pack is built without them; a comparison the data cannot give is
+    named in ``notes``.
     """
     try:
-        module = importlib.import_module("analysis.evaluate")
+        compare = importlib.import_module("analysis.compare")
+        design = importlib.import_module("analysis.design")
     except ImportError:
+        notes.append("analysis.compare 不可用，未输出两轮比较表。")
         return {}
-    fn = getattr(module, "report_tables", None)
-    return dict(fn(processed_dir)) if callable(fn) else {}
+    try:
+        result = compare.compare_rounds(design.to_base_panel(panel))
+    except compare.CompareError as err:
+        notes.append(f"两轮比较未能计算：{err}")
+        return {}
+    cat = load_catalog()
+    names = dict(zip(cat["code"], cat["name_zh"]))
+    sheets = {}
+    for key, sheet in (("paired", "配对检验"), ("standards", "达标检验")):
+        frame = result.get(key)
+        if frame is None or frame.empty:
+            continue
+        frame = frame.copy()
+        frame.insert(frame.columns.get_loc("indicator") + 1, "indicator_name", frame["indicator"].map(names))
+        sheets[sheet] = frame
+    return {"两轮比较": sheets} if sheets else {}
 
 
 # --------------------------------------------------------------------------- build
@@ -675,9 +706,9 @@ def build_report(
         items.append(FigureItem(spec.number, spec.caption, png, SOURCE, reading, files=tuple(files)))
 
     tables: list[TableItem] = []
-    for book, sheets in {**_tables(data), **_external_tables(processed_dir)}.items():
+    for book, sheets in {**_tables(data), **_external_tables(panel, data.notes)}.items():
         path = write_table_xlsx(sheets, tables_dir / f"{book}.xlsx", titles={s: f"{book}：{s}" for s in sheets},
-                                notes=SOURCE, labels=_TABLE_LABELS)
+                                notes=SOURCE, labels=_TABLE_LABELS, decimals=_TABLE_DECIMALS)
         tables.append(TableItem(book, path))
 
     docx = write_docx(items, reports_dir / DOCX_NAME,

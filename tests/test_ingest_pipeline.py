@@ -494,7 +494,7 @@ def _toy_resolver(values, prefecture=None, as_of=None):
                          "error": [None if v in _COUNTIES else "unknown" for v in values]})
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.sampled_from(["a.xlsx", "b.xlsx"]),
                           st.sampled_from([*_COUNTIES, "丙县"]),
                           st.sampled_from(_HEADERS), st.sampled_from(_RAWS),

@@ -152,6 +152,16 @@ def test_docx_pictures_captions_and_notes(tmp_path, pngs):
     assert doc.core_properties.created.year == 2014
 
 
+def test_docx_and_html_list_notes(tmp_path, pngs):
+    items = [FigureItem(1, "图题", pngs[0], "汇总表", "解读。")]
+    note = "第二轮事件研究因缺期剔除29个县 <平衡面板>"
+    doc = Document(write_docx(items, tmp_path / "n.docx", notes=[note]))
+    texts = [(p.style.name, p.text) for p in doc.paragraphs]
+    assert texts[-2:] == [("Heading 1", "说明"), ("List Bullet", note)]
+    page = write_index_html(items, {}, tmp_path / "n.html", notes=[note]).read_text(encoding="utf-8")
+    assert "<h2>说明</h2>" in page and "<li>第二轮事件研究因缺期剔除29个县 &lt;平衡面板&gt;</li>" in page
+
+
 def test_docx_tall_chart_is_shrunk_to_fit_a_page(tmp_path):
     tall = tmp_path / "tall.png"
     Image.new("RGB", (2008, 3000), (255, 255, 255)).save(tall, dpi=(300, 300))  # 17 × 25.4 cm

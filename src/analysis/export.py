@@ -427,7 +427,7 @@ def _png_size_cm(png: Path) -> tuple[float, float]:
 
 
 def write_docx(items: Sequence[FigureItem], path: str | os.PathLike, *,
-               title: str = REPORT_TITLE, subtitle: str | None = None) -> Path:
+               title: str = REPORT_TITLE, subtitle: str | None = None, notes: Sequence[str] = ()) -> Path:
     """Write the chart pack 《驻点工作评估图表汇编》 as a Word document, deterministically and atomically.
 
     Each chart: the picture, the caption ``图N　…`` under it (Word style *Caption*), the
@@ -442,6 +442,7 @@ def write_docx(items: Sequence[FigureItem], path: str | os.PathLike, *,
     path : the ``.docx`` file to write.
     title : document title.
     subtitle : optional line under the title (e.g. data vintage).
+    notes : caveats listed at the end under 说明 (e.g. counties left out of an estimate).
 
     Returns
     -------
@@ -506,6 +507,10 @@ def write_docx(items: Sequence[FigureItem], path: str | os.PathLike, *,
         for run in src.runs:
             run.font.size = Pt(9)
         doc.add_paragraph(_note(it.reading, "解读："))
+    if notes:
+        doc.add_paragraph("说明", style="Heading 1")
+        for text in notes:
+            doc.add_paragraph(str(text), style="List Bullet")
 
     buffer = io.BytesIO()
     doc.save(buffer)
@@ -538,6 +543,7 @@ def write_index_html(
     *,
     title: str = REPORT_TITLE,
     documents: Mapping[str, str | os.PathLike] | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write a self-contained static page (no external CSS or JavaScript, UTF-8) listing the pack.
 
@@ -548,6 +554,7 @@ def write_index_html(
     path : the ``.html`` file; links are relative to its folder, so the pack can be moved whole.
     title : page title.
     documents : other downloads, title → path (e.g. the docx).
+    notes : caveats listed at the end under 说明.
 
     Returns
     -------
@@ -599,6 +606,11 @@ def write_index_html(
         out.append("<h2>文档</h2>")
         out.append("<ul>")
         out += [f'<li><a href="{e(_rel(Path(p), base))}">{e(k)}</a></li>' for k, p in documents.items()]
+        out.append("</ul>")
+    if notes:
+        out.append("<h2>说明</h2>")
+        out.append("<ul>")
+        out += [f"<li>{e(str(n))}</li>" for n in notes]
         out.append("</ul>")
     out += ["</body>", "</html>", ""]
     return _atomic_write(path, "\n".join(out).encode("utf-8"))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -217,6 +218,25 @@ def _did_data(index: pd.DataFrame, roster: pd.DataFrame, rnd: int, which: str) -
     return out[["unit", "base_code", "period", "t", "g", "value"]]
 
 
+_DROPPED = re.compile(r"dropped (\d+) unit\(s\) with a missing period or outcome")
+
+
+def _estimate(label: str, notes: list[str], fn: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+    """Run one DiD estimate; its warnings and a failure become notes (in Chinese) for the reader."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = fn()
+        except DIDError as err:
+            notes.append(f"{label}未能估计：{err}")
+            result = None
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        m = _DROPPED.search(message)
+        # the one warning every reader needs in words: counties left out for a balanced panel
+        notes.append(f"{label}：{m.group(1)}个县因缺少某期数据未纳入（需平衡面板）。" if m else f"{label}：{message}")
+    return result
+
+
 def _did(index: pd.DataFrame, roster: pd.DataFrame | None, biters: int, seed: int,
          notes: list[str]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     if roster is None:
@@ -224,30 +244,26 @@ def _did(index: pd.DataFrame, roster: pd.DataFrame | None, biters: int, seed: in
         return None, None
     common = dict(yname="value", tname="t", idname="unit", gname="g", biters=max(biters, 2), seed=seed)
     events, diffs = [], []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for rnd in (1, 2):
-            try:
-                res = att_gt(_did_data(index, roster, rnd, "overall"), **common)
-                tab = aggte(res, "dynamic", seed=seed).to_frame()
-            except DIDError as err:
-                notes.append(f"{ROUND_ZH[rnd]}事件研究未能估计：{err}")
-                continue
-            tab = tab[tab["level"] == "event_time"].rename(columns={"key": "event_time"})
-            events.append(tab.assign(round=rnd)[["round", "event_time", "att", "se", "ci_low", "ci_high",
-                                                  "band_low", "band_high"]])
-        for which, name in INDEX_ZH.items():
-            try:
-                # "dynamic": the mean effect over event times ≥ 0, the average the event study shows
-                rd = round_difference(_did_data(index, roster, 1, which), _did_data(index, roster, 2, which),
-                                      type="dynamic", **common).to_frame()
-            except DIDError as err:
-                notes.append(f"{name}两轮效应差未能估计：{err}")
-                continue
+    for rnd in (1, 2):
+        def event_study(rnd: int = rnd) -> pd.DataFrame:
+            res = att_gt(_did_data(index, roster, rnd, "overall"), **common)
+            return aggte(res, "dynamic", seed=seed).to_frame()
+
+        tab = _estimate(f"{ROUND_ZH[rnd]}事件研究", notes, event_study)
+        if tab is None:
+            continue
+        tab = tab[tab["level"] == "event_time"].rename(columns={"key": "event_time"})
+        events.append(tab.assign(round=rnd)[["round", "event_time", "att", "se", "ci_low", "ci_high",
+                                              "band_low", "band_high"]])
+    for which, name in INDEX_ZH.items():
+        def difference(which: str = which) -> pd.DataFrame:
+            # "dynamic": the mean effect over event times ≥ 0, the average the event study shows
+            return round_difference(_did_data(index, roster, 1, which), _did_data(index, roster, 2, which),
+                                    type="dynamic", **common).to_frame()
+
+        rd = _estimate(f"{name}两轮效应差", notes, difference)
+        if rd is not None:
             diffs.append(rd.assign(index=which, indicator=name))
-    # the same message comes once per estimate; keep each once, in order
-    for message in dict.fromkeys(str(w.message) for w in caught):
-        notes.append(message)
     event_study = pd.concat(events, ignore_index=True) if events else None
     if event_study is not None:
         event_study["event_time"] = event_study["event_time"].astype(int)
@@ -711,7 +727,8 @@ def build_report(
                                 notes=SOURCE, labels=_TABLE_LABELS, decimals=_TABLE_DECIMALS)
         tables.append(TableItem(book, path))
 
-    docx = write_docx(items, reports_dir / DOCX_NAME,
-                      subtitle=f"排名时期：{data.rank_period}；指数为0–100分（全样本极差标准化、熵权法）")
-    html = write_index_html(items, tables, reports_dir / "index.html", documents={REPORT_TITLE + "（Word）": docx})
+    subtitle = f"排名时期：{data.rank_period}；指数为0–100分（全样本极差标准化、熵权法）"
+    docx = write_docx(items, reports_dir / DOCX_NAME, subtitle=subtitle, notes=data.notes)
+    html = write_index_html(items, tables, reports_dir / "index.html", notes=data.notes,
+                            documents={REPORT_TITLE + "（Word）": docx})
     return ReportManifest(figures=items, tables=tables, docx=docx, html=html, skipped=skipped, notes=data.notes)

@@ -69,8 +69,12 @@ def test_values_are_parsed_resolved_and_mapped_to_the_base():
     assert ind.at[(DACHUAN, "league_members"), "base_code"] == DAXIAN
     assert np.isnan(ind.at[(XIDE, "volunteers"), "value"])  # reported as missing, kept as NaN
     assert (res.indicators["period"] == "2013H1").all()
-    # audit explains each reading that changed the text
-    audit = res.audit.set_index("record_id")
+    # audit explains each reading that changed the text, and each county name it normalised
+    county = res.audit[res.audit["stage"] == "county"].set_index("record_id")
+    assert county.at[a, "before"] == "凉山州喜德县" and county.at[a, "after"] == f"{XIDE} 喜德县"
+    assert county.at[c, "before"] == "达县" and county.at[c, "after"] == f"{DACHUAN} 达川区"
+    assert d not in county.index  # 喜德县 is the official name already
+    audit = res.audit[res.audit["stage"] != "county"].set_index("record_id")
     assert audit.at[a, "after"] == "3000" and audit.at[a, "before"] == "约3,000人"
     assert audit.at[b, "after"] == "15"
     assert audit.at[d, "action"] == "missing"

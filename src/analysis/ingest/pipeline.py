@@ -451,6 +451,18 @@ def _note_zh(note: object) -> str:
     return chinese
 
 
+@lru_cache(maxsize=16)
+def _official_names(year: str) -> dict[str, str]:
+    """code → official name in the code book of ``year`` ({} when there is none)."""
+    from analysis.reference import load_units
+
+    try:
+        units = load_units(int(year))
+    except (ValueError, KeyError):
+        return {}
+    return dict(zip(units["code"].astype(str), units["name"].astype(str)))
+
+
 def _county_note_zh(error: str) -> str:
     """The resolver's (English) reason, retold in Chinese for the clerk's message."""
     if not error:
@@ -611,6 +623,19 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
                                  extra={"note": county_error[bad_county].map(_county_note_zh)}))
     outcome[bad_period | bad_county] = "quarantined"
     live &= ~(bad_period | bad_county)
+
+    # county texts that are not the official name of the code they resolved to (喜德, 凉山州喜德县,
+    # 达县 in 2013 …) are audited once per cell, so every transformation raw → clean is traceable
+    resolved = rec[live]
+    official = pd.Series([_official_names(str(p)[:4]).get(c) if _present(p) else None
+                          for c, p in zip(resolved["county_code"], resolved["period"])],
+                         index=resolved.index, dtype=object)
+    written = _text_or(resolved["county_text"], "")
+    renamed = official.notna() & (written.str.replace(r"\s+", "", regex=True) != official)
+    rows = resolved[renamed]
+    audits.append(_audit_rows(rows, "county", "county_resolved", "fix", written[renamed],
+                              rows["county_code"].astype(str) + " " + official[renamed],
+                              "县名按行政区划代码规范化"))
 
     # 3. parse values into the catalog unit
     types = rec["indicator"].map(cat["type"]).fillna("number")

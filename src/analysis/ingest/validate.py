@@ -88,6 +88,10 @@ RULES: tuple[Rule, ...] = (
     Rule("county_unknown", "county", "quarantine",
          "无法识别县（市、区）名称“{county_text}”（{note}），请填写规范全称，如“凉山州喜德县”。",
          "the county text resolves to no GB/T 2260 code (or to more than one) for the period"),
+    Rule("county_resolved", "county", "fix",
+         "县名“{county_text}”已按行政区划代码规范化。",
+         "the county text is not the official name of the code it resolved to (short name, "
+         "prefecture in front, old name); the code and official name are audited"),
     Rule("period_missing", "period", "quarantine",
          "无法确定本表的填报时期（{note}），请在标题或“截至”日期中注明，如“2013年上半年”。",
          "no reporting period found in the period column, title, 截至 date or file name"),

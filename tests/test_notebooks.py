@@ -116,6 +116,14 @@ def test_committed_executed_top_to_bottom(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_timestamps_in_cell_metadata(path):
+    # nbconvert records execution times unless --ExecutePreprocessor.record_timing=False; they
+    # would make every re-run a diff
+    stamped = [i for i, c in enumerate(_read(path).cells) if "execution" in c.metadata]
+    assert stamped == [], f"{path.name}: cells {stamped} carry execution timestamps; re-run with record_timing=False"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_absolute_paths_in_outputs(path):
     hits = [(i, m.group(0)) for i, text in _output_texts(_read(path)) for m in ABSOLUTE_PATH.finditer(text)]
     assert hits == [], f"{path.name}: absolute paths in outputs of cells {hits}"

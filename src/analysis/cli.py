@@ -74,6 +74,41 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     return run_clean_cli(raw, out, progress=not args.quiet)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from analysis.report import ReportDataError, build_report
+
+    p = paths(processed=args.processed, reports=args.reports)
+    try:
+        manifest = build_report(p.processed, p.reports, n_draws=args.draws)
+    except ReportDataError as exc:
+        raise UsageError(str(exc)) from exc
+    _print_manifest(manifest)
+    return 0
+
+
+def _print_manifest(manifest) -> None:
+    print(f"{len(manifest.figures)} figures, {len(manifest.tables)} tables, {manifest.docx.name}, "
+          f"{manifest.html.name}")
+    for stem, why in manifest.skipped:
+        print(f"  skipped {stem}: {why}")
+    for note in manifest.notes:
+        print(f"  note: {note}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from analysis.evaluate import EvaluationError, write_evaluation
+
+    p = paths(processed=args.processed, reports=args.reports)
+    try:
+        written = write_evaluation(p.processed, p.tables, biters=args.biters, seed=args.seed,
+                                   cluster=args.cluster)
+    except EvaluationError as exc:
+        raise UsageError(str(exc)) from exc
+    for f in written:
+        print(f"wrote {f}")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """The main job: every step from raw data to reports, in order; stops at the first failure."""
     p = paths(raw=args.raw, processed=args.processed, reports=args.reports)
@@ -81,6 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"raw data folder {p.raw} does not exist (give --raw or set RESIDENCY_RAW)")
 
     from analysis.ingest.outputs import run_clean_cli
+    from analysis.report import build_report
     from analysis.smoke import write_smoke_figure
 
     def clean() -> int:
@@ -89,6 +125,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     steps: list[tuple[str, Callable[[], object]]] = [
         ("clean: raw → data/processed", clean),
         ("font check figure", lambda: write_smoke_figure(p.figures)),
+        ("evaluation and chart pack: figures, tables, docx, index.html → reports/",
+         lambda: _print_manifest(build_report(p.processed, p.reports))),
     ]
     total = time.perf_counter()
     for name, step in steps:
@@ -105,6 +143,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], tuple[str, ...]]] = {
     "run": ("main job: raw data → processed data → analyses → reports", _cmd_run,
             ("raw", "processed", "reports")),
+    "evaluate": ("round comparison and staggered DiD tables → reports/tables", _cmd_evaluate,
+                 ("processed", "reports")),
+    "report": ("chart pack: figures, tables, 图表汇编.docx, index.html → reports/", _cmd_report,
+               ("processed", "reports")),
     "clean": ("raw submissions → tidy, audited data in data/processed", _cmd_clean, ()),
     "reference": ("rebuild data/reference from the GB/T 2260 code books (needs '.[reference]')",
                   _cmd_reference, ("reference",)),
@@ -119,6 +161,13 @@ def _extra_options(name: str, p: argparse.ArgumentParser) -> None:
 
         p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: data/raw/demo)")
         p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    elif name == "report":
+        p.add_argument("--draws", type=int, default=999, help="bootstrap draws of rank intervals (default 999)")
+    elif name == "evaluate":
+        p.add_argument("--biters", type=int, default=999, help="multiplier-bootstrap draws (default 999)")
+        p.add_argument("--seed", type=int, default=20120215, help="random seed (default 20120215)")
+        p.add_argument("--cluster", choices=("county", "prefecture"), default="county",
+                       help="cluster standard errors by county (default) or prefecture")
     elif name == "clean":
         p.add_argument("raw_paths", nargs="*", metavar="RAW",
                        help="files or folders of submissions (default: data/raw/demo or $RESIDENCY_RAW)")

@@ -310,3 +310,18 @@ def test_coverage_by_prefecture_adds_up_to_the_province():
     by_pref = s.coverage(q, by=["prefecture"])
     assert by_pref["expected"].sum() == 181 and by_pref["reported"].sum() == 181
     assert by_pref["prefecture"].notna().all() and len(by_pref) == 21
+
+
+def test_every_rule_of_the_data_contract_has_a_chinese_reading():
+    import re
+
+    from analysis.config import PROJECT_ROOT
+
+    contract = (PROJECT_ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    table_rules = re.findall(r"^\| `([a-z_]+)` \|", contract, flags=re.M)
+    # the value_unreadable row lists the parser's own rule names: `excel_error` (`#DIV/0!` …), …
+    unreadable = next(line for line in contract.splitlines() if line.startswith("| `value_unreadable`"))
+    parser_rules = re.findall(r"`([a-z_]+)`", unreadable.split("|")[4].split(":", 1)[-1])
+    rules = set(table_rules) | set(parser_rules)
+    assert {"county_resolved", "period_contradiction", "duplicate_merged"} <= rules
+    assert sorted(rules - set(s.RULE_LABELS)) == []

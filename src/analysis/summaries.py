@@ -49,17 +49,33 @@ __all__ = [
 ROUND_LABELS: dict[int, str] = {1: "第一轮", 2: "第二轮"}
 
 RULE_LABELS: dict[str, str] = {
-    # quarantine rules
+    # quarantine rules (docs/data-contract.md)
     "period_contradiction": "填报时期无法确定或相互矛盾",
     "period_missing": "填报时期缺失",
     "county_unknown": "县（市、区）名称无法识别",
     "duplicate_conflict": "重复填报且数值不一致",
     "excel_error": "Excel 错误值（如 #DIV/0!）",
+    "not_a_number": "无法识别为数值",
+    "not_yes_no": "无法识别为是/否",
+    "range_not_number": "填的是区间（如 300-400）",
+    "wrong_unit": "单位不符",
+    "date_not_number": "填的是日期而非数值",
+    "not_finite": "数值无效（无穷大等）",
+    "value_unreadable": "无法识别的填报值",
     "filled_exceeds_authorized": "实有在编人数超过核定编制且无说明",
+    "part_exceeds_total": "部分数超过总数",
     "above_max": "超出合理上限",
     "below_min": "低于合理下限",
-    "not_a_number": "无法识别为数值",
-    # audit (fix) rules
+    "not_integer": "人数、个数不是整数",
+    # audit rules: fixes, values read as missing, merges
+    "county_resolved": "县名规范为行政区划代码的标准名称",
+    "filled_exceeds_authorized_noted": "在编超编但备注已说明，保留",
+    "rate_recomputed": "填报比率与数量不符，按数量重算",
+    # set aside (not values): columns and reported rates the library derives itself
+    "unknown_column": "未识别的列",
+    "remark": "备注",
+    "rate_consistent": "填报比率与数量一致（比率由数量推导）",
+    "rate_without_counts": "填报了比率但缺少数量",
     "duplicate_merged": "重复填报、数值一致，合并",
     "blank": "空白，记为缺失",
     "number_with_text": "数字带文字（如“约300”），取数字",

@@ -116,6 +116,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"raw data folder {p.raw} does not exist (give --raw or set RESIDENCY_RAW)")
 
     from analysis.ingest.outputs import run_clean_cli
+    from analysis.notebook_export import export_notebooks
     from analysis.report import build_report
     from analysis.smoke import write_smoke_figure
 
@@ -127,6 +128,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ("font check figure", lambda: write_smoke_figure(p.figures)),
         ("evaluation and chart pack: figures, tables, docx, index.html → reports/",
          lambda: _print_manifest(build_report(p.processed, p.reports))),
+        ("notebooks executed → reports/notebooks/*.html",
+         lambda: export_notebooks(p.root / "notebooks", p.reports / "notebooks", p.processed)),
     ]
     total = time.perf_counter()
     for name, step in steps:

@@ -1,0 +1,33 @@
+import nbformat
+import pytest
+
+from analysis.notebook_export import NotebookExportError, export_notebooks
+
+
+def _write(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+
+
+def test_executes_with_the_processed_folder_and_writes_html(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _write(nbs / "02_b.ipynb", "print(6 * 7)")
+    _write(nbs / "01_a.ipynb", "import os\nprint('DATA=' + os.environ['RESIDENCY_PROCESSED'].rsplit('/', 1)[-1])")
+    processed = tmp_path / "processed_here"
+    processed.mkdir()
+    written = export_notebooks(nbs, tmp_path / "html", processed)
+    assert [p.name for p in written] == ["01_a.html", "02_b.html"]
+    assert "DATA=processed_here" in written[0].read_text(encoding="utf-8")
+    assert "42" in written[1].read_text(encoding="utf-8")
+    # the committed notebooks are not modified (no outputs were written into them)
+    assert nbformat.read(nbs / "02_b.ipynb", 4).cells[0].outputs == []
+
+
+def test_failing_notebook_is_named(tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    _write(nbs / "bad.ipynb", "1 / 0")
+    with pytest.raises(NotebookExportError, match="bad.ipynb"):
+        export_notebooks(nbs, tmp_path / "html", tmp_path)

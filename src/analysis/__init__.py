@@ -2,13 +2,16 @@
 
 The data flow, one module per step (each imports only from steps before it)::
 
-    config, catalog, reference      paths, indicator catalog, county code books
+    config, catalog, reference      paths, indicator catalog, county code books and resolver
     demo                            synthetic submissions with a planted truth
-    ingest → clean                  messy workbooks → tidy, audited panel
-    indices                         composite indices, grades, rankings
-    compare, did                    round 1 vs round 2, staggered DiD
-    fonts, style, charts            Chinese report charts
-    report                          chart pack, tables, notebooks export
+    ingest (read → layout → values/periods → validate → pipeline → outputs)
+                                    messy workbooks → tidy, audited data in data/processed
+    indicators, indices             derived rates and standards; indices, weights, grades, rank intervals
+    design, compare, did, evaluate  programme calendar; round 1 vs round 2; staggered DiD
+    fonts, style, charts, maps      Chinese report charts
+    export, report                  xlsx tables, 图表汇编.docx, index.html; the chart pack
+    summaries, notebook_export      helpers for the notebooks; HTML export of executed notebooks
+    cli                             ``python -m analysis`` (console script ``residency``)
 """
 
 __version__ = "0.1.0"

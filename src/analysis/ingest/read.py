@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from analysis.ingest.errors import UnreadableFileError
+from analysis.ingest.guards import ArchiveLimits, check_archive
 
 __all__ = [
     "Sheet",
@@ -357,14 +358,40 @@ def _read_xlrd(path: Path) -> list[Sheet]:
     return sheets
 
 
-def read_workbook(path: str | Path) -> list[Sheet]:
+# "EncryptedPackage" as a CFB directory entry name (UTF-16LE): Office's password protection
+# wraps the whole .xlsx in an OLE container holding this stream (MS-OFFCRYPTO 2.3.4)
+_ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
+
+
+def _refuse_encrypted_ole(path: Path) -> None:
+    """Refuse an encrypted Office document before the engines give a confusing reason."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=path,
+                                  rule="unreadable") from exc
+    if _ENCRYPTED_PACKAGE in data:
+        raise UnreadableFileError(
+            "is password-protected (an encrypted Office package) — 工作簿设置了密码，"
+            "请取消密码（文件→信息→保护工作簿→用密码进行加密，清空密码）后重新报送",
+            file=path, rule="password_protected",
+        )
+
+
+def read_workbook(path: str | Path, limits: ArchiveLimits | None = None) -> list[Sheet]:
     """Read every worksheet of an Excel or ODS workbook.
+
+    Zip-based workbooks (xlsx, ods) pass :func:`analysis.ingest.guards.check_archive` first
+    (archive bombs, XML DOCTYPE/entity attacks, damaged archives); OLE files are checked for
+    Office encryption.
 
     Parameters
     ----------
     path : str or path-like
         An ``.xlsx``/``.xlsm``/``.xls``/``.ods`` file (the content decides, see
         :func:`sniff_format`; use :func:`read_any` for files that may be CSV or HTML).
+    limits : ArchiveLimits, optional
+        Inflation limits for zip-based workbooks (default ``ArchiveLimits.from_env()``).
 
     Returns
     -------
@@ -383,6 +410,10 @@ def read_workbook(path: str | Path) -> list[Sheet]:
             f"is not an Excel workbook (content looks like {fmt}) — 请另存为 .xlsx 后重新报送",
             file=p, rule="not_a_workbook",
         )
+    if fmt in ("xlsx", "ods"):
+        check_archive(p, limits)
+    else:
+        _refuse_encrypted_ole(p)
     notes: list[str] = []
     try:
         sheets = _read_calamine(p)
@@ -604,16 +635,23 @@ def _read_html(path: Path) -> list[Sheet]:
     return sheets
 
 
+def _starts_with_zip(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
 _EXPECTED = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods", ".csv": "csv",
              ".txt": "csv", ".tsv": "csv", ".htm": "html", ".html": "html"}
 
 
-def read_any(path: str | Path) -> list[Sheet]:
+def read_any(path: str | Path, limits: ArchiveLimits | None = None) -> list[Sheet]:
     """Read a submission by what it really contains, whatever its extension says.
 
     Parameters
     ----------
     path : str or path-like
+    limits : ArchiveLimits, optional
+        Inflation limits for zip-based workbooks (see :func:`read_workbook`).
 
     Returns
     -------
@@ -631,13 +669,19 @@ def read_any(path: str | Path) -> list[Sheet]:
     fmt = sniff_format(p)
     if fmt == "empty":
         raise UnreadableFileError("is empty — 文件为空，请重新报送", file=p, rule="empty_file")
+    if fmt == "unknown" and _starts_with_zip(p):
+        raise UnreadableFileError(
+            "is neither a readable workbook nor text: a damaged or truncated zip archive (its "
+            "directory cannot be read) — "
+            "请用 Excel 打开后另存为 .xlsx 重新报送", file=p, rule="corrupt_zip",
+        )
     if fmt == "unknown":
         raise UnreadableFileError(
             "is neither an Excel workbook, a CSV file nor an HTML table — 请另存为 .xlsx 后重新报送",
             file=p, rule="unknown_format",
         )
     if fmt in ("xlsx", "xls", "ods"):
-        sheets = read_workbook(p)
+        sheets = read_workbook(p, limits)
     elif fmt == "html":
         sheets = _read_html(p)
     else:

@@ -1,0 +1,270 @@
+"""Guards against hostile submissions: archive bombs, XML attacks, formula injection.
+
+A workbook (``.xlsx``/``.ods``) is a zip of XML files, and both layers can be turned against the
+reader:
+
+- an **archive bomb** — a few hundred kilobytes that inflate to gigabytes — exhausts memory
+  before any cell is read.  :func:`check_archive` refuses it from the zip directory alone
+  (declared sizes, compression ratio, member count: nothing is inflated), then inflates each
+  member as a stream, counting bytes, so a member whose header lies about its size is caught
+  too (Python's zip reader stops at the declared size and the CRC check then fails);
+- **XML entity attacks** (billion laughs, quadratic blow-up, external entities that read local
+  files) need a ``<!DOCTYPE`` declaring entities.  No Office or ODF part ever has one, so any
+  DOCTYPE in the prolog of any XML member is refused.  This is stricter and cheaper than parsing
+  each member with ``defusedxml`` (which would parse every sheet a second time) and covers the
+  engines (calamine's quick-xml, openpyxl's ElementTree) alike.
+
+Text cells that start with ``=``, ``+``, ``-``, ``@``, tab or carriage return are run as formulas
+by Excel when a CSV is opened (CSV/formula injection, OWASP).  :func:`neutralize_formulas` prefixes
+such cells with an apostrophe before a CSV is written.
+
+Limits are configurable per call (:class:`ArchiveLimits`) or by environment variables
+``RESIDENCY_ZIP_MAX_MB``, ``RESIDENCY_ZIP_MAX_MEMBER_MB``, ``RESIDENCY_ZIP_MAX_RATIO`` and
+``RESIDENCY_ZIP_MAX_MEMBERS`` (:meth:`ArchiveLimits.from_env`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.ingest.errors import UnreadableFileError
+
+__all__ = [
+    "ArchiveLimits",
+    "check_archive",
+    "is_formula_like",
+    "neutralize_formulas",
+    "FORMULA_PREFIXES",
+]
+
+_MB = 1024 * 1024
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet treat a text cell as a formula (OWASP list)."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """How much a workbook archive may inflate before it is refused.
+
+    Attributes
+    ----------
+    max_total_bytes : int
+        Sum of the members' uncompressed sizes, bytes (default 512 MiB: a 100,000-row
+        prefecture sheet is about 40 MiB of XML).
+    max_member_bytes : int
+        Uncompressed size of one member, bytes (default 256 MiB).
+    max_ratio : float
+        Uncompressed / compressed size of one member (default 200).  Real sheet XML measured on
+        the demo workbooks compresses at most 10:1; 200 MB of spaces compresses about 1000:1.
+    ratio_floor_bytes : int
+        Members smaller than this (default 1 MiB) are not held to ``max_ratio``: tiny parts
+        such as empty styles compress very well but cannot hurt.
+    max_members : int
+        Number of members (default 10,000; a workbook with 200 sheets has under 1,000).
+    """
+
+    max_total_bytes: int = 512 * _MB
+    max_member_bytes: int = 256 * _MB
+    max_ratio: float = 200.0
+    ratio_floor_bytes: int = 1 * _MB
+    max_members: int = 10_000
+
+    @classmethod
+    def from_env(cls) -> ArchiveLimits:
+        """Defaults, overridden by ``RESIDENCY_ZIP_MAX_MB`` (total, MiB),
+        ``RESIDENCY_ZIP_MAX_MEMBER_MB`` (MiB), ``RESIDENCY_ZIP_MAX_RATIO`` and
+        ``RESIDENCY_ZIP_MAX_MEMBERS``.
+
+        Raises
+        ------
+        ValueError
+            A variable is set but is not a positive number (the message names it).
+        """
+        base = cls()
+
+        def get(var: str, default: float, scale: float = 1) -> float:
+            text = os.environ.get(var)
+            if text is None or text.strip() == "":
+                return default * scale
+            try:
+                value = float(text)
+            except ValueError:
+                value = -1.0
+            if value <= 0:
+                raise ValueError(f"environment variable {var}={text!r} must be a positive number")
+            return value * scale
+
+        return cls(
+            max_total_bytes=int(get("RESIDENCY_ZIP_MAX_MB", base.max_total_bytes / _MB, _MB)),
+            max_member_bytes=int(get("RESIDENCY_ZIP_MAX_MEMBER_MB", base.max_member_bytes / _MB, _MB)),
+            max_ratio=get("RESIDENCY_ZIP_MAX_RATIO", base.max_ratio),
+            ratio_floor_bytes=base.ratio_floor_bytes,
+            max_members=int(get("RESIDENCY_ZIP_MAX_MEMBERS", base.max_members)),
+        )
+
+
+def _refuse(path: Path, message: str, rule: str) -> UnreadableFileError:
+    return UnreadableFileError(message, file=path, rule=rule)
+
+
+_DOCTYPE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_ROOT_START = re.compile(r"<[A-Za-z_:]")
+_CHUNK = 1 * _MB
+
+
+def _text_decoder(first: bytes):
+    """An incremental decoder for an XML member, chosen from its byte-order mark."""
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return codecs.getincrementaldecoder("utf-16")(errors="replace")
+    if len(first) >= 2 and (first[0] == 0 or first[1] == 0):  # UTF-16 without BOM
+        enc = "utf-16-be" if first[0] == 0 else "utf-16-le"
+        return codecs.getincrementaldecoder(enc)(errors="replace")
+    # UTF-8 and every ASCII-compatible encoding spell "<!DOCTYPE" with the same bytes
+    return codecs.getincrementaldecoder("latin-1")()
+
+
+def check_archive(path: str | os.PathLike, limits: ArchiveLimits | None = None) -> None:
+    """Refuse a zip-based workbook that would exhaust memory or carries an XML attack.
+
+    Order: the zip directory (member count, declared sizes and ratios — nothing inflated);
+    then each member inflated as a stream in 1 MiB chunks, counting the bytes actually
+    produced against the limits and scanning XML prologs for ``<!DOCTYPE``/``<!ENTITY``.
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.xlsx``/``.xlsm``/``.ods`` file (any zip).
+    limits : ArchiveLimits, optional
+        Default :meth:`ArchiveLimits.from_env`.
+
+    Raises
+    ------
+    UnreadableFileError
+        With rule ``zip_bomb`` (too large, too compressed, too many members), ``xml_doctype``
+        (a DOCTYPE/ENTITY declaration, naming the member) or ``corrupt_zip`` (truncated
+        archive, bad CRC, unsupported compression).
+    """
+    p = Path(path)
+    lim = limits or ArchiveLimits.from_env()
+    fix = "请用 Excel 打开后另存为 .xlsx 重新报送"
+    try:
+        zf = zipfile.ZipFile(p)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise _refuse(p, f"is a damaged or truncated archive ({exc}) — {fix}", "corrupt_zip") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > lim.max_members:
+            raise _refuse(p, f"holds {len(infos)} archive members, more than the limit "
+                             f"{lim.max_members} — refused as a possible zip bomb; {fix}", "zip_bomb")
+        total = 0
+        for info in infos:
+            total += info.file_size
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > lim.max_member_bytes or (
+                    info.file_size >= lim.ratio_floor_bytes and ratio > lim.max_ratio):
+                raise _refuse(p, f"member {info.filename} would inflate to "
+                                 f"{info.file_size / _MB:.1f} MiB (ratio {ratio:.0f}:1; limits "
+                                 f"{lim.max_member_bytes / _MB:.0f} MiB, {lim.max_ratio:.0f}:1) — "
+                                 f"refused as a possible zip bomb; {fix}", "zip_bomb")
+        if total > lim.max_total_bytes:
+            raise _refuse(p, f"would inflate to {total / _MB:.1f} MiB in all (limit "
+                             f"{lim.max_total_bytes / _MB:.0f} MiB) — refused as a possible zip "
+                             f"bomb; {fix}", "zip_bomb")
+        inflated = 0
+        for info in infos:
+            if info.is_dir():
+                continue
+            inflated += _scan_member(zf, info, p, lim, inflated)
+
+
+def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: ArchiveLimits,
+                 before: int) -> int:
+    """Inflate one member as a stream; return its real size; refuse on the limits or a DOCTYPE."""
+    is_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+    size = 0
+    prolog_done = not is_xml
+    decoder = None
+    tail = ""
+    try:
+        with zf.open(info) as fh:
+            while True:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > lim.max_member_bytes or before + size > lim.max_total_bytes:
+                    raise _refuse(p, f"member {info.filename} inflates beyond the limits "
+                                     f"({lim.max_member_bytes / _MB:.0f} MiB per member, "
+                                     f"{lim.max_total_bytes / _MB:.0f} MiB in all) — refused as a "
+                                     "possible zip bomb", "zip_bomb")
+                if not prolog_done:
+                    if decoder is None:
+                        decoder = _text_decoder(chunk[:4])
+                    text = tail + decoder.decode(chunk)
+                    hit = _DOCTYPE.search(text)
+                    root = _ROOT_START.search(text)
+                    if hit and (root is None or hit.start() < root.start()):
+                        raise _refuse(p, f"member {info.filename} declares a DOCTYPE/ENTITY, "
+                                         "which no genuine workbook does (an XML entity attack "
+                                         "such as billion laughs) — refused; 请用 Excel 重新保存后报送",
+                                      "xml_doctype")
+                    if root is not None:
+                        prolog_done = True
+                    tail = text[-16:]  # a declaration split across two chunks
+    except UnreadableFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError) as exc:
+        # RuntimeError: an encrypted zip member; NotImplementedError: unknown compression
+        raise _refuse(p, f"member {info.filename} cannot be inflated ({exc}) — the archive is "
+                         "damaged or encrypted; 请用 Excel 打开后另存为 .xlsx 重新报送",
+                      "corrupt_zip") from exc
+    return size
+
+
+def is_formula_like(value: object) -> bool:
+    """True if ``value`` is text that a spreadsheet would run as a formula.
+
+    Parameters
+    ----------
+    value : object
+        Any cell value; only ``str`` can be formula-like (numbers such as ``-5`` stored as
+        numbers are safe).
+    """
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose formula-like text cells start with an apostrophe.
+
+    The apostrophe is what Excel itself shows for "text that looks like a formula"; the rest of
+    the text is kept, so ``=HYPERLINK(...)`` is still readable in the cell but never runs.
+    Column names are treated the same way.  Non-text columns are untouched.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same shape, index and dtypes.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            mask = s.map(is_formula_like).astype(bool)
+            if mask.any():
+                out.loc[mask, col] = "'" + s[mask].astype(str)
+    out.columns = ["'" + c if is_formula_like(c) else c for c in out.columns]
+    return out

@@ -231,6 +231,32 @@ def test_topsis_dominant_alternative_is_ideal():
     assert out["closeness"].tolist() == pytest.approx([0.0, 0.5, 1.0])
 
 
+def test_topsis_missing_data_rule():
+    # county 3 lacks b (weight 0.3 of 1): 0.7 ≥ 2/3 present, so it is scored on a and c alone;
+    # norms, ideal and anti-ideal of b come from the counties that report b
+    X = {"a": [7.0, 8.0, 9.0], "b": [9.0, 7.0, math.nan], "c": [9.0, 8.0, 8.0]}
+    W = {"a": 0.5, "b": 0.3, "c": 0.2}
+    dirs = {"a": 1, "b": 1, "c": -1}
+    norm_a, norm_c = math.sqrt(49 + 64 + 81), math.sqrt(81 + 64 + 64)
+    va = [0.5 * x / norm_a for x in X["a"]]
+    vc = [0.2 * x / norm_c for x in X["c"]]
+    dp = math.sqrt((va[2] - max(va)) ** 2 + (vc[2] - min(vc)) ** 2)  # c lower-is-better
+    dm = math.sqrt((va[2] - min(va)) ** 2 + (vc[2] - max(vc)) ** 2)
+    out = ix.topsis(long(X), W, directions=dirs).sort_values("county_code")
+    assert out["closeness"].iloc[2] == pytest.approx(dm / (dp + dm), rel=1e-12)
+    assert out["weight_share"].tolist() == pytest.approx([1.0, 1.0, 0.7])
+    # the complete counties are scored as before on all three indicators
+    assert out["closeness"].iloc[:2].notna().all()
+    # classic TOPSIS (min_share = 1): any missing indicator → no score
+    strict = ix.topsis(long(X), W, directions=dirs, min_share=1.0).sort_values("county_code")
+    assert np.isnan(strict["closeness"].iloc[2]) and strict["closeness"].iloc[:2].notna().all()
+    # b heavier (0.4 + 0.1 for c): 0.6 present < 2/3 → no score
+    heavy = ix.topsis(long(X), {"a": 0.5, "b": 0.4, "c": 0.1}, directions=dirs)
+    assert np.isnan(heavy.sort_values("county_code")["closeness"].iloc[2])
+    with pytest.raises(IndexInputError, match="min_share"):
+        ix.topsis(long(X), W, directions=dirs, min_share=0)
+
+
 # --------------------------------------------------------------------------- composite index
 
 
@@ -396,6 +422,34 @@ def test_scalar_noise_leaves_0_1_standards_exact():
     # the same noise given explicitly does move them (ties among the 1s are broken by noise)
     moved = ix.rank_intervals(panel, panel, weights="equal", noise_sd={"std_liaison": 0.5}, n_draws=200)
     assert (moved["rank_high"] > moved["rank_low"]).any()
+
+
+def test_flip_probability_for_0_1_standards():
+    panel = long({"std_liaison": [1, 1, 0, 1, 0], "std_attends": [1, 0, 0, 1, 1]})
+    # overall (equal weights, min–max 0/100): 100, 50, 0, 100, 50 → ranks 1, 3, 5, 2, 4
+    exact = ix.rank_intervals(panel, panel, weights="equal", noise_sd=0.0, flip_prob=0.0, n_draws=50)
+    assert exact["rank"].tolist() == [1, 3, 5, 2, 4]
+    # flip_prob = 1 misreports every value in every draw: flipped overall 0, 50, 100, 0, 50 → the
+    # draws all rank 4, 2, 1, 5, 3 (ties by county code), so the interval is that single rank
+    flipped = ix.rank_intervals(panel, panel, weights="equal", flip_prob=1.0, n_draws=20)
+    assert flipped["rank"].tolist() == [1, 3, 5, 2, 4]  # the point ranks do not move
+    assert flipped["rank_low"].tolist() == [4, 2, 1, 5, 3]
+    assert flipped["rank_high"].tolist() == [4, 2, 1, 5, 3]
+    # a small flip probability widens some intervals and stays seeded
+    a = ix.rank_intervals(panel, panel, weights="equal", flip_prob=0.2, n_draws=300, seed=5)
+    b = ix.rank_intervals(panel, panel, weights="equal", flip_prob=0.2, n_draws=300, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a["rank_high"] > a["rank_low"]).any()
+    # a mapping flips only the indicators it names
+    only = ix.rank_intervals(panel, panel, weights="equal", flip_prob={"std_attends": 1.0}, n_draws=20)
+    # std_liaison kept, std_attends flipped: 50, 100, 50, 50, 0 → ranks 2, 1, 3, 4, 5
+    assert only["rank_low"].tolist() == [2, 1, 3, 4, 5]
+    with pytest.raises(IndexInputError, match="flip_prob"):
+        ix.rank_intervals(panel, panel, weights="equal", flip_prob=1.5)
+    with pytest.raises(IndexInputError, match="not in the panel"):
+        ix.rank_intervals(panel, panel, weights="equal", flip_prob={"zz": 0.1})
+    with pytest.raises(IndexInputError, match="other than 0/1"):
+        ix.rank_intervals(RANK_PANEL, RANK_PANEL, flip_prob={"a": 0.1}, **RANK_ARGS)
 
 
 def test_county_resampling_scheme():

@@ -476,6 +476,7 @@ def topsis(
     *,
     reference: pd.DataFrame | None = None,
     directions: Mapping[str, int] | None = None,
+    min_share: float = 2 / 3,
 ) -> pd.DataFrame:
     """TOPSIS closeness to the ideal solution.
 
@@ -491,12 +492,19 @@ def topsis(
     reference : rows that define the norms and the ideal points; default ``panel`` (classic TOPSIS,
         closeness relative to the alternatives compared).  Fix it to compare across rounds.
     directions : overrides of catalog directions.
+    min_share : missing-data rule, the same as :func:`composite_index`'s: a row whose present
+        indicators carry at least this share of the total weight gets a closeness computed over
+        its present indicators only (a missing indicator adds to neither ``D⁺`` nor ``D⁻``, so the
+        ratio stays on [0, 1]); below it the row gets NaN.  ``min_share=1`` is classic TOPSIS
+        (any missing indicator → no score).
 
     Returns
     -------
-    DataFrame ``county_code, period, closeness, d_best, d_worst``.  Rows with a missing indicator
-    get NaN (TOPSIS has no missing-data rule; impute or drop the indicator first).
+    DataFrame ``county_code, period, closeness, d_best, d_worst, weight_share`` (``weight_share``
+    = share of the total weight that is present in the row).
     """
+    if not 0 < min_share <= 1:
+        raise IndexInputError(f"topsis: min_share = {min_share} must lie in (0, 1]")
     w = _weights_series(weights)
     units, inds, X = _matrix(panel, "value", list(w.index))
     _, _, R = _matrix(panel if reference is None else reference, "value", inds)
@@ -510,12 +518,17 @@ def topsis(
     # an all-zero indicator (norm 0) adds nothing to either distance
     dead = np.isnan(norm)
     V[:, dead], best[dead], worst[dead] = 0.0, 0.0, 0.0
-    dp = np.sqrt(np.sum((V - best) ** 2, axis=1))
-    dm = np.sqrt(np.sum((V - worst) ** 2, axis=1))
+    # missing-data rule: a missing cell drops out of both distances (nansum), as composite_index
+    # re-weights around it; too little weight present → no score
+    share = np.where(np.isnan(X), 0.0, w.to_numpy()).sum(axis=1) / w.sum()
+    dp = np.sqrt(np.nansum((V - best) ** 2, axis=1))
+    dm = np.sqrt(np.nansum((V - worst) ** 2, axis=1))
+    enough = share >= min_share - 1e-12
+    dp, dm = np.where(enough, dp, np.nan), np.where(enough, dm, np.nan)
     with np.errstate(invalid="ignore"):
         c = dm / (dp + dm)
     out = units.copy()
-    out["closeness"], out["d_best"], out["d_worst"] = c, dp, dm
+    out["closeness"], out["d_best"], out["d_worst"], out["weight_share"] = c, dp, dm, share
     return out
 
 
@@ -808,15 +821,47 @@ def _rank_desc(V: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def _is_bool(inds: Sequence[str]) -> np.ndarray:
+    """Which indicators are 0/1 (catalog type ``bool``); codes outside the catalog are not."""
+    cat = load_catalog()
+    return np.array([c in cat.index and cat.at[c, "type"] == "bool" for c in inds], dtype=bool)
+
+
+def _flip_vector(inds: Sequence[str], flip_prob, X: np.ndarray) -> np.ndarray:
+    """Per-indicator probability that a 0/1 value is misreported (flipped) in a noise draw."""
+    is_bool = _is_bool(inds)
+    if isinstance(flip_prob, (int, float)):
+        if not 0 <= flip_prob <= 1:
+            raise IndexInputError(f"flip_prob = {flip_prob} must lie in [0, 1] (a probability per 0/1 value)")
+        p = np.where(is_bool, float(flip_prob), 0.0)
+    else:
+        given = dict(flip_prob)
+        unknown = sorted(set(given) - set(inds))
+        if unknown:
+            raise IndexInputError(f"flip_prob names indicators not in the panel: {unknown}")
+        p = np.array([float(given.get(c, 0.0)) for c in inds])
+        if ((p < 0) | (p > 1)).any():
+            raise IndexInputError("flip_prob values must lie in [0, 1] (a probability per 0/1 value)")
+    # flipping means 1 − x, which is only meaningful where every value is 0 or 1
+    for j in np.flatnonzero(p > 0):
+        col = X[:, j]
+        col = col[~np.isnan(col)]
+        odd = col[~np.isin(col, (0.0, 1.0))]
+        if len(odd):
+            raise IndexInputError(
+                f"flip_prob: indicator {inds[j]!r} has values other than 0/1 (e.g. {odd[0]:g}); "
+                "give it relative noise through noise_sd instead"
+            )
+    return p
+
+
 def _noise_vector(inds: Sequence[str], noise_sd) -> np.ndarray:
     if isinstance(noise_sd, (int, float)):
         if noise_sd < 0:
             raise IndexInputError("noise_sd must be ≥ 0 (a relative standard deviation, e.g. 0.05 = 5 %)")
         # multiplicative noise on a 0/1 standard would invent values like 1.04; a scalar noise level
-        # therefore applies to counts, rates and money only (catalog type), and 0/1 stay exact
-        cat = load_catalog()
-        is_bool = [c in cat.index and cat.at[c, "type"] == "bool" for c in inds]
-        return np.where(is_bool, 0.0, float(noise_sd))
+        # therefore applies to counts, rates and money only (catalog type); 0/1 get flip_prob
+        return np.where(_is_bool(inds), 0.0, float(noise_sd))
     sd = dict(noise_sd)
     unknown = sorted(set(sd) - set(inds))
     if unknown:
@@ -835,6 +880,7 @@ def rank_intervals(
     weights: Literal["entropy", "equal"] | pd.DataFrame | pd.Series | Mapping[str, float] = "entropy",
     method: Literal["minmax", "efficacy"] = "minmax",
     noise_sd: float | Mapping[str, float] = 0.05,
+    flip_prob: float | Mapping[str, float] = 0.0,
     unit: Literal["county", "prefecture"] = "county",
     index: str = "overall",
     n_draws: int = 999,
@@ -858,7 +904,10 @@ def rank_intervals(
     ``ε ~ N(0, 1)``, with ``sd_j`` the relative noise of indicator j; the reference bounds and the
     weights stay those of the point estimate, so only the data's noise moves the ranks.  A scalar
     ``noise_sd`` applies to every indicator except 0/1 ones (catalog type ``bool``), which stay
-    exact; a mapping sets each indicator's noise explicitly.
+    exact; a mapping sets each indicator's noise explicitly.  A 0/1 value (是/否 standards) is
+    instead misreported with probability ``flip_prob``: it becomes ``1 − x`` in a draw.  A scalar
+    ``flip_prob`` applies to every catalog ``bool`` indicator; a mapping names indicators (whose
+    values must all be 0 or 1).  The default 0 keeps 0/1 values exact.
     ``"counties"`` (sampling of counties): each draw resamples the reference frame's counties with
     replacement (all periods of a drawn county), recomputes the min–max bounds and, if
     ``weights="entropy"``, the entropy weights on that sample, then scores and ranks the *original*
@@ -873,6 +922,8 @@ def rank_intervals(
         point estimate are computed on the reference's scores.
     scheme, weights, method, noise_sd : see above; ``noise_sd`` scalar or per-indicator mapping
         (missing indicators: 0).
+    flip_prob : probability in [0, 1] that a 0/1 value is flipped in a noise draw; scalar (all
+        catalog ``bool`` indicators) or per-indicator mapping (missing indicators: 0).
     unit : ``"county"`` or ``"prefecture"``.
     index : ``"overall"`` or a domain code.
     n_draws : bootstrap draws (999 by default).
@@ -935,6 +986,7 @@ def rank_intervals(
 
     rng = np.random.default_rng(seed)
     sd = _noise_vector(inds, noise_sd) if scheme == "noise" else None
+    flip = _flip_vector(inds, flip_prob, X) if scheme == "noise" else None
     if scheme == "counties":
         # reference as (counties, periods, indicators) so whole counties are drawn
         ref_units = ref_units.assign(_row=np.arange(len(ref_units)))
@@ -949,6 +1001,8 @@ def rank_intervals(
         b = min(chunk, n_draws - start)
         if scheme == "noise":
             Xb = X[None] * (1.0 + sd * rng.standard_normal((b, *X.shape)))
+            if flip.any():
+                Xb = np.where(rng.random((b, *X.shape)) < flip, 1.0 - X[None], Xb)
             Sb = _score(Xb, bounds, d, method)
             wb = w0
         else:

@@ -77,24 +77,25 @@ def test_paired_effect_degenerate_and_errors():
 
 
 def _panel() -> pd.DataFrame:
-    # two counties; values at the window ends of CHANGE_WINDOWS
-    periods = ["2008H1", "2010H2", "2011H2", "2013H2", "2014H2"]
-    a = [10, 15, 16, 26, 30]  # r1 round +5, r1 year after +6; r2 round +10, r2 year after +14
-    b = [20, 22, 25, 26, 24]  # +2, +5; +1, −1
-    return pd.DataFrame({"base_code": ["510104"] * 5 + ["513432"] * 5, "period": periods * 2,
+    # two counties; values at the window ends of CHANGE_WINDOWS: round 1 2008H1 → 2010H2 (round)
+    # and → 2011H1 (after); round 2 2011H2 → 2014H1 (round) and → 2014H2 (after)
+    periods = ["2008H1", "2010H2", "2011H1", "2011H2", "2014H1", "2014H2"]
+    a = [10, 15, 16, 16, 26, 30]  # r1 round +5, r1 after +6; r2 round +10, r2 after +14
+    b = [20, 22, 25, 25, 26, 24]  # +2, +5; +1, −1
+    return pd.DataFrame({"base_code": ["510104"] * 6 + ["513432"] * 6, "period": periods * 2,
                          "league_members": np.array(a + b, dtype=float)})
 
 
 def test_round_changes_and_contrast_by_hand():
     ch = round_changes(_panel())
     got = ch.set_index(["base_code", "round", "window"])["change"]
-    assert got[("510104", 1, "round")] == 5 and got[("510104", 1, "year_after")] == 6
-    assert got[("510104", 2, "round")] == 10 and got[("510104", 2, "year_after")] == 14
-    assert got[("513432", 2, "year_after")] == -1
+    assert got[("510104", 1, "round")] == 5 and got[("510104", 1, "after")] == 6
+    assert got[("510104", 2, "round")] == 10 and got[("510104", 2, "after")] == 14
+    assert got[("513432", 2, "after")] == -1
     ct = round_contrast(ch).set_index(["base_code", "window"])
     assert ct.loc[("510104", "round"), "diff"] == 5  # 10 − 5
     assert ct.loc[("513432", "round"), "diff"] == -1  # 1 − 2
-    assert ct.loc[("513432", "year_after"), "diff"] == -6  # −1 − 5
+    assert ct.loc[("513432", "after"), "diff"] == -6  # −1 − 5
 
 
 def test_round_changes_missing_end_and_bad_input():
@@ -154,7 +155,8 @@ def test_standard_tests_mcnemar_by_hand():
     end = [1] * 6 + [1, 1, 0, 0]
     rows = []
     for c, s0, s1 in zip(codes, start, end):
-        for per, v in (("2008H1", s0), ("2010H2", s1), ("2011H2", s1), ("2013H2", s1), ("2014H2", s1)):
+        for per, v in (("2008H1", s0), ("2010H2", s1), ("2011H1", s1), ("2011H2", s1), ("2014H1", s1),
+                       ("2014H2", s1)):
             rows.append((c, per, float(v)))
     panel = pd.DataFrame(rows, columns=["base_code", "period", "std_liaison"])
     out = standard_tests(panel, ["std_liaison"]).set_index("comparison")
@@ -182,7 +184,8 @@ def test_county_groups_three_prefectures_and_sending_level():
 
 
 def test_compare_rounds_stacks_groupings():
-    panel = _panel().assign(std_liaison=[0.0, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+    # 510104: 否 in 2008H1, then 是; 513432: 是 until 2011H2, 否 from 2014H1
+    panel = _panel().assign(std_liaison=[0.0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
     design = pd.DataFrame({"round": [1, 1, 2, 2], "base_code": ["510104", "513432"] * 2,
                            "sending_level": ["省级", "市级", "市级", "市级"]})
     out = compare_rounds(panel, design)
@@ -196,4 +199,4 @@ def test_compare_rounds_stacks_groupings():
     st = out["standards"]
     assert set(st["indicator"]) == {"std_liaison"}
     three = st[(st["by"] == "group_three") & (st["comparison"] == "r2:round")].set_index("group")
-    assert three.loc["三州", "c"] == 1  # 513432: 是 in 2011H2, 否 in 2013H2
+    assert three.loc["三州", "c"] == 1  # 513432: 是 in 2011H2, 否 in 2014H1

@@ -1,7 +1,8 @@
 """Descriptive comparison of the two rounds: change per county over each round's window.
 
-For every base county and indicator this module measures the change over each round's window
-(last half-year before the round to the end of the round, and to one year after the end), takes
+For every base county and indicator this module measures the change over each round's windows
+(:data:`analysis.design.CHANGE_WINDOWS`: last half-year before the round to the half-year of
+the round's end, and to half a year after the end), takes
 round-2 change minus round-1 change, and tests across counties whether the rounds differed:
 paired t-test and Wilcoxon signed-rank test (:mod:`scipy.stats`), McNemar's test for the 是/否
 standards (:func:`statsmodels.stats.contingency_tables.mcnemar`), effect sizes with confidence
@@ -37,7 +38,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from analysis.catalog import load_catalog
-from analysis.design import period_index
+from analysis.design import CHANGE_WINDOWS, period_index
 from analysis.reference import base_units
 
 __all__ = [
@@ -56,15 +57,6 @@ __all__ = [
 GROUPINGS: tuple[str | None, ...] = (None, "group_three", "prefecture_name", "unit_type",
                                      "sending_level_r1", "sending_level_r2")
 """Groupings of :func:`compare_rounds` (None = all counties together)."""
-
-CHANGE_WINDOWS: dict[int, dict[str, tuple[str, str]]] = {
-    # round 1 ran Sept 2008 – end 2010; round 2 Feb 2012 – Jan 2014 (its last month counted with
-    # 2013H2, the half-year the last batch worked in).  Both windows span five half-years to the
-    # end and seven to one year after, so the two changes cover equally long spans.
-    1: {"round": ("2008H1", "2010H2"), "year_after": ("2008H1", "2011H2")},
-    2: {"round": ("2011H2", "2013H2"), "year_after": ("2011H2", "2014H2")},
-}
-"""Per round and window: (from period, to period) of the change."""
 
 STANDARDS: tuple[str, ...] = ("std_funds_per_youth", "std_liaison", "std_attends", "std_assessment")
 """是/否 policy standards tested with McNemar (人均经费 ≥ 0.5 元 and the three 党建带团建 items)."""
@@ -346,7 +338,7 @@ def standard_tests(
     standards: Iterable[str] = STANDARDS,
     *,
     windows: dict[int, dict[str, tuple[str, str]]] | None = None,
-    between: tuple[str, str] | None = ("2010H2", "2013H2"),
+    between: tuple[str, str] | None = (CHANGE_WINDOWS[1]["round"][1], CHANGE_WINDOWS[2]["round"][1]),
     by: str | None = None,
     groups: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
@@ -371,7 +363,7 @@ def standard_tests(
 
     Returns
     -------
-    DataFrame: ``comparison`` (``r1:round``, ``r1:year_after``, ``r2:…``, ``end_r1_vs_end_r2``),
+    DataFrame: ``comparison`` (``r1:round``, ``r1:after``, ``r2:…``, ``end_r1_vs_end_r2``),
     ``from_period, to_period, by, group, indicator, n, share_from, share_to`` (shares 0–1),
     ``b`` (否→是), ``c`` (是→否), ``statistic`` (min(b, c)), ``p`` (exact binomial), ``q``
     (Benjamini–Hochberg across the standards within comparison and group).

@@ -13,6 +13,12 @@ Batch calendar (DOMAIN.md §1):
   batch 4 Aug 2013–Jan 2014.  A stint is counted from the half-year in which it *starts*
   (Feb 2012 → 2012H1), so round-2 cohorts are 2012H1, 2012H2, 2013H1, 2013H2.
 
+This module holds the programme's calendar, one definition per concept, which every later
+step imports: :data:`ROUND_BATCHES` (first treated half-year of each batch),
+:data:`BATCH_WINDOWS` (dates of a stint), :data:`CHANGE_WINDOWS` (windows of the descriptive
+change per round) and :data:`DID_WINDOWS` (half-years of each round's DiD); the reasons are in
+their docstrings and in ``docs/methods.md``.
+
 Counties split off after the 2008 base (恩阳区 from 巴州区, 前锋区 from 广安区, both 2013) are
 folded back into their parent by :func:`to_base_panel`: counts are summed and every rate is
 recomputed from the summed counts with :func:`analysis.indicators.derive` — never averaged.
@@ -38,6 +44,9 @@ __all__ = [
     "LAST_YEAR",
     "ROUND_BATCHES",
     "BATCH_WINDOWS",
+    "ROUND_NAMES_ZH",
+    "CHANGE_WINDOWS",
+    "DID_WINDOWS",
     "period_index",
     "period_label",
     "sending_level",
@@ -71,6 +80,39 @@ BATCH_WINDOWS: dict[int, dict[int, tuple[dt.date, dt.date]]] = {
     },
 }
 """Dates a stint of each round and batch must lie in (inclusive)."""
+
+ROUND_NAMES_ZH: dict[int, str] = {1: "第一轮", 2: "第二轮"}
+"""Chinese name of each round, as tables and charts print it."""
+
+CHANGE_WINDOWS: dict[int, dict[str, tuple[str, str]]] = {
+    1: {"round": ("2008H1", "2010H2"), "after": ("2008H1", "2011H1")},
+    2: {"round": ("2011H2", "2014H1"), "after": ("2011H2", "2014H2")},
+}
+"""Windows of the descriptive change of each round: ``{round: {window: (from, to)}}`` [design].
+
+``round``: from the half-year *before* the round's first batch (2008H1: round 1 began in
+Sept 2008; 2011H2: round 2 began in Feb 2012) to the half-year holding the round's last month
+(2010H2: round 1 ran to the end of 2010 [seed]; 2014H1: round 2's batch 4 ended in Jan 2014).
+Both spans are five half-years, so the two changes cover equally long stretches of any
+province-wide trend.  ``after``: the same start to one half-year after the round's end
+(2011H1, 2014H2) — the longest follow-up round 2 has in the data (which end in 2014H2), used for
+both rounds so the spans stay equal (six half-years).  Used by :mod:`analysis.compare`, the
+index changes of :mod:`analysis.report` and :mod:`analysis.summaries`.
+"""
+
+DID_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2009H2"), 2: ("2011H1", "2013H1")}
+"""Half-years (first, last, inclusive) of each round's staggered DiD [design].
+
+The window ends the half-year *before* the round's last batch starts (2010H1, 2013H2).  Every
+county is in some batch, so there are no never-treated counties: from the last batch's start on
+nobody is left to compare with and no ATT(g, t) cell there is estimable.  Those half-years add
+no information but would drop every county that misses one of them from the balanced panel
+:func:`analysis.did.att_gt` needs.  The last batch stays in the data as the not-yet-treated
+comparison group throughout (its first treated period lies after the window).
+Round 1 starts with the study (2008H1, one pre-period for batch 1); round 2 starts in 2011H1,
+the first half-year after round 1 ended, which gives batch 1 two pre-periods.  Used by
+:mod:`analysis.evaluate`, whose results feed the report's event-study and forest charts.
+"""
 
 _PERIOD = re.compile(r"^(\d{4})H([12])$")
 _SHEET_ROUND = {"第一轮": 1, "第二轮": 2, "一轮": 1, "二轮": 2}

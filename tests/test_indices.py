@@ -503,6 +503,72 @@ def test_rank_interval_argument_errors():
         ix.rank_intervals(RANK_PANEL, RANK_PANEL, noise_sd={"zz": 0.1}, **RANK_ARGS)
 
 
+RANK_CODES = {"dues_rate": "vitality", "secretary_rate": "staffing", "township_budget_rate": "tasks"}
+
+
+def _ranking_panel() -> pd.DataFrame:
+    """Wide panel of 4 counties in 2011H2 and 2014H1, one catalog indicator per domain."""
+    rows = {
+        "2011H2": {"dues_rate": [50, 60, 70, 80], "secretary_rate": [40, 40, 60, 80],
+                   "township_budget_rate": [0, 20, 40, 60]},
+        "2014H1": {"dues_rate": [100, 60, 70, 50], "secretary_rate": [100, 60, 40, 80],
+                   "township_budget_rate": [100, 20, 40, 0]},
+    }
+    frames = [pd.DataFrame({"county_code": ["510101", "510102", "510103", "510104"], "period": p, **v})
+              for p, v in rows.items()]
+    wide = pd.concat(frames, ignore_index=True)
+    wide["prefecture"] = wide["county_code"].map({"510101": "甲", "510102": "甲", "510103": "乙", "510104": "乙"})
+    return wide
+
+
+def test_ranking_table_by_hand():
+    # reference = both half-years: dues 50–100, secretary 40–100, budget 0–100.  2014H1 scores:
+    # dues 100, 20, 40, 0; secretary 100, 33.3, 0, 66.7; budget 100, 20, 40, 0.  Equal weights,
+    # one indicator per domain → overall 100, 24.4, 26.7, 22.2 → ranks A, C, B, D.
+    # 2011H2 overall: 0, 13.3, 37.8, 62.2 → change +100, +11.1, −11.1, −40.
+    names = {"510101": "甲县", "510102": "乙县", "510103": "丙县", "510104": "丁县"}
+    t = ix.ranking_table(_ranking_panel(), weights="equal", target=50.0, noise_sd=0.0, n_draws=20, names=names)
+    assert t["county_code"].tolist() == ["510101", "510103", "510102", "510104"]
+    assert t["county"].tolist() == ["甲县", "丙县", "乙县", "丁县"]
+    assert t["prefecture"].tolist() == ["甲", "乙", "甲", "乙"]
+    assert (t["period"] == "2014H1").all()
+    assert t["overall"].tolist() == pytest.approx([100, 80 / 3, 220 / 9, 200 / 9])
+    assert t["staffing"].tolist() == pytest.approx([100, 0, 100 / 3, 200 / 3])
+    assert t["overall_change"].tolist() == pytest.approx([100, 80 / 3 - 340 / 9, 220 / 9 - 40 / 3, 200 / 9 - 560 / 9])
+    assert t["vitality_change"].tolist() == pytest.approx([100, 0, 0, -60])
+    assert t["grade"].astype(str).tolist() == ["优秀", "不合格", "不合格", "不合格"]
+    # target 50: gaps −50, 23.3, 25.6, 27.8 → green, then yellow (10–30 behind)
+    assert t["flag"].tolist() == ["green", "yellow", "yellow", "yellow"]
+    assert t["rank"].tolist() == [1, 2, 3, 4]
+    assert t["rank_label"].tolist() == ["第1名", "第2名", "第3名", "第4名"]
+    assert set(t.attrs["labels_zh"]) == set(t.columns)
+    assert t.attrs["labels_zh"]["rank_label"] == ix.RANKING_LABELS_ZH["rank_label"]
+
+
+def test_ranking_table_long_input_noise_and_errors():
+    wide = _ranking_panel()
+    long_panel = wide.melt(id_vars=["county_code", "period", "prefecture"], var_name="indicator", value_name="value")
+    names = dict.fromkeys(wide["county_code"], "x")
+    a = ix.ranking_table(wide, weights="equal", noise_sd=0.0, n_draws=10, names=names)
+    b = ix.ranking_table(long_panel, weights="equal", noise_sd=0.0, n_draws=10, names=names)
+    pd.testing.assert_frame_equal(a, b)
+    # 20 % noise: C, B and D are 4.4 points apart, so their intervals widen; A stays first
+    noisy = ix.ranking_table(wide, weights="equal", noise_sd=0.2, n_draws=400, names=names)
+    assert ((noisy["rank_low"] <= noisy["rank"]) & (noisy["rank"] <= noisy["rank_high"])).all()
+    assert (noisy["rank_high"] > noisy["rank_low"]).any()
+    assert noisy["rank_label"].iloc[0] == "第1名"
+    wide_label = noisy[noisy["rank_high"] > noisy["rank_low"]].iloc[0]
+    assert wide_label["rank_label"] == f"第{wide_label['rank_low']:.0f}–{wide_label['rank_high']:.0f}名"
+    # the ranking half-year without a baseline: changes need both ends of the window
+    early = ix.ranking_table(wide, period="2011H2", change_window=("2010H2", "2011H2"), weights="equal",
+                             noise_sd=0.0, n_draws=10, names=names)
+    assert early["overall_change"].isna().all() and (early["period"] == "2011H2").all()
+    with pytest.raises(IndexInputError, match="2009H1"):
+        ix.ranking_table(wide, period="2009H1", weights="equal", names=names)
+    with pytest.raises(IndexInputError, match="no values of the index indicators"):
+        ix.ranking_table(wide.drop(columns=list(RANK_CODES)), names=names)
+
+
 # --------------------------------------------------------------------------- roster
 
 

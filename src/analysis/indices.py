@@ -26,7 +26,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from analysis.catalog import DOMAINS, load_catalog
+from analysis.catalog import DOMAIN_NAMES_ZH, DOMAINS, load_catalog
 from analysis.indicators import KEY
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "grade",
     "traffic_light",
     "rank_intervals",
+    "RANKING_LABELS_ZH",
+    "ranking_table",
     "task_completion",
     "grade_distribution",
 ]
@@ -1053,6 +1055,190 @@ def rank_intervals(
         for lo, hi in zip(res["rank_low"], res["rank_high"])
     ]
     return res
+
+
+# --------------------------------------------------------------------------- the county ranking table
+
+RANKING_LABELS_ZH: dict[str, str] = {
+    "county_code": "县级单位代码",
+    "county": "县级单位",
+    "prefecture": "市州",
+    "period": "时期",
+    "overall": "综合指数（分）",
+    **{d: f"{DOMAIN_NAMES_ZH[d]}指数（分）" for d in DOMAINS},
+    "overall_change": "综合指数第二轮变化（分）",
+    **{f"{d}_change": f"{DOMAIN_NAMES_ZH[d]}指数第二轮变化（分）" for d in DOMAINS},
+    "grade": "等级",
+    "flag": "预警",
+    "rank": "排名",
+    "rank_low": "排名区间下限",
+    "rank_high": "排名区间上限",
+    "rank_label": "排名（90%区间）",
+}
+"""Chinese column headers of :func:`ranking_table` for export (English codes → 中文表头)."""
+
+ROUND2_WINDOW: tuple[str, str] = ("2011H2", "2014H1")
+"""Change over round 2 [design]: from the half-year before batch 1 to the last half-year of the round
+(the same window as ``analysis.report``)."""
+
+
+def _long_index_inputs(panel: pd.DataFrame, indicators: Sequence[str]) -> pd.DataFrame:
+    """A wide (``panel.parquet``) or long panel → long rows of the index indicators."""
+    attrs = [c for c in ("prefecture", "base_code") if c in panel.columns]
+    if "indicator" in panel.columns:
+        long = panel
+    else:
+        missing = [c for c in KEY if c not in panel.columns]
+        if missing:
+            raise IndexInputError(
+                f"ranking_table: the panel lacks {missing}; pass the wide panel.parquet of "
+                "`python -m analysis clean` or a long panel (county_code, period, indicator, value)"
+            )
+        cols = [c for c in indicators if c in panel.columns]
+        long = panel.melt(id_vars=[*KEY, *attrs], value_vars=cols, var_name="indicator", value_name="value")
+    long = long[long["indicator"].isin(list(indicators))].dropna(subset=["value"])
+    if long.empty:
+        raise IndexInputError(f"ranking_table: the panel has no values of the index indicators {list(indicators)}")
+    long = long.assign(county_code=long["county_code"].astype(str), period=long["period"].astype(str))
+    return long[[*KEY, *attrs, "indicator", "value"]].reset_index(drop=True)
+
+
+def _unit_names() -> tuple[dict[str, str], dict[str, str]]:
+    """County name and prefecture short name of every code in the 2007–2014 code books (newest wins)."""
+    from analysis.reference import load_units  # reference data, read only when no names are given
+
+    names: dict[str, str] = {}
+    prefs: dict[str, str] = {}
+    for vintage in range(2007, 2015):
+        u = load_units(vintage)
+        names.update(zip(u["code"], u["name"]))
+        prefs.update(zip(u["code"], u["prefecture_short"]))
+    return names, prefs
+
+
+def ranking_table(
+    panel: pd.DataFrame,
+    reference: pd.DataFrame | None = None,
+    *,
+    period: str | None = None,
+    change_window: tuple[str, str] | None = ROUND2_WINDOW,
+    indicators: Sequence[str] = INDEX_INDICATORS,
+    weights: Literal["entropy", "equal"] | pd.DataFrame | pd.Series | Mapping[str, float] = "entropy",
+    method: Literal["minmax", "efficacy"] = "minmax",
+    min_share: float = 2 / 3,
+    target: float = 80.0,
+    scheme: Scheme = "noise",
+    noise_sd: float | Mapping[str, float] = 0.05,
+    flip_prob: float | Mapping[str, float] = 0.0,
+    n_draws: int = 999,
+    level: float = 0.90,
+    seed: int = 0,
+    names: Mapping[str, str] | None = None,
+    prefectures: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """The county ranking table of the report: indices, change, grade, flag, rank and rank interval.
+
+    One row per county present in ``period``: its overall and domain indices (points), their
+    change over round 2 (``change_window``), the grade of the overall index, a traffic light
+    against ``target`` and the rank with its bootstrap interval (:func:`rank_intervals`, whose
+    point index is the same overall index), sorted by rank (counties without an overall index
+    last).
+
+    Parameters
+    ----------
+    panel : the wide processed panel (``panel.parquet``: ``county_code, period`` and one column
+        per indicator; ``base_code``/``prefecture`` kept) or a long panel
+        (``county_code, period, indicator, value``).  Values in catalog units (rates in %).
+    reference : rows that set the scale (see :func:`rescale`); default every row of ``panel``
+        (all periods), so that the indices of different half-years, and hence the changes, are on
+        one scale.
+    period : half-year of the ranking; default ``change_window[1]`` if the panel has it, else the
+        latest half-year.
+    change_window : ``(start, end)`` half-years of the change columns (``end − start``, points);
+        ``None`` leaves them out.  A county missing either half-year (e.g. a unit created in 2013)
+        gets NaN.
+    indicators : indicator codes of the index (default :data:`INDEX_INDICATORS`).
+    weights : ``"entropy"`` (on the reference's scores), ``"equal"`` or explicit indicator weights.
+    method : ``"minmax"`` (0–100) or ``"efficacy"`` (60–100) scores.
+    min_share : missing-data rule of :func:`composite_index`.
+    target : traffic-light target of the overall index, points (default 80, the 良好 line)
+        [design]; flags as :func:`traffic_light` (green < 10 behind, yellow 10–30, red > 30).
+    scheme, noise_sd, flip_prob, n_draws, level, seed : rank intervals, see :func:`rank_intervals`.
+    names, prefectures : county code → name / prefecture; default the 2007–2014 code books (a
+        ``prefecture`` column of the panel wins over the code book).
+
+    Returns
+    -------
+    DataFrame with English column codes ``county_code, county, prefecture, period, overall,
+    vitality, staffing, tasks, overall_change, vitality_change, staffing_change, tasks_change,
+    grade, flag, rank, rank_low, rank_high, rank_label`` (``rank_label`` e.g. ``"第3–9名"``);
+    :data:`RANKING_LABELS_ZH` (also in ``.attrs["labels_zh"]``) gives their Chinese headers.
+    """
+    long = _long_index_inputs(panel, indicators)
+    ref = long if reference is None else _long_index_inputs(reference, indicators)
+    periods = sorted(long["period"].unique())
+    if period is None:
+        period = change_window[1] if change_window and change_window[1] in periods else periods[-1]
+    if period not in periods:
+        raise IndexInputError(f"ranking_table: period {period!r} is not in the panel; periods: {periods}")
+    inds = sorted(long["indicator"].unique())
+    ref = ref[ref["indicator"].isin(inds)]
+    if isinstance(weights, str):
+        if weights == "entropy":
+            w = entropy_weights(rescale(ref, ref, method=method))
+        elif weights == "equal":
+            w = equal_weights(inds)
+        else:
+            raise IndexInputError(f"ranking_table: weights={weights!r}; give 'entropy', 'equal' or explicit weights")
+        w = w.set_index("indicator")["weight"]
+    else:
+        w = _weights_series(weights)
+    w = w[w.index.isin(inds)]
+    index = composite_index(rescale(long, ref, method=method), w, min_share=min_share)
+    wide = index.pivot(index=KEY, columns="index", values="value")
+    doms = [d for d in (*DOMAINS, "overall") if d in wide.columns]
+    at = wide.xs(period, level="period")[doms]
+    table = at.reset_index().assign(period=period)
+    for d in DOMAINS:
+        if d not in table.columns:
+            table[d] = np.nan
+    if change_window is not None:
+        start, end = change_window
+        for d in (*DOMAINS, "overall"):
+            col = wide[d] if d in wide.columns else pd.Series(np.nan, index=wide.index)
+            a = col.xs(start, level="period") if start in periods else pd.Series(dtype=float)
+            b = col.xs(end, level="period") if end in periods else pd.Series(dtype=float)
+            table[f"{d}_change"] = table["county_code"].map(b.sub(a, fill_value=np.nan)).astype(float)
+    # the counties scheme re-estimates entropy weights on each resample, so it gets the rule, not
+    # the numbers; the noise scheme keeps the point weights either way
+    rank_w = weights if scheme == "counties" and isinstance(weights, str) else w
+    ranks = rank_intervals(
+        long[long["period"] == period], ref, scheme=scheme, weights=rank_w, method=method,
+        noise_sd=noise_sd, flip_prob=flip_prob, n_draws=n_draws, level=level, seed=seed,
+        min_share=min_share,
+    )
+    table = table.merge(ranks[["county_code", "rank", "rank_low", "rank_high", "rank_range"]],
+                        on="county_code", how="left")
+    table["grade"] = grade(table, value="overall")["grade"]
+    table["flag"] = traffic_light(table, float(target), value="overall")["flag"]
+    table["rank_label"] = [f"第{r}名" if r else "" for r in table["rank_range"].fillna("")]
+    if names is None or (prefectures is None and "prefecture" not in long.columns):
+        book_names, book_prefs = _unit_names()
+    names = book_names if names is None else dict(names)
+    table["county"] = table["county_code"].map(names)
+    if prefectures is not None:
+        table["prefecture"] = table["county_code"].map(dict(prefectures))
+    elif "prefecture" in long.columns:
+        table["prefecture"] = table["county_code"].map(long.groupby("county_code")["prefecture"].first())
+    else:
+        table["prefecture"] = table["county_code"].map(book_prefs)
+    cols = ["county_code", "county", "prefecture", "period", "overall", *DOMAINS]
+    if change_window is not None:
+        cols += ["overall_change", *(f"{d}_change" for d in DOMAINS)]
+    cols += ["grade", "flag", "rank", "rank_low", "rank_high", "rank_label"]
+    out = table[cols].sort_values(["rank", "county_code"], na_position="last").reset_index(drop=True)
+    out.attrs["labels_zh"] = {c: RANKING_LABELS_ZH[c] for c in cols}
+    return out
 
 
 # --------------------------------------------------------------------------- roster: tasks and grades

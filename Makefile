@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := residency
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab reference demo clean-outputs install processed
+.PHONY: help report test lab reference demo clean-outputs install processed bench validate
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,13 @@ reference: $(STAMP)  ## rebuild data/reference/ from the public code books (buil
 
 demo: $(STAMP)  ## regenerate the bundled demo data (data/raw/demo) with the default seed
 	$(BIN)/python -m analysis demo --out data/raw/demo
+
+bench: $(STAMP)  ## performance comparisons (on demand, not in CI): DiD vs csdid/differences, ingest vs pandas
+	$(BIN)/python benchmarks/bench_did.py
+	$(BIN)/python benchmarks/bench_ingest.py
+
+validate: $(STAMP)  ## Monte-Carlo validation of the estimators (slow; results go into docs/did.md)
+	$(BIN)/python validation/mc_did.py --reps 2000
 
 clean-outputs:  ## delete generated data and reports (raw data is never touched)
 	find data/processed reports -mindepth 1 ! -name .gitkeep -delete

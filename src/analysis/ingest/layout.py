@@ -27,6 +27,7 @@ section, no_data_cells).  ``set(records.source_row) | set(structure.source_row)`
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ import pandas as pd
 from analysis.catalog import match_header
 from analysis.ingest.errors import LayoutError
 from analysis.ingest.periods import parse_period
-from analysis.ingest.read import MergedRange, Sheet, a1
+from analysis.ingest.read import MergedRange, Sheet, col_letter
 from analysis.ingest.values import parse_value
 
 __all__ = [
@@ -90,20 +91,52 @@ _UNIT_VOCAB = {"个", "人", "人次", "件", "万元", "元", "%", "是/否", "
 _UNIT_IN_HEADER = re.compile(r"[（(]\s*(?:单位[:：]\s*)?([^（）()]{1,6})\s*[）)]\s*$")
 
 
-def _key(v: Any) -> str:
-    s = unicodedata.normalize("NFKC", str(v)) if v is not None else ""
-    s = re.sub(r"\s+", "", s).lower()
+# Sheets repeat the same few hundred texts (headers, county names, 合计, footers) across files,
+# and detection looks at each cell several times: the text helpers below are cached on the
+# string (measured on the demo data: 4× fewer regex calls in layout detection).
+_CACHE_SIZE = 1 << 16
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _key_of_text(s: str) -> str:
+    s = _SPACES.sub("", unicodedata.normalize("NFKC", s)).lower()
     return s.replace("(", "（").replace(")", "）")
+
+
+def _key(v: Any) -> str:
+    # only str is cached: 1, 1.0 and True are equal dict keys but give different texts
+    if type(v) is str:
+        return _key_of_text(v)
+    return _key_of_text(str(v)) if v is not None else ""
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _text_of_str(s: str) -> str:
+    return _SPACES.sub(" ", s).strip()
 
 
 def _text(v: Any) -> str:
     """Display text of a cell: NFKC folded, whitespace runs collapsed, ends trimmed."""
+    if type(v) is str:
+        return _text_of_str(v)
     if v is None:
         return ""
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     # as written (no NFKC): header_text and labels go to the user; matching uses _key()
-    return re.sub(r"\s+", " ", str(v)).strip()
+    return _text_of_str(str(v))
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _match_text(s: str) -> str | None:
+    return match_header(s)
+
+
+def _match(v: Any) -> str | None:
+    """:func:`analysis.catalog.match_header`, cached for text cells (the catalog is fixed for a
+    run: ``header_index`` is itself cached once)."""
+    return _match_text(v) if type(v) is str else match_header(v)
 
 
 def _empty(v: Any) -> bool:
@@ -265,6 +298,12 @@ def _place_from_title(title: str) -> str | None:
 
 
 def _number(v: Any) -> float | None:
+    # numeric cells (most of a sheet) without the parser: what parse_value(v, "number") gives
+    t = type(v)
+    if t is float:
+        return v if math.isfinite(v) else None
+    if t is int:
+        return float(v)
     p = parse_value(v, "number")
     return float(p.value) if p.ok and p.value is not None else None
 
@@ -294,7 +333,7 @@ def _header_score(sheet: Sheet, r: int) -> tuple[int, int]:
         v = sheet.cell(r, c)
         if _empty(v) or not isinstance(v, str):
             continue
-        if match_header(v) is not None:
+        if _match(v) is not None:
             matches += 1
         k = _key(v)
         if _is_one_of(k, _COUNTY_WORDS + _SEQ_WORDS + _PERIOD_WORDS + _PREF_WORDS + _INDICATOR_WORDS):
@@ -384,7 +423,7 @@ def detect_layout(sheet: Sheet) -> Layout:
         texts = _row_texts(sheet, r)
         continued = any((r, c) in merges and merges[(r, c)].first_row < r and merges[(r, c)].first_row >= top
                         for c in range(sheet.n_cols))
-        matches = sum(1 for v in sheet.cells[r] if isinstance(v, str) and not _empty(v) and match_header(v))
+        matches = sum(1 for v in sheet.cells[r] if isinstance(v, str) and not _empty(v) and _match(v))
         # CSV cells are all text, so "a number" is whatever parses as one
         numbers = sum(1 for v in sheet.cells[r] if not _empty(v) and _number(v) is not None)
         if (continued or matches >= 1) and numbers == 0 and not _is_code_row(texts) and not _is_units_row(texts):
@@ -475,7 +514,7 @@ def _table_columns(sheet: Sheet, merges, header_rows: list[int]) -> list[Column]
                 candidates.append("".join(parts[i:]))
             candidates += list(reversed(parts[:-1]))
             for cand in candidates:
-                indicator = match_header(cand)
+                indicator = _match(cand)
                 if indicator:
                     break
         unit = None
@@ -614,7 +653,7 @@ def _detect_form(sheet: Sheet, scores: list[tuple[int, int]]) -> Layout | None:
         if any(m >= 2 for m, _ in scores):
             return None
         for c in range(min(sheet.n_cols, 4)):
-            hits = [r for r in range(n) if isinstance(sheet.cell(r, c), str) and match_header(sheet.cell(r, c))]
+            hits = [r for r in range(n) if isinstance(sheet.cell(r, c), str) and _match(sheet.cell(r, c))]
             if len(hits) >= 3:
                 label_c, value_c = c, c + 1
                 header_row = hits[0] - 1
@@ -659,13 +698,13 @@ def _detect_form(sheet: Sheet, scores: list[tuple[int, int]]) -> Layout | None:
             layout.row_reasons[r] = "footer"
             in_footer = True
             continue
-        if in_footer and not (has_value and match_header(label)):
+        if in_footer and not (has_value and _match(label)):
             layout.row_reasons[r] = "footer"
             continue
         if _is_meta_cell(label):
             layout.row_reasons[r] = "meta"
             continue
-        if label and not has_value and match_header(label) is None:
+        if label and not has_value and _match(label) is None:
             layout.row_reasons[r] = "section"  # "一、组织活力" group headings
             continue
         if _is_code_row(texts):
@@ -726,13 +765,24 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
         For a non-empty sheet of layout ``unknown``.
     """
     src = str(file if file is not None else sheet.file)
-    fname = Path(src).name
-    structure_rows = [
-        dict(source_file=src, source_sheet=sheet.name, source_row=r + 1, reason=reason,
-             text=" | ".join(t for t in _row_texts(sheet, r) if t))
-        for r, reason in sorted(layout.row_reasons.items())
-    ]
+    columns, structure_rows = _extract_columns(sheet, layout, src)
     structure = pd.DataFrame(structure_rows, columns=STRUCTURE_COLUMNS)
+    out = pd.DataFrame(columns, columns=RECORD_COLUMNS)
+    out["raw_value"] = out["raw_value"].astype(object)
+    return out, structure
+
+
+def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, list], list[tuple]]:
+    """:func:`extract_records` as plain lists: one list per record column, one tuple per
+    structure row (in :data:`STRUCTURE_COLUMNS` order, sorted by row).
+
+    The pipeline stacks these lists over every sheet and builds one DataFrame at the end:
+    building two DataFrames per sheet cost more than detecting the layout (measured on the
+    demo data: 1.3 s of 3.8 s).
+    """
+    structure = [(src, sheet.name, r + 1, reason, " | ".join(t for t in _row_texts(sheet, r) if t))
+                 for r, reason in sorted(layout.row_reasons.items())]
+    cols: dict[str, list] = {c: [] for c in RECORD_COLUMNS}
     if layout.kind == "unknown":
         if any(_nonempty(sheet, r) for r in range(sheet.n_rows)):
             raise LayoutError(
@@ -740,7 +790,8 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
                 f"({'; '.join(layout.notes)}) — 请使用统一模板，或在 indicators.csv 中补充表头同义词",
                 file=src, sheet=sheet.name, rule="layout_unknown",
             )
-        return pd.DataFrame(columns=RECORD_COLUMNS), structure
+        return cols, structure
+    fname = Path(src).name
     default_period = layout.cutoff_text or layout.title
     prefecture = layout.prefecture_text
     if prefecture is None:
@@ -749,35 +800,58 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
         m = _COMMITTEE_IN_PATH.search(str(Path(src).parent.name) + "/" + Path(src).stem)
         if m and m.group(1) != layout.county_text:
             prefecture = m.group(1)
-    records: list[dict[str, Any]] = []
-    base = dict(source_file=src, source_sheet=sheet.name, sheet_hidden=sheet.hidden, layout=layout.kind,
-                title=layout.title, cutoff_text=layout.cutoff_text)
     role = {c.role: c for c in layout.columns}
+    cells = sheet.cells
+
+    def raw(r: int, c: int) -> Any:
+        # Sheet.cell without the method call: rows may be shorter than the widest row
+        row = cells[r] if 0 <= r < len(cells) else ()
+        return row[c] if 0 <= c < len(row) else ""
 
     def cell_text(r: int, c: Column | None) -> str | None:
         """The cell as written (only an empty cell becomes None); names are matched later."""
         if c is None:
             return None
-        v = sheet.cell(r, c.col)
+        v = raw(r, c.col)
         if _empty(v):
             return None
         return _text(v) if not isinstance(v, str) else v
 
+    # one entry per record, in record order; the constant columns are filled at the end
+    rows_out: list[int] = []
+    cell_out: list[str] = []
+    county_out: list = []
+    pref_out: list = []
+    header_out: list = []
+    indicator_out: list = []
+    unit_out: list = []
+    raw_out: list = []
+    period_out: list = []
+    id_out: list = []
+    code_out: list = []
+    letter = {c: col_letter(c) for c in range(sheet.n_cols + 1)}
     if layout.kind == "form":
         label = role["label"]
         unit_c = role.get("unit")
         value_cols = [c for c in layout.columns if c.role == "value"]
+        form_id = f"{fname}|{sheet.name}"
+        periods = [vc.header_text if parse_period(vc.header_text) else default_period for vc in value_cols]
         for r in layout.data_rows:
-            text = _text(sheet.cell(r, label.col))
+            text = _text(raw(r, label.col))
             row_unit = cell_text(r, unit_c) or _unit_of(text)
-            for vc in value_cols:
-                records.append(dict(
-                    base, source_cell=a1(r, vc.col), county_text=layout.county_text,
-                    prefecture_text=prefecture, header_text=text, indicator=match_header(text),
-                    header_unit=row_unit, raw_value=sheet.cell(r, vc.col),
-                    period_text=vc.header_text if parse_period(vc.header_text) else default_period,
-                    record_id=f"{fname}|{sheet.name}", source_row=r + 1, county_code_text=None,
-                ))
+            indicator = _match(text)
+            for vc, per in zip(value_cols, periods):
+                rows_out.append(r + 1)
+                cell_out.append(f"{letter.get(vc.col) or col_letter(vc.col)}{r + 1}")
+                county_out.append(layout.county_text)
+                pref_out.append(prefecture)
+                header_out.append(text)
+                indicator_out.append(indicator)
+                unit_out.append(row_unit)
+                raw_out.append(raw(r, vc.col))
+                period_out.append(per)
+                id_out.append(form_id)
+                code_out.append(None)
     else:
         county_c, pref_c, period_c = role.get("county"), role.get("prefecture"), role.get("period")
         code_c = role.get("county_code")
@@ -786,34 +860,42 @@ def extract_records(sheet: Sheet, layout: Layout, file: str | Path | None = None
             data_cols: list[Column] = [value_c]
         else:
             data_cols = [c for c in layout.columns if c.role == "data" and c.header_text
-                         or c.role == "data" and any(not _empty(sheet.cell(r, c.col)) for r in layout.data_rows)]
+                         or c.role == "data" and any(not _empty(raw(r, c.col)) for r in layout.data_rows)]
+        k = len(data_cols)
         for r in layout.data_rows:
-            common = dict(
-                base, county_text=cell_text(r, county_c),
-                prefecture_text=cell_text(r, pref_c) or prefecture,
-                period_text=cell_text(r, period_c) or default_period,
-                record_id=f"{fname}|{sheet.name}|{r + 1}", source_row=r + 1,
-                county_code_text=cell_text(r, code_c),
-            )
+            if not k:
+                break
+            county_out += [cell_text(r, county_c)] * k
+            pref_out += [cell_text(r, pref_c) or prefecture] * k
+            period_out += [cell_text(r, period_c) or default_period] * k
+            id_out += [f"{fname}|{sheet.name}|{r + 1}"] * k
+            rows_out += [r + 1] * k
+            code_out += [cell_text(r, code_c)] * k
             for c in data_cols:
                 if layout.long:
-                    text = _text(sheet.cell(r, label.col))
-                    header_text, indicator = text, match_header(text)
-                    unit = cell_text(r, unit_c) or _unit_of(text)
+                    text = _text(raw(r, label.col))
+                    header_out.append(text)
+                    indicator_out.append(_match(text))
+                    unit_out.append(cell_text(r, unit_c) or _unit_of(text))
                 else:
-                    header_text, indicator, unit = c.header_text, c.indicator, c.header_unit
-                records.append(dict(common, source_cell=a1(r, c.col), header_text=header_text,
-                                    indicator=indicator, header_unit=unit, raw_value=sheet.cell(r, c.col)))
-    out = pd.DataFrame(records, columns=RECORD_COLUMNS)
-    out["raw_value"] = out["raw_value"].astype(object)
+                    header_out.append(c.header_text)
+                    indicator_out.append(c.indicator)
+                    unit_out.append(c.header_unit)
+                cell_out.append(f"{letter.get(c.col) or col_letter(c.col)}{r + 1}")
+                raw_out.append(raw(r, c.col))
+    n = len(rows_out)
+    cols.update(
+        source_file=[src] * n, source_sheet=[sheet.name] * n, source_cell=cell_out,
+        sheet_hidden=[sheet.hidden] * n, layout=[layout.kind] * n, county_text=county_out,
+        prefecture_text=pref_out, header_text=header_out, indicator=indicator_out,
+        header_unit=unit_out, raw_value=raw_out, period_text=period_out,
+        title=[layout.title] * n, record_id=id_out, source_row=rows_out,
+        cutoff_text=[layout.cutoff_text] * n, county_code_text=code_out,
+    )
     # a data row with no data column (a table of names only) still has to be accounted for
-    empty = sorted(set(r + 1 for r in layout.data_rows) - set(out["source_row"]))
+    empty = sorted(set(r + 1 for r in layout.data_rows) - set(rows_out))
     if empty:
-        extra = pd.DataFrame(
-            [dict(source_file=src, source_sheet=sheet.name, source_row=r, reason="no_data_cells",
-                  text=" | ".join(t for t in _row_texts(sheet, r - 1) if t)) for r in empty],
-            columns=STRUCTURE_COLUMNS,
-        )
-        structure = pd.concat([structure, extra], ignore_index=True).sort_values("source_row", kind="stable")
-        structure = structure.reset_index(drop=True)
-    return out, structure
+        extra = [(src, sheet.name, r, "no_data_cells", " | ".join(t for t in _row_texts(sheet, r - 1) if t))
+                 for r in empty]
+        structure = sorted(structure + extra, key=lambda row: row[2])  # stable, as before
+    return cols, structure

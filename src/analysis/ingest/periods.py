@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import unicodedata
+from functools import lru_cache
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,24 @@ def parse_period(text: Any) -> str | None:
     >>> parse_period("2012年度") is None
     False
     """
+    if type(text) is str:
+        return _parse_period_text(text)
     try:
         if text is None or isinstance(text, bool):
             return None
         if isinstance(text, (_dt.datetime, _dt.date)):
             return _half(text.year, text.month)
-        s = _normalize(str(text))
+        return _parse_period_text(str(text))
+    except Exception:  # noqa: BLE001 - contract: never raises on any text
+        return None
+
+
+# Layout detection asks for the period of every header cell, title and period cell, and
+# sheets repeat the same texts; caching on the text made detection ~2× faster on the demo data.
+@lru_cache(maxsize=1 << 16)
+def _parse_period_text(text: str) -> str | None:
+    try:
+        s = _normalize(text)
         found: set[str] = set()
         used: list[tuple[int, int]] = []
         for rx, how in _RULES:

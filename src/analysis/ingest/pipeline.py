@@ -983,69 +983,119 @@ def _is_roster(path: Path, sheet_name: str, title: object) -> bool:
 # --------------------------------------------------------------------------------------------
 # files → records (F1's readers) → clean
 # --------------------------------------------------------------------------------------------
-def _sheet_grid(sheet) -> pd.DataFrame:
+def _sheet_grid(cells) -> pd.DataFrame:
     """The cells of a ``read.Sheet`` as a DataFrame grid (row/column 0 = cell A1)."""
-    return pd.DataFrame(list(sheet.cells), dtype=object)
+    return pd.DataFrame(list(cells), dtype=object)
 
 
 def _first_rows_text(sheet, n: int = 3) -> str:
     return " ".join(str(v) for row in sheet.cells[:n] for v in row if _present(v))
 
 
-def _read_one(path: Path, rel: str, salt_getter) -> dict:
-    """Read one file: records, structure rows, roster rows and a file summary.
+def _scan_file(path: Path, rel: str) -> dict:
+    """Read one file into plain lists: records (one list per column), structure rows, roster
+    sheets and what went wrong, sheet by sheet.
 
     Hidden sheets are listed but not read: in practice they hold earlier drafts whose numbers
     were superseded by the visible sheet, and reading them would create false duplicates.
+
+    Everything returned is plain Python (lists, tuples, str), so a worker process can send it
+    back cheaply; rosters are pseudonymised by the caller (:func:`_finish_file`), which holds
+    the salt.
     """
-    from analysis.ingest.layout import detect_layout, extract_records
+    from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
+    from analysis.ingest.layout import _extract_columns, detect_layout
     from analysis.ingest.read import read_any
 
-    info = {"source_file": rel, "status": "ok", "error": "", "sheets": 0, "hidden_sheets": "",
-            "layouts": "", "roster_rows": 0}
-    records, structure, roster = [], [], []
+    cpu = time.process_time()
+    scan = {"source_file": rel, "path": str(path), "unreadable": "", "sheets": 0, "hidden": [],
+            "layouts": [], "problems": [], "extracted": 0, "roster": [], "structure": [],
+            "records": {c: [] for c in LAYOUT_COLUMNS + ["source_path", "note"]}}
     try:
         sheets = read_any(path)
     except IngestError as exc:
-        info.update(status="unreadable", error=str(exc).replace(str(path), rel))
-        return {"info": info, "records": records, "structure": structure, "roster": roster}
-    info["sheets"] = len(sheets)
-    hidden, layouts, errors = [], [], []
-    for sheet in sheets:
+        scan["unreadable"] = str(exc).replace(str(path), rel)
+        scan["cpu"] = time.process_time() - cpu
+        return scan
+    scan["sheets"] = len(sheets)
+    cols = scan["records"]
+    for i, sheet in enumerate(sheets):
         name = str(sheet.name)
         if sheet.hidden:
-            hidden.append(name)
+            scan["hidden"].append(name)
             continue
         try:
             if _is_roster(path, name, _first_rows_text(sheet)):
-                roster.append(roster_from_table(_sheet_grid(sheet), salt=salt_getter(),
-                                                source_file=rel, source_sheet=name))
-                layouts.append("roster")
+                # (sheet order, name, cells): pseudonyms need the salt, read in the caller
+                scan["roster"].append((i, name, sheet.cells))
                 continue
             layout = detect_layout(sheet)
-            recs, struct = extract_records(sheet, layout, path)
+            got, struct = _extract_columns(sheet, layout, str(path))
         except IngestError as exc:
-            errors.append(f"sheet {name}: {exc.message} (rule: {exc.rule})")
+            scan["problems"].append((i, f"sheet {name}: {exc.message} (rule: {exc.rule})"))
             continue
-        layouts.append(str(layout.kind))
+        scan["extracted"] += 1
+        scan["layouts"].append(str(layout.kind))
+        n = len(got["source_row"])
+        for c, values in got.items():
+            if c not in ("source_file", "record_id"):
+                cols[c] += values
+        cols["source_file"] += [rel] * n
         # the layout's record_id names the county row; the pipeline needs one id per cell
-        ids = [f"{rel}!{name}!{cell}" for cell in recs["source_cell"].tolist()]
-        extra = {"source_file": rel, "source_path": str(path), "record_id": ids}
+        cols["record_id"] += [f"{rel}!{name}!{cell}" for cell in got["source_cell"]]
+        cols["source_path"] += [str(path)] * n
         remark = layout.column("remark")
-        if remark is not None and len(recs):
-            extra["note"] = [sheet.cell(int(r) - 1, remark.col) for r in recs["source_row"]]
-        records.append(recs.assign(**extra))
-        if struct is not None and len(struct):
-            struct = struct.copy()
-            struct["source_file"] = rel
-            structure.append(struct)
+        cols["note"] += ([sheet.cell(r - 1, remark.col) for r in got["source_row"]]
+                         if remark is not None else [None] * n)
+        scan["structure"] += [(rel,) + row[1:] for row in struct]
+    scan["cpu"] = time.process_time() - cpu
+    return scan
+
+
+def _finish_file(scan: dict, salt_getter) -> tuple[dict, list[pd.DataFrame]]:
+    """The file's summary row and its roster tables (pseudonymised with the salt)."""
+    rel = scan["source_file"]
+    info = {"source_file": rel, "status": "ok", "error": "", "sheets": scan["sheets"],
+            "hidden_sheets": "|".join(scan["hidden"]), "layouts": "", "roster_rows": 0}
+    if scan["unreadable"]:
+        info.update(status="unreadable", error=scan["unreadable"], sheets=0)
+        return info, []
+    roster: list[pd.DataFrame] = []
+    layouts = list(scan["layouts"])
+    problems = list(scan["problems"])
+    for i, name, cells in scan["roster"]:
+        try:
+            roster.append(roster_from_table(_sheet_grid(cells),
+                                            salt=salt_getter(), source_file=rel,
+                                            source_sheet=name))
+            layouts.append("roster")
+        except IngestError as exc:
+            problems.append((i, f"sheet {name}: {exc.message} (rule: {exc.rule})"))
     info["roster_rows"] = int(sum(len(r) for r in roster))
-    info["hidden_sheets"] = "|".join(hidden)
     info["layouts"] = "|".join(sorted(set(layouts)))
-    if errors:
-        info.update(status="partly_unreadable" if records or roster else "unreadable",
+    if problems:
+        errors = [text for _, text in sorted(problems, key=lambda p: p[0])]
+        info.update(status="partly_unreadable" if scan["extracted"] or roster else "unreadable",
                     error=" ; ".join(errors))
-    return {"info": info, "records": records, "structure": structure, "roster": roster}
+    return info, roster
+
+
+def _records_frame(scans: list[dict]) -> pd.DataFrame:
+    """One DataFrame of every file's records, built once from the stacked lists."""
+    from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
+
+    names = LAYOUT_COLUMNS + ["source_path", "note"]
+    stacked = {c: [v for scan in scans for v in scan["records"][c]] for c in names}
+    if not stacked["record_id"]:
+        return pd.DataFrame(columns=RECORD_COLUMNS)
+    if all(v is None for v in stacked["note"]):
+        del stacked["note"]  # as before: a note column only when some sheet has a 备注 column
+    # object columns: cells mix text, numbers and dates, and names keep None (not NaN) when
+    # empty, exactly as the per-sheet frames did
+    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in stacked.items()})
+    frame["source_row"] = frame["source_row"].astype("int64")
+    frame["sheet_hidden"] = frame["sheet_hidden"].astype(bool)
+    return frame
 
 
 def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None,
@@ -1094,7 +1144,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         from tqdm import tqdm
 
         items = tqdm(found, desc="clean", unit="file", file=sys.stderr)
-    infos, records, structure, roster = [], [], [], []
+    infos, structure, roster = [], [], []
     cpu = time.process_time()
     timings: dict[str, float] = {}
 
@@ -1104,17 +1154,19 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         timings[name] = timings.get(name, 0.0) + now - cpu
         cpu = now
 
-    for path, rel in items:
-        got = _read_one(path, rel, salt_getter)
-        infos.append(got["info"])
-        records += got["records"]
-        structure += got["structure"]
-        roster += got["roster"]
+    scans = [_scan_file(path, rel) for path, rel in items]
+    for scan in scans:
+        info, tables = _finish_file(scan, salt_getter)
+        infos.append(info)
+        roster += tables
+        structure += scan["structure"]
     lap("read_layout_extract")
-    all_records = (pd.concat(records, ignore_index=True) if records
-                   else pd.DataFrame(columns=RECORD_COLUMNS))
-    all_structure = pd.concat(structure, ignore_index=True) if structure else pd.DataFrame(
-        columns=["source_file"])
+    all_records = _records_frame(scans)
+    del scans
+    from analysis.ingest.layout import STRUCTURE_COLUMNS
+
+    all_structure = (pd.DataFrame(structure, columns=STRUCTURE_COLUMNS) if structure
+                     else pd.DataFrame(columns=["source_file"]))
     lap("concat")
     result = clean_records(all_records, structure=all_structure, resolver=resolver,
                            to_base=to_base)

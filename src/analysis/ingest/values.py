@@ -39,6 +39,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from numbers import Number
 from typing import Any, Literal
@@ -299,10 +300,26 @@ def parse_value(
     """
     if type not in _TYPES:
         raise ValueError(f"parse_value: type={type!r} is not one of {_TYPES}; use the catalog 'type' column")
+    # (``type`` is the parameter here, hence __class__)
+    if raw.__class__ is str and (unit is None or unit.__class__ is str) and (
+            header_unit is None or header_unit.__class__ is str):
+        return _parse_text(raw, type, unit, header_unit)
+    return _parse_safely(raw, type, unit, header_unit)
+
+
+def _parse_safely(raw: Any, type_: str, unit: str | None, header_unit: str | None) -> Parsed:
     try:
-        return _parse(raw, type, unit, header_unit)
+        return _parse(raw, type_, unit, header_unit)
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises on a cell"
         return _err("internal", f"could not be read ({exc.__class__.__name__}) — 请检查该单元格")
+
+
+# Text cells repeat ("—", "是", "约300人", CSV numbers): each distinct (text, type, unit, header
+# unit) is read once.  Only str keys are cached — 1, 1.0 and True are equal as dict keys but
+# read differently — and Parsed is frozen, so sharing one instance is safe.
+@lru_cache(maxsize=1 << 16)
+def _parse_text(raw: str, type_: str, unit: str | None, header_unit: str | None) -> Parsed:
+    return _parse_safely(raw, type_, unit, header_unit)
 
 
 def _parse(raw: Any, type_: str, unit: str | None, header_unit: str | None) -> Parsed:

@@ -205,6 +205,9 @@ def sniff_format(path: str | Path) -> FileFormat:
     if head.startswith(_OLE2):
         return "xls"  # also encrypted xlsx; the reader reports that
     text = head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").lower().replace(b"\x00", b"")
+    if text.startswith(b"<?xml") and b"<html" not in text:
+        # Excel 2003 XML (<Workbook><Table><Row>…) has a "<Table" too: it is not an HTML export
+        return "unknown"
     if text.startswith((b"<!doctype html", b"<html", b"<table", b"<meta", b"<head", b"<body")) or (
         text.startswith(b"<") and b"<table" in head.lower().replace(b"\x00", b"")
     ):
@@ -474,6 +477,15 @@ def decode_text(data: bytes) -> tuple[str, str, str]:
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), "utf-16", ""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            data[3:].decode("utf-8")
+        except UnicodeDecodeError:
+            # a UTF-8 mark in front of GBK bytes: some tools add the mark without re-encoding
+            try:
+                return data[3:].decode("gb18030"), "gb18030", "UTF-8 byte-order mark in front of GBK text; read as GBK"
+            except UnicodeDecodeError:
+                pass
     for enc in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(enc)
@@ -534,6 +546,9 @@ def read_csv_file(path: str | Path) -> Sheet:
         rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
     except csv.Error as exc:
         raise UnreadableFileError(f"is not valid CSV ({exc}) — 请检查引号是否成对", file=p, rule="csv") from exc
+    if rows and any("\n" in v or "\r" in v for v in rows[-1]):
+        # only an unterminated quote can swallow lines into the file's last field
+        _refuse_unterminated_quote(text, dialect, p)
     return Sheet(
         name="csv",
         cells=_rectangular(rows),
@@ -543,6 +558,28 @@ def read_csv_file(path: str | Path) -> Sheet:
         encoding=encoding,
         note=note,
     )
+
+
+def _refuse_unterminated_quote(text: str, dialect: Any, path: Path) -> None:
+    """Refuse a CSV whose last quoted field never closes.
+
+    The csv module reads such a field to the end of the file without complaint, so every line
+    after the stray quote would vanish into one cell; its strict mode reports it instead.
+    """
+    if getattr(dialect, "quoting", csv.QUOTE_MINIMAL) == csv.QUOTE_NONE:
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    start = 0
+    try:
+        for _ in reader:
+            start = reader.line_num
+    except csv.Error as exc:
+        if "end of data" not in str(exc) and "unexpected end" not in str(exc):
+            return  # other strict-mode complaints (a quote inside a field) are harmless here
+        raise UnreadableFileError(
+            f"has a quote (\") opened on line {start + 1} that never closes, so every later line "
+            "would be read into one cell — 请检查引号是否成对", file=path, rule="csv",
+        ) from exc
 
 
 class _TableParser(HTMLParser):
@@ -624,7 +661,9 @@ def _read_html(path: Path) -> list[Sheet]:
     parser = _TableParser()
     parser.feed(text)
     parser.close()
-    if not parser.tables:
+    if not any(rows for rows, _ in parser.tables):
+        # a page without a table, or tables without cells, holds no data: say so rather than
+        # return empty sheets that would pass unnoticed
         raise UnreadableFileError("is an HTML page without a table — 请导出为 Excel 或 CSV", file=path, rule="html")
     sheets = []
     for i, (rows, merged) in enumerate(parser.tables):
@@ -663,7 +702,8 @@ def read_any(path: str | Path, limits: ArchiveLimits | None = None) -> list[Shee
     Raises
     ------
     UnreadableFileError
-        Empty, unknown or corrupt content (the message names the file and the reason).
+        Empty, unknown, corrupt, encrypted or hostile content, or only hidden sheets (the
+        message names the file and the reason).
     """
     p = Path(path)
     fmt = sniff_format(p)
@@ -686,6 +726,13 @@ def read_any(path: str | Path, limits: ArchiveLimits | None = None) -> list[Shee
         sheets = _read_html(p)
     else:
         sheets = [read_csv_file(p)]
+    if sheets and all(s.hidden for s in sheets):
+        # nothing would be read, and a file that vanishes from the counts is a silent drop
+        names = "、".join(str(s.name) for s in sheets)
+        raise UnreadableFileError(
+            f"has only hidden sheets ({names}) — 请在 Excel 中取消隐藏数据工作表（右键工作表标签→取消隐藏）后重新报送",
+            file=p, rule="only_hidden_sheets",
+        )
     expected = _EXPECTED.get(p.suffix.lower())
     if expected != fmt:
         said = f'named "{p.suffix}"' if p.suffix else "without extension"

@@ -559,6 +559,10 @@ def test_ranking_table_long_input_noise_and_errors():
     assert noisy["rank_label"].iloc[0] == "第1名"
     wide_label = noisy[noisy["rank_high"] > noisy["rank_low"]].iloc[0]
     assert wide_label["rank_label"] == f"第{wide_label['rank_low']:.0f}–{wide_label['rank_high']:.0f}名"
+    # the county-resampling scheme re-estimates the weights per draw; the point ranks do not move
+    resampled = ix.ranking_table(wide, weights="equal", scheme="counties", n_draws=200, names=names)
+    assert resampled["rank"].tolist() == a["rank"].tolist()
+    assert ((resampled["rank_low"] <= resampled["rank"]) & (resampled["rank"] <= resampled["rank_high"])).all()
     # the ranking half-year without a baseline: changes need both ends of the window
     early = ix.ranking_table(wide, period="2011H2", change_window=("2010H2", "2011H2"), weights="equal",
                              noise_sd=0.0, n_draws=10, names=names)

@@ -3,8 +3,8 @@
 The chain is: derived indicators (long panel) → direction-aware rescaling against an explicit
 **reference frame** → weights (equal, entropy 熵权法, AHP, blended) → domain indices
 (组织活力 vitality, 团干部配备 staffing, 任务完成 tasks) and an overall index per county × period →
-grades and traffic lights → rankings with bootstrap rank intervals.  TOPSIS closeness and
-Cronbach's alpha are side views.  Every formula is written out in ``docs/methods-indices.md``.
+grades and traffic lights → rankings with bootstrap rank intervals → the county ranking table
+of the report (:func:`ranking_table`).  TOPSIS closeness and Cronbach's alpha are side views.  Every formula is written out in ``docs/methods-indices.md``.
 
 Frames are long: ``county_code, period, indicator, value`` in, and ``score`` (rescaled) or
 ``index, value`` out.  Directions (+1 higher is better, -1 lower is better) and domains come from

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import sys
 import zipfile
@@ -45,6 +46,9 @@ def _fix_zip(path: Path) -> None:
     """Rewrite a zip with fixed member times and order, so the corpus is byte-reproducible."""
     with zipfile.ZipFile(path) as zf:
         members = [(i, zf.read(i.filename)) for i in zf.infolist()]
+    # openpyxl stamps the save time into docProps/core.xml whatever the properties say
+    members = [(i, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2013-07-01T09:00:00Z", d)
+                if i.filename == "docProps/core.xml" else d) for i, d in members]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out:
         for info, data in members:
@@ -237,7 +241,7 @@ def build(out: Path) -> list[str]:
         csv_text([HEADER + ["统计期"]] + [r + ["2013年上半年"] for r in rows_by_file[0]]).encode("utf-8"))
     (mixed / "b_gb18030.csv").write_bytes(
         csv_text([HEADER + ["统计期"]] + [r + ["2013年上半年"] for r in rows_by_file[1]]).encode("gb18030"))
-    (mixed / "c_utf16.txt").write_bytes(
+    (mixed / "c_utf16_tab.csv").write_bytes(
         csv_text([HEADER + ["统计期"]] + [["喜德县", 3000, 120, 5, 5, "2013年下半年"]], sep="\t")
         .encode("utf-16"))
     xlsx(case("header_row_missing.xlsx"), ROWS)

@@ -1,0 +1,295 @@
+"""The bad-input corpus (tests/data/bad/): every case ends as clean data or as a located message
+with quarantine — never a traceback, never a silent drop.
+
+Expected outcomes are written by hand from how each case was built (see README.md there), not
+taken from a run.  Every submission reports for 凉山州, 2013年上半年; the good table is
+
+    county   code    团员数 基层团组织数 核定编制 实有在编
+    喜德县   513432  3000   120          5        5
+    昭觉县   513431  2000   95           6        4
+    越西县   513434  2500   110          5        5
+    甘洛县   513435  1800   80           4        4
+
+so a fully clean copy gives 16 values.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from analysis.ingest.errors import UnreadableFileError
+from analysis.ingest.pipeline import clean, discover_files
+from analysis.ingest.read import read_any
+
+BAD = Path(__file__).parent / "data" / "bad"
+SALT = b"test-salt"
+
+XIDE, ZHAOJUE, YUEXI, GANLUO = "513432", "513431", "513434", "513435"
+GOOD = {
+    (XIDE, "league_members"): 3000, (XIDE, "league_orgs"): 120,
+    (XIDE, "posts_authorized"): 5, (XIDE, "posts_filled"): 5,
+    (ZHAOJUE, "league_members"): 2000, (ZHAOJUE, "league_orgs"): 95,
+    (ZHAOJUE, "posts_authorized"): 6, (ZHAOJUE, "posts_filled"): 4,
+    (YUEXI, "league_members"): 2500, (YUEXI, "league_orgs"): 110,
+    (YUEXI, "posts_authorized"): 5, (YUEXI, "posts_filled"): 5,
+    (GANLUO, "league_members"): 1800, (GANLUO, "league_orgs"): 80,
+    (GANLUO, "posts_authorized"): 4, (GANLUO, "posts_filled"): 4,
+}
+NAN = float("nan")
+
+
+@dataclass
+class Expect:
+    """What one case must give: a refusal (``rule``) or counts and, optionally, values."""
+
+    rule: str | None = None          # UnreadableFileError rule when the file is refused
+    records: int = 0                 # data cells in
+    clean: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)  # rule → cells
+    merged: int = 0
+    set_aside: int = 0
+    values: dict | None = None       # (county_code, indicator) → value (NaN = reported missing)
+    files: int = 1
+
+
+def refused(rule: str) -> Expect:
+    return Expect(rule=rule)
+
+
+def clean16() -> Expect:
+    return Expect(records=16, clean=16, values=GOOD)
+
+
+CASES: dict[str, Expect] = {
+    "good_summary.xlsx": clean16(),
+    "empty.csv": refused("empty_file"),
+    "zero_byte.xlsx": refused("empty_file"),
+    "whitespace_only.csv": refused("empty_file"),
+    "csv_named_xlsx.xlsx": clean16(),
+    "html_named_xls.xls": clean16(),
+    "html_without_table.xls": refused("html"),
+    "truncated_zip.xlsx": refused("corrupt_zip"),
+    "password_protected.xlsx": refused("password_protected"),
+    "only_hidden_sheets.xlsx": refused("only_hidden_sheets"),
+    # D3:D4 merged: the value 5 belongs to 喜德县's row; 昭觉县's covered cell is empty (missing)
+    "merged_cells_in_data.xlsx": Expect(
+        records=12, clean=12,
+        values={(XIDE, "posts_authorized"): 5, (ZHAOJUE, "posts_authorized"): NAN,
+                (ZHAOJUE, "posts_filled"): 4, (YUEXI, "league_members"): 2500}),
+    # C3 #DIV/0! and D4 #N/A are cached errors; E5 is a formula whose cached 5 is kept
+    "formula_cached_errors.xlsx": Expect(records=16, clean=14, quarantined={"excel_error": 2},
+                                         values={(YUEXI, "posts_filled"): 5}),
+    # the period column holds 41455 (an Excel serial) and the title has no period
+    "dates_as_numbers.xlsx": Expect(records=16, quarantined={"period_missing": 16}),
+    # 约三百 → 300, 不详 → missing, 若干 and 待定 are not numbers
+    "text_in_every_numeric_column.xlsx": Expect(
+        records=16, clean=8, quarantined={"not_a_number": 8},
+        values={(XIDE, "league_members"): 300, (GANLUO, "league_orgs"): NAN}),
+    "gbk_with_utf8_bom.csv": clean16(),
+    "gbk_html_declared_utf8.xls": clean16(),
+    # two halves of the table in UTF-8 and GB18030, plus 喜德县 2013年下半年 in UTF-16 (tabs)
+    "mixed_encodings": Expect(records=20, clean=20, files=3, values=GOOD),
+    "header_row_missing.xlsx": refused("layout_unknown"),
+    "header_rows_swapped.xlsx": clean16(),
+    # 团员数 twice: 喜德县 3000 vs 9999 conflict (both copies out), three identical copies merge
+    "duplicated_column_names.xlsx": Expect(records=20, clean=15, merged=3,
+                                           quarantined={"duplicate_conflict": 2}),
+    # 喜德县 again with 3100 members: same arithmetic
+    "county_listed_twice.xlsx": Expect(records=20, clean=15, merged=3,
+                                       quarantined={"duplicate_conflict": 2}),
+    "unknown_county.xlsx": Expect(records=20, clean=16, quarantined={"county_unknown": 4},
+                                  values=GOOD),
+    "total_row_unlabelled.xlsx": clean16(),
+    "scientific_notation.xlsx": Expect(
+        records=8, clean=8,
+        values={k: v for k, v in GOOD.items() if k[0] in (XIDE, ZHAOJUE)}),
+    "negative_counts.xlsx": Expect(records=8, clean=6, quarantined={"below_min": 2}),
+    "凉山州 团委 2013年 上半年 统计表（终稿）.xlsx": clean16(),
+    "full_width_digits.csv": Expect(records=4, clean=4,
+                                    values={k: v for k, v in GOOD.items() if k[0] == XIDE}),
+    "utf8_bom.csv": clean16(),
+    "semicolon_separated.csv": clean16(),
+    "placeholders.xlsx": Expect(
+        records=8, clean=8,
+        values={(XIDE, "league_members"): NAN, (XIDE, "league_orgs"): NAN,
+                (XIDE, "posts_authorized"): NAN, (XIDE, "posts_filled"): NAN,
+                (ZHAOJUE, "league_members"): NAN, (ZHAOJUE, "league_orgs"): NAN,
+                (ZHAOJUE, "posts_authorized"): 6, (ZHAOJUE, "posts_filled"): 4}),
+    "messy_numbers.xlsx": Expect(
+        records=8, clean=8,
+        values={k: v for k, v in GOOD.items() if k[0] in (XIDE, ZHAOJUE)}),
+    "binary_garbage.xlsx": refused("unknown_format"),
+    "spreadsheetml_2003.xls": refused("unknown_format"),
+    "ole_header_only.xls": refused("unreadable"),
+    "legacy_biff8.xls": clean16(),
+    "billion_laughs_sheet.xlsx": refused("xml_doctype"),
+    "billion_laughs_workbook.xlsx": refused("xml_doctype"),
+    "xxe_external_entity.xlsx": refused("xml_doctype"),
+    "doctype_utf16_styles.xlsx": refused("xml_doctype"),
+    # the =HYPERLINK county is unknown (4 cells out); two formula-like remarks are set aside
+    "formula_injection.csv": Expect(records=10, clean=4, set_aside=2,
+                                    quarantined={"county_unknown": 4},
+                                    values={(XIDE, "league_members"): 3000}),
+    "period_nowhere.csv": Expect(records=16, quarantined={"period_missing": 16}),
+    # no code book for 2030: every county is unknown as of that period
+    "period_out_of_window.xlsx": Expect(records=16, quarantined={"county_unknown": 16}),
+    "title_only.xlsx": refused("layout_unknown"),
+    "unbalanced_quotes.csv": refused("csv"),
+    "field_over_csv_limit.csv": refused("csv"),
+    "nul_bytes.csv": refused("unknown_format"),
+    # 县级团委年度工作经费 150000 元 → 15 万元
+    "county_form.xlsx": Expect(records=4, clean=4,
+                               values={(XIDE, "league_members"): 3000, (XIDE, "league_orgs"): 120,
+                                       (XIDE, "posts_authorized"): 5, (XIDE, "league_funds"): 15}),
+    "unknown_columns.xlsx": Expect(records=20, clean=16, set_aside=4, values=GOOD),
+    # 团费收缴率 85% kept; 120% above 100, "abc" not a number, -5% below 0
+    "bad_rates.xlsx": Expect(records=20, clean=17,
+                             quarantined={"above_max": 1, "not_a_number": 1, "below_min": 1},
+                             values={(XIDE, "dues_rate"): 85}),
+    "two_visible_sheets_same_data.xlsx": Expect(records=32, clean=16, merged=16, values=GOOD),
+    "wide_empty_columns.xlsx": clean16(),
+}
+
+
+def _corpus_entries() -> list[str]:
+    skip = {"README.md", "make_corpus.py", "__pycache__"}
+    return sorted(p.name for p in BAD.iterdir() if p.name not in skip)
+
+
+def test_every_corpus_file_has_an_expectation_and_a_readme_line():
+    entries = _corpus_entries()
+    text_cases = {"utf16_excel_unicode_text.txt"}  # read-level case, see its own test
+    assert set(entries) == set(CASES) | text_cases
+    readme = (BAD / "README.md").read_text(encoding="utf-8")
+    missing = [e for e in entries if f"`{e}" not in readme]
+    assert not missing, f"README.md does not list {missing}"
+    assert len(entries) >= 40
+
+
+def test_committed_corpus_is_what_the_generator_writes(tmp_path):
+    spec = importlib.util.spec_from_file_location("make_corpus", BAD / "make_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.build(tmp_path)
+    for p in sorted(tmp_path.rglob("*")):
+        if p.is_file():
+            rel = p.relative_to(tmp_path)
+            assert (BAD / rel).read_bytes() == p.read_bytes(), f"{rel} differs: re-run make_corpus.py"
+    size = sum(p.stat().st_size for p in BAD.rglob("*") if p.is_file())
+    assert size < 2 * 1024 * 1024
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b)
+
+
+def check_outcome(result, expect: Expect, name: str) -> None:
+    """The shared contract of every case, then the case's own numbers."""
+    files = result.files
+    assert len(files) == expect.files, f"{name}: a file vanished from files.csv"
+    # row conservation, recounted here from the output tables
+    n_clean = len(result.indicators)
+    n_quar = result.quarantine["record_id"].nunique() if len(result.quarantine) else 0
+    assert int(files["records_in"].sum()) == n_clean + n_quar + int(files["merged"].sum()) + int(
+        files["set_aside"].sum())
+    if expect.rule is not None:
+        assert (files["status"] == "unreadable").all()
+        error = files["error"].iloc[0]
+        assert f"(rule: {expect.rule})" in error
+        assert error.startswith(name) or error.startswith("sheet "), error  # located
+        assert n_clean == 0 and n_quar == 0
+        return
+    assert (files["status"] == "ok").all(), files["error"].tolist()
+    assert int(files["records_in"].sum()) == expect.records
+    assert n_clean == expect.clean
+    assert int(files["merged"].sum()) == expect.merged
+    assert int(files["set_aside"].sum()) == expect.set_aside
+    got_rules = result.quarantine.groupby("rule")["record_id"].nunique().to_dict() if n_quar else {}
+    assert got_rules == expect.quarantined
+    if n_quar:
+        q = result.quarantine
+        # every quarantined cell is located and explained
+        assert q["file"].notna().all() and (q["cell"].astype(str).str.match(r"^[A-Z]+\d+$")).all()
+        assert (q["message"].astype(str).str.len() > 0).all()
+    if expect.values:
+        ind = result.indicators.set_index(["county_code", "indicator"])["value"]
+        for key, value in expect.values.items():
+            assert key in ind.index, f"{name}: {key} missing from the clean values"
+            assert _same(float(ind.loc[key].iloc[0] if hasattr(ind.loc[key], "iloc") else ind.loc[key]),
+                         float(value)), f"{name}: {key} = {ind.loc[key]}, expected {value}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_corpus_case(name):
+    result = clean([BAD / name], progress=False, salt=SALT)
+    check_outcome(result, CASES[name], name)
+
+
+def test_excel_unicode_text_is_read_as_utf16_tabs():
+    sheets = read_any(BAD / "utf16_excel_unicode_text.txt")
+    assert sheets[0].encoding == "utf-16"
+    assert sheets[0].cells[1][:2] == ["喜德县", "3000"]
+    assert len(sheets[0].cells) == 5
+
+
+def test_a_workbook_that_is_really_csv_says_so():
+    note = read_any(BAD / "csv_named_xlsx.xlsx")[0].note
+    assert 'named ".xlsx" is really CSV' in note
+
+
+def test_whole_corpus_in_one_run_conserves_every_record(tmp_path):
+    result = clean([BAD], progress=False, salt=SALT, out_dir=tmp_path)
+    n_files = sum(c.files for c in CASES.values())
+    assert len(result.files) == n_files  # .txt is not a submission type of the pipeline
+    assert set(result.files["status"]) <= {"ok", "unreadable"}
+    expected_in = sum(c.records for c in CASES.values())
+    assert int(result.files["records_in"].sum()) == expected_in
+    written = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+    assert "quarantine.csv" in written and "files.csv" in written
+
+
+# ---------------------------------------------------------------------------------------------
+# cases built at test time
+def _corpus_module():
+    spec = importlib.util.spec_from_file_location("make_corpus", BAD / "make_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this system")
+def test_symlink_loop_in_the_input_folder_ends(tmp_path):
+    folder = _corpus_module().symlink_loop(tmp_path / "in", BAD / "good_summary.xlsx")
+    assert len(discover_files([folder])) == 1
+    check_outcome(clean([folder], progress=False, salt=SALT), clean16(), "good_summary.xlsx")
+
+
+def test_sheet_with_100000_rows(tmp_path):
+    """100,000 county rows (the four counties over and over): read whole, every row counted.
+    Each of the 4 × 4 keys occurs 25,000 times with the same value: one copy clean, the others
+    merged."""
+    path = _corpus_module().large_sheet(tmp_path / "large.xlsx", 100_000)
+    t0 = time.perf_counter()
+    sheets = read_any(path)
+    read_s = time.perf_counter() - t0
+    assert len(sheets[0].cells) == 100_002
+    assert read_s < 30
+    result = clean([path], progress=False, salt=SALT)
+    check_outcome(result, Expect(records=400_000, clean=16, merged=399_984, values=GOOD), "large.xlsx")
+
+
+def test_read_any_raises_only_package_errors_on_every_refused_case():
+    for name, expect in CASES.items():
+        if expect.rule is None or expect.rule == "layout_unknown":
+            continue
+        with pytest.raises(UnreadableFileError) as info:
+            read_any(BAD / name)
+        assert info.value.rule == expect.rule, name
+        assert str(info.value).startswith(name), str(info.value)

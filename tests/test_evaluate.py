@@ -6,6 +6,7 @@ import math
 import warnings
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -14,11 +15,13 @@ from analysis.design import build_design, period_index, to_base_panel
 from analysis.evaluate import (
     FAMILY,
     EvaluationError,
+    dropped_counties,
     estimate_round,
     evaluate,
     family,
     round_data,
     run_evaluation,
+    write_evaluation,
 )
 
 
@@ -205,17 +208,21 @@ def test_heterogeneity_and_twfe_on_demo_subset(demo):
     assert row["diff_b_minus_a"] == pytest.approx(a.loc[row["subset_b"], "att"] - a.loc[row["subset_a"], "att"])
     assert row["se"] == pytest.approx(math.sqrt(a.loc["三州", "se"] ** 2 + a.loc["其他", "se"] ** 2))
     tw = out["twfe"]
-    # no never-treated counties: e = −1 and the earliest event time are both references
-    assert (tw["subset"] == "all").all() and tw["reference"].sum() == 2
+    # the last batch starts after the DiD window, so inside it that batch is never treated and
+    # e = −1 alone is the reference (with every county treated inside, a second one would be needed)
+    assert (tw["subset"] == "all").all() and tw["reference"].sum() == 1
     assert "round_difference" not in out
 
 
 def test_round_data_window(demo):
     _, _, design, panel = demo
+    # DID_WINDOWS: up to the half-year before the last batch starts (2010H1 = 5, 2013H2 = 12)
     d1 = round_data(panel, design, 1)
-    assert sorted(d1["t"].unique().tolist()) == [1, 2, 3, 4, 5]
+    assert sorted(d1["t"].unique().tolist()) == [1, 2, 3, 4]
     d2 = round_data(panel, design, 2)
-    assert sorted(d2["t"].unique().tolist()) == list(range(7, 15))
+    assert sorted(d2["t"].unique().tolist()) == [7, 8, 9, 10, 11]
+    # the last batch stays in as the not-yet-treated comparison throughout
+    assert d1["gname"].max() == 5 and d2["gname"].max() == 12
     assert (d2["event_time"] == d2["t"] - d2["gname"]).all()
     with pytest.raises(EvaluationError, match="no period"):
         round_data(panel, design, 1, window=("2015H1", "2015H2"))
@@ -239,3 +246,83 @@ def test_run_evaluation_end_to_end_with_prefecture_clusters(demo, tmp_path):
     assert s.loc[(2, "cadres_trained"), "att"] == pytest.approx(ref.loc[(2, "cadres_trained"), "att"])
     assert np.isfinite(s["se"]).all() and (s["se"] > 0).all()
     assert out["timing"]["seconds"].ge(0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# balanced panels per window and indicator; the tables of write_evaluation
+# --------------------------------------------------------------------------------------------
+
+CODES = ["510104", "510105", "510106", "510107", "510108", "513401", "513432", "513425"]
+MISSING_2008H1 = "510104"  # outside round 2's window: must stay in round 2
+MISSING_2012H2 = "510107"  # inside round 2's window: dropped from round 2 only
+MISSING_2014H1 = "513425"  # after both DiD windows: dropped nowhere
+
+
+def _planted() -> tuple[pd.DataFrame, pd.DataFrame]:
+    # two counties per batch in each round (batch of county i: i // 2 + 1 in round 1,
+    # 4 − i // 2 in round 2); y = 10 + t + 2·[t ≥ g1] + 3·[t ≥ g2] exactly, so with parallel
+    # trends and no noise every estimable post cell is 2 in round 1 and 3 in round 2
+    periods = [f"{y}H{h}" for y in range(2008, 2015) for h in (1, 2)]
+    rows, design = [], []
+    for i, code in enumerate(CODES):
+        b1, b2 = i // 2 + 1, 4 - i // 2
+        g1, g2 = b1 + 1, b2 + 8  # 2008H2 = 2 …; 2012H1 = 9 …
+        for per in periods:
+            t = period_index(per)
+            y = 10 + t + 2 * (t >= g1) + 3 * (t >= g2)
+            missing = (code, per) in {(MISSING_2008H1, "2008H1"), (MISSING_2012H2, "2012H2"),
+                                      (MISSING_2014H1, "2014H1")}
+            rows.append({"county_code": code, "period": per, "cadres_trained": np.nan if missing else float(y)})
+        for r, b in ((1, b1), (2, b2)):
+            design.append({"round": r, "batch": b, "county_code": code, "sending_unit": "团省委"})
+    return pd.DataFrame(rows), pd.DataFrame(design)
+
+
+def test_each_estimate_drops_only_counties_missing_its_own_window():
+    wide, roster = _planted()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = evaluate(to_base_panel(wide), build_design(roster), indicators=["cadres_trained"], biters=49,
+                       seed=1, heterogeneity=False, twfe=False)
+    s = out["summary"].set_index("round")
+    # round 1 window 2008H1–2009H2: only the county missing 2008H1 is left out
+    assert (s.loc[1, "n_units"], s.loc[1, "n_dropped"]) == (7, 1)
+    # round 2 window 2011H1–2013H1: the 2012H2 gap drops one; 2008H1 and 2014H1 do not matter
+    assert (s.loc[2, "n_units"], s.loc[2, "n_dropped"]) == (7, 1)
+    assert s.loc[1, "att"] == pytest.approx(2.0) and s.loc[2, "att"] == pytest.approx(3.0)
+    rd = out["round_difference"].set_index("type")
+    assert rd.loc["simple", "diff"] == pytest.approx(1.0)  # 3 − 2
+    # six counties are in both estimates (all but the two dropped ones)
+    assert rd.loc["simple", "n_common"] == 6
+    d = dropped_counties(out).set_index("round")
+    assert d.loc[1, "max"] == 1 and d.loc[2, "max"] == 1
+
+
+def test_write_evaluation_tables_in_chinese(tmp_path):
+    wide, roster = _planted()
+    processed = tmp_path / "processed"
+    processed.mkdir()
+    wide.to_parquet(processed / "panel.parquet")
+    roster.to_parquet(processed / "roster.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = write_evaluation(processed, tmp_path / "tables", biters=49, seed=1)
+    assert [p.name for p in paths] == ["驻点效应_分轮估计.xlsx", "两轮比较.xlsx"]
+    wb = openpyxl.load_workbook(paths[0])
+    assert wb.sheetnames[:4] == ["总体效应", "动态效应", "分批效应", "平行趋势检验"]
+    assert "TWFE对照" in wb.sheetnames
+    ws = wb["总体效应"]
+    header = [c.value for c in ws[2]]
+    rows = [dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=3) if r[1].value]
+    by_round = {r["轮次"]: r for r in rows if r["指标"] == "培训基层团干部人次"}
+    assert by_round["第一轮"]["平均处理效应"] == pytest.approx(2.0)
+    assert by_round["第二轮"]["因缺期未纳入县数"] == 1 and by_round["第二轮"]["纳入县数"] == 7
+    note = ws.cell(ws.max_row, 1).value
+    assert note.startswith("数据来源：") and "2011H1–2013H1" in note and "第二轮（2011H1–2013H1）各项均为1个" in note
+    groups = openpyxl.load_workbook(paths[0])["分批效应"]
+    batches = [r[3] for r in groups.iter_rows(min_row=3, values_only=True) if r[0] == "第二轮"]
+    assert sorted(batches) == [1, 2, 3]  # batch 4 (2013H2) is the comparison, never treated in the window
+    diff = openpyxl.load_workbook(paths[1])["效应差"]
+    header = [c.value for c in diff[2]]
+    first = dict(zip(header, [c.value for c in diff[3]]))
+    assert first["第二轮减第一轮"] == pytest.approx(1.0)

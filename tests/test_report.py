@@ -88,10 +88,8 @@ def test_every_declared_chart_and_table_is_written(builds):
     expected = sorted(f"{c.number:02d}_{c.stem}.{ext}" for c in CHARTS for ext in ("png", "pdf", "svg"))
     assert stems == expected
     books = sorted(p.name for p in (reports / "tables").iterdir())
-    assert books[:3] == ["县域排名.xlsx", "指数变化.xlsx", "驻点效应.xlsx"]
-    # analysis.compare's tables: written, or the reason they could not be is in the notes
-    # (the tiny panel ends in 2014H1, before the year-after window of round 2)
-    assert "两轮比较.xlsx" in books or any("两轮比较" in n for n in manifest.notes)
+    # the report's own books, and the evaluation's (the same writer as `analysis evaluate`)
+    assert books == ["两轮比较.xlsx", "县域排名.xlsx", "指数变化.xlsx", "驻点效应_分轮估计.xlsx"]
     assert (reports / "驻点工作评估图表汇编.docx").is_file() and (reports / "index.html").is_file()
     frame = manifest.to_frame()
     assert len(frame) == 3 * len(CHARTS) + len(books) + 2 and (frame["bytes"] > 0).all()
@@ -159,9 +157,11 @@ def test_docx_has_one_picture_and_caption_per_chart(builds):
     assert any("审图号" in r for r in readings)  # the map carries the standard-map notice
 
 
-def test_external_tables_are_neutralised(processed, tmp_path, monkeypatch):
+def test_evaluation_tables_are_neutralised(processed, tmp_path, monkeypatch):
+    import analysis.evaluate as evaluate
+
     bad = pd.DataFrame({"county": ["=cmd|' /C calc'!A0", "喜德县"], "value": [1.5, 2.0]})
-    monkeypatch.setattr(report, "_external_tables", lambda *_: {"两轮比较": {"比较": bad}})
+    monkeypatch.setattr(evaluate, "evaluation_tables", lambda *_: {"两轮比较": {"比较": bad}})
     manifest = build_report(processed, tmp_path, n_draws=N_DRAWS, charts_list=(SPEC["funds_compliance"],))
     assert [t.title for t in manifest.tables][-1] == "两轮比较"
     cell = openpyxl.load_workbook(tmp_path / "tables" / "两轮比较.xlsx")["比较"]["A3"]

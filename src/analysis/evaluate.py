@@ -7,28 +7,39 @@ indicator family, runs :func:`analysis.did.att_gt` and its four aggregations per
 indicator, the pre-trend test, the TWFE contrast, heterogeneity by subsets and the round 2 vs
 round 1 difference, and returns tidy tables.  ``docs/methods.md`` explains the identification.
 
-Windows (integer periods, 2008H1 = 1; see :data:`WINDOWS`)
+Windows (integer periods, 2008H1 = 1): :data:`analysis.design.DID_WINDOWS`, the one definition
+shared with the report (:data:`WINDOWS` is the same object).
 
-* round 1: 2008H1–2010H1 (t = 1…5), cohorts 2008H2…2010H1 (g = 2…5).  One pre-period only
-  (2008H1) for batch 1; every cell that has a not-yet-treated comparison lies in the window.
-* round 2: 2011H1–2014H2 (t = 7…14), cohorts 2012H1…2013H2 (g = 9…12); two pre-periods before
-  batch 1, and post-round periods up to 2014H2.
+* round 1: 2008H1–2009H2 (t = 1…4), cohorts 2008H2…2009H2 (g = 2…4) treated inside the window
+  and batch 4 (g = 5, 2010H1) as the not-yet-treated comparison throughout.  One pre-period only
+  (2008H1) for batch 1.
+* round 2: 2011H1–2013H1 (t = 7…11), cohorts 2012H1…2013H1 (g = 9…11), batch 4 (g = 12) the
+  comparison; two pre-periods before batch 1.
 
 Every county is in some batch in both rounds, so there are no never-treated counties: only
 not-yet-treated comparisons exist, and once the last batch has started nobody is left to
-compare with.  The last batch's own post-treatment cells, and every cell at or after the last
-batch's start, are **not estimable**; they are kept in the ATT(g, t) table with
-``estimable=False``.  In round 1 that leaves event times 0–2 (e = 2 only for batch 1); in round 2
-event times 0–2 likewise.  Long-run effects (after the round) are therefore not identified by the
-roll-out; the descriptive comparison (:mod:`analysis.compare`) covers them, without a
-counterfactual.
+compare with.  The window therefore stops the half-year before the last batch starts: later
+half-years hold no estimable ATT(g, t) cell and would only drop counties that miss them from
+the balanced panel.  That leaves event times 0–2 in each round (e = 2 only for batch 1).
+Long-run effects (after the round) are not identified by the roll-out; the descriptive
+comparison (:mod:`analysis.compare`) covers them, without a counterfactual.
+
+Balanced panels.  :func:`analysis.did.att_gt` has no unbalanced option: a county missing the
+outcome in any half-year of the window is left out of *that* estimate.  Each estimate uses only
+its round's window and its own indicator, so a county missing 2008H1 stays in round 2 and a
+county missing one item stays in the others; ``n_dropped`` in the tables counts the counties
+left out of each estimate.
+
+:func:`write_evaluation` writes the tables (``驻点效应_分轮估计.xlsx``, ``两轮比较.xlsx``) from
+one :func:`run_evaluation`; the report (:func:`analysis.report.build_report`) calls the same
+functions, so tables and charts come from one estimation run.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -37,8 +48,17 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from analysis.catalog import load_catalog
-from analysis.design import add_design, build_design, period_index, period_label, to_base_panel
+from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
+from analysis.design import (
+    DID_WINDOWS,
+    ROUND_BATCHES,
+    ROUND_NAMES_ZH,
+    add_design,
+    build_design,
+    period_index,
+    period_label,
+    to_base_panel,
+)
 from analysis.did import DIDError, aggte, att_gt, round_difference, twfe_event_study
 
 __all__ = [
@@ -50,11 +70,17 @@ __all__ = [
     "round_data",
     "estimate_round",
     "evaluate",
+    "evaluate_processed",
     "run_evaluation",
+    "dropped_counties",
+    "dropped_note",
+    "evaluation_tables",
+    "write_evaluation_tables",
+    "write_evaluation",
 ]
 
-WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2010H1"), 2: ("2011H1", "2014H2")}
-"""Estimation window (first, last half-year, inclusive) per round."""
+WINDOWS: dict[int, tuple[str, str]] = DID_WINDOWS
+"""Estimation window (first, last half-year, inclusive) per round: :data:`analysis.design.DID_WINDOWS`."""
 
 FAMILY: dict[str, tuple[str, ...]] = {
     # derived rates first, then the main counts of the domain; the three no-effect candidates
@@ -229,7 +255,8 @@ def estimate_round(
     tw = pd.DataFrame()
     if twfe:
         with warnings.catch_warnings():
-            # without never-treated counties a second reference period is always dropped: expected
+            # on a window where every county is treated a second reference period is dropped
+            # (did warns); on DID_WINDOWS the last batch is never treated inside: one reference
             warnings.simplefilter("ignore")
             t = twfe_event_study(data, indicator, "t", "base_code", "gname", ref=-1,
                                  cluster="prefecture_code" if cluster == "prefecture" else None)
@@ -272,6 +299,7 @@ def evaluate(
     heterogeneity: bool = True,
     twfe: bool = True,
     alp: float = 0.05,
+    outcomes: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Per-round DiD estimates for an indicator family on a base-unit panel.
 
@@ -298,6 +326,11 @@ def evaluate(
         Also run the TWFE event study for contrast (whole sample only).
     alp : float
         Level for the Benjamini–Hochberg flag ``significant``.
+    outcomes : DataFrame, optional
+        Further outcomes that are columns of ``panel`` but not catalog indicators (the report's
+        composite indices): ``indicator, domain, name_zh, unit`` and optionally ``family``
+        (default ``"outcomes"``).  They are estimated in every round like the indicators, with
+        Benjamini–Hochberg within their own family.
 
     Returns
     -------
@@ -321,8 +354,28 @@ def evaluate(
         bootstrapped jointly (:func:`analysis.did.round_difference`), with p and BH q.
     ``notes``
         warnings (units dropped for missing values, …) per estimate.
+    ``family``
+        the outcomes estimated: ``indicator, domain, name_zh, unit, family``.
+
+    Every estimate carries ``n_units`` (counties in the estimate) and ``n_dropped`` (counties
+    of the round's window, subset and indicator left out because they miss a half-year: the
+    balanced panel of :func:`analysis.did.att_gt`).
     """
-    fam = family(indicators=indicators)
+    fam = family(indicators=indicators)[["indicator", "domain", "name_zh", "unit"]].assign(family="indicators")
+    if outcomes is not None and len(outcomes):
+        need = {"indicator", "domain", "name_zh", "unit"}
+        if not need <= set(outcomes.columns):
+            raise EvaluationError(f"evaluate: outcomes lacks {sorted(need - set(outcomes.columns))}; give "
+                                  "indicator, domain, name_zh, unit (and optionally family) per outcome.")
+        absent = sorted(set(outcomes["indicator"]) - set(panel.columns))
+        if absent:
+            raise EvaluationError(f"evaluate: outcome(s) {absent} are not columns of the panel; merge them "
+                                  "into the base-unit panel first.")
+        extra = outcomes[[*need, *(["family"] if "family" in outcomes.columns else [])]].copy()
+        if "family" not in extra.columns:
+            extra["family"] = "outcomes"
+        fam = pd.concat([fam, extra[fam.columns]], ignore_index=True)
+    in_catalog = set(load_catalog().index)
     pieces: dict[str, list[pd.DataFrame]] = {k: [] for k in ("attgt", "effects", "pretrend", "twfe", "notes")}
     data_of: dict[int, pd.DataFrame] = {}
     for r in rounds:
@@ -333,7 +386,10 @@ def evaluate(
             pieces["notes"].append(pd.DataFrame([{"round": r, "indicator": "", "domain": "", "subset_dim": "all",
                                                  "subset": "all", "note": str(w.message)}]))
         data_of[r] = data
-        in_round = set(family(round_=r, indicators=fam["indicator"])["indicator"])
+        catalog_codes = [c for c in fam["indicator"] if c in in_catalog]
+        in_round = set(family(round_=r, indicators=catalog_codes)["indicator"]) if catalog_codes else set()
+        # outcomes outside the catalog (indices) are defined in every round
+        in_round |= {c for c in fam["indicator"] if c not in in_catalog}
         for ind, dom in zip(fam["indicator"], fam["domain"]):
             if ind not in in_round or ind not in data.columns or data[ind].notna().sum() == 0:
                 continue
@@ -354,10 +410,13 @@ def evaluate(
                                                          "subset_dim": dim, "subset": name,
                                                          "note": f"not estimated: {err}"}]))
                     continue
+                available = sub["base_code"].nunique()
                 for k, v in got.items():
                     if len(v):
                         v = v.copy()
                         v.insert(3, "subset_dim", dim)
+                        if "n_units" in v.columns:
+                            v["n_dropped"] = available - v["n_units"]
                         pieces[k].append(v)
     out = {k: (pd.concat(v, ignore_index=True) if v else pd.DataFrame()) for k, v in pieces.items()}
     eff = out["effects"]
@@ -366,7 +425,8 @@ def evaluate(
                               + "; ".join(out["notes"].get("note", pd.Series(dtype=str)).head(3)))
     simple = eff[(eff["type"] == "simple") & (eff["level"] == "overall")].drop(
         columns=["type", "level", "key", "band_low", "band_high"])
-    simple = _bh(simple, ["round", "subset"])
+    simple["family"] = simple["indicator"].map(fam.set_index("indicator")["family"])
+    simple = _bh(simple, ["round", "subset", "family"])
     simple["significant"] = simple["q"] < alp
     pre = out["pretrend"][["round", "indicator", "subset", "p"]].rename(columns={"p": "pretrend_p"})
     summary = simple.merge(pre, on=["round", "indicator", "subset"], how="left").reset_index(drop=True)
@@ -375,6 +435,7 @@ def evaluate(
     out["heterogeneity"] = _heterogeneity(simple)
     if set(rounds) >= {1, 2}:
         out["round_difference"] = _round_difference(data_of, fam, cluster, biters, seed)
+    out["family"] = fam
     return out
 
 
@@ -398,6 +459,7 @@ def _round_difference(data_of: dict[int, pd.DataFrame], fam: pd.DataFrame, clust
                       biters: int, seed: int) -> pd.DataFrame:
     rows = []
     cv = "prefecture_code" if cluster == "prefecture" else None
+    fam_of = dict(zip(fam["indicator"], fam["family"]))
     for ind, dom in zip(fam["indicator"], fam["domain"]):
         d1, d2 = data_of[1], data_of[2]
         if ind not in d1.columns or ind not in d2.columns or d1[ind].notna().sum() == 0 or d2[ind].notna().sum() == 0:
@@ -411,9 +473,100 @@ def _round_difference(data_of: dict[int, pd.DataFrame], fam: pd.DataFrame, clust
             f.insert(0, "indicator", ind)
             f.insert(1, "domain", dom)
             f["p"] = _pvalue(f["diff"], f["se"])
+            f["family"] = fam_of[ind]
             rows.append(f)
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    return _bh(out, ["type"]) if len(out) else out
+    return _bh(out, ["type", "family"]) if len(out) else out
+
+
+def evaluate_processed(
+    panel: pd.DataFrame,
+    roster: pd.DataFrame,
+    *,
+    biters: int = 999,
+    seed: int = 20120215,
+    cluster: Cluster = "county",
+    indicators: Iterable[str] | None = None,
+    heterogeneity: bool = True,
+    outcomes: pd.DataFrame | None = None,
+    descriptive: bool = True,
+) -> dict[str, pd.DataFrame]:
+    """The evaluation of the processed data: design, base panel, DiD per round, descriptive tests.
+
+    Builds the design from the roster (rows with a problem are left out with a warning, listed
+    in ``notes``), folds split counties into the 2008 base (:func:`analysis.design.to_base_panel`),
+    runs :func:`evaluate` and, with ``descriptive``, the paired and McNemar round comparison of
+    :func:`analysis.compare.compare_rounds` on the same base panel and design.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Wide panel as ``panel.parquet`` (``county_code, period`` + indicator columns).
+    roster : DataFrame
+        Roster as ``roster.parquet`` (see :func:`analysis.design.build_design`); a missing
+        ``sending_unit`` column is read as empty (every row then warns and is kept).
+    biters, seed, cluster, indicators, heterogeneity
+        As :func:`evaluate`.
+    outcomes : DataFrame, optional
+        Long ``base_code, period, indicator, value`` plus ``domain, name_zh, unit`` (and
+        optionally ``family``) per outcome: further outcomes on base units (the report's
+        composite indices, index points), estimated alongside the indicators.
+    descriptive : bool
+        Also run :func:`analysis.compare.compare_rounds` (keys ``paired``, ``standards``).
+
+    Returns
+    -------
+    dict of DataFrames as :func:`evaluate`, plus ``design``, ``timing`` (seconds per step) and,
+    with ``descriptive``, ``paired`` and ``standards``.
+    """
+    from analysis.compare import CompareError, compare_rounds
+
+    t0 = time.perf_counter()
+    roster = roster if "sending_unit" in roster.columns else roster.assign(sending_unit=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        design = build_design(roster, errors="warn")
+    base = to_base_panel(panel)
+    meta = None
+    if outcomes is not None and len(outcomes):
+        need = {"base_code", "period", "indicator", "value", "domain", "name_zh", "unit"}
+        if not need <= set(outcomes.columns):
+            raise EvaluationError(f"evaluate_processed: outcomes lacks {sorted(need - set(outcomes.columns))}.")
+        wide = outcomes.pivot_table(index=["base_code", "period"], columns="indicator", values="value",
+                                    aggfunc="first").reset_index()
+        wide.columns.name = None
+        clash = sorted(set(wide.columns) & set(base.columns) - {"base_code", "period"})
+        if clash:
+            raise EvaluationError(f"evaluate_processed: outcome(s) {clash} clash with panel columns; rename them.")
+        base = base.merge(wide, on=["base_code", "period"], how="left")
+        cols = ["indicator", "domain", "name_zh", "unit", *(["family"] if "family" in outcomes.columns else [])]
+        meta = outcomes[cols].drop_duplicates("indicator")
+    t1 = time.perf_counter()
+    if design.empty:
+        raise EvaluationError("evaluate_processed: no roster row gives a design; see the warnings of "
+                              "build_design and fix the roster (round, batch, county).")
+    out = evaluate(base, design, indicators=indicators, cluster=cluster, biters=biters, seed=seed,
+                   heterogeneity=heterogeneity, outcomes=meta)
+    t2 = time.perf_counter()
+    extra = pd.DataFrame({"round": 0, "indicator": "", "domain": "", "subset_dim": "all", "subset": "all",
+                          "note": [str(w.message) for w in caught]})
+    out["notes"] = pd.concat([extra, out["notes"]], ignore_index=True)
+    out["design"] = design
+    steps = {"design_base_panel": t1 - t0, "estimate": t2 - t1}
+    if descriptive:
+        try:
+            # every catalog indicator of the panel unless a subset was asked for (the indices
+            # and other outcomes are not catalog columns and are left out by compare itself)
+            wanted = None if indicators is None else [c for c in indicators if c in base.columns]
+            got = compare_rounds(base, design, wanted)
+            out["paired"], out["standards"] = got["paired"], got["standards"]
+        except CompareError as err:
+            out["notes"] = pd.concat([out["notes"], pd.DataFrame([{
+                "round": 0, "indicator": "", "domain": "", "subset_dim": "all", "subset": "all",
+                "note": f"descriptive comparison not computed: {err}"}])], ignore_index=True)
+        steps["descriptive"] = time.perf_counter() - t2
+    out["timing"] = pd.DataFrame({"step": list(steps), "seconds": list(steps.values())})
+    return out
 
 
 def run_evaluation(
@@ -424,13 +577,12 @@ def run_evaluation(
     cluster: Cluster = "county",
     indicators: Iterable[str] | None = None,
     heterogeneity: bool = True,
+    descriptive: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """The main evaluation job on the outputs of ``analysis clean``.
 
-    Reads ``panel.parquet`` and ``roster.parquet`` from ``processed_dir``, builds the design
-    (roster rows with a problem are left out with a warning and listed in ``notes``), folds split
-    counties into the 2008 base (:func:`analysis.design.to_base_panel`) and runs
-    :func:`evaluate`.
+    Reads ``panel.parquet`` and ``roster.parquet`` from ``processed_dir`` and runs
+    :func:`evaluate_processed`.
 
     Parameters
     ----------
@@ -445,11 +597,12 @@ def run_evaluation(
         Default the whole :data:`FAMILY`.
     heterogeneity : bool
         Subset estimates (三州 vs 其他, 省级 vs 市级).
+    descriptive : bool
+        Also the paired and McNemar round comparison (:mod:`analysis.compare`).
 
     Returns
     -------
-    dict of DataFrames as :func:`evaluate`, plus ``design`` (the design used) and ``timing``
-    (seconds per step).
+    dict of DataFrames as :func:`evaluate_processed` (``design``, ``timing``, ``paired``, …).
     """
     folder = Path(processed_dir)
     need = [folder / "panel.parquet", folder / "roster.parquet"]
@@ -459,18 +612,259 @@ def run_evaluation(
     t0 = time.perf_counter()
     panel = pd.read_parquet(need[0])
     roster = pd.read_parquet(need[1])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        design = build_design(roster, errors="warn")
-    base = to_base_panel(panel)
-    t1 = time.perf_counter()
-    out = evaluate(base, design, indicators=indicators, cluster=cluster, biters=biters, seed=seed,
-                   heterogeneity=heterogeneity)
-    t2 = time.perf_counter()
-    extra = pd.DataFrame({"round": 0, "indicator": "", "domain": "", "subset_dim": "all", "subset": "all",
-                          "note": [str(w.message) for w in caught]})
-    out["notes"] = pd.concat([extra, out["notes"]], ignore_index=True)
-    out["design"] = design
-    out["timing"] = pd.DataFrame({"step": ["read_design_base_panel", "estimate"],
-                                  "seconds": [t1 - t0, t2 - t1]})
+    read = time.perf_counter() - t0
+    out = evaluate_processed(panel, roster, biters=biters, seed=seed, cluster=cluster, indicators=indicators,
+                             heterogeneity=heterogeneity, descriptive=descriptive)
+    out["timing"] = pd.concat([pd.DataFrame({"step": ["read"], "seconds": [read]}), out["timing"]],
+                              ignore_index=True)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+
+SOURCE = "各市州团委驻点工作统计报表（经清洗）；驻点干部名册"
+"""Source line of the evaluation tables."""
+
+EFFECTS_BOOK = "驻点效应_分轮估计"
+ROUNDS_BOOK = "两轮比较"
+
+TABLE_LABELS: dict[str, str] = {
+    "round": "轮次", "family": "指标族", "domain": "领域", "name_zh": "指标", "unit": "单位",
+    "att": "平均处理效应", "se": "标准误", "ci_low": "95%置信区间下限", "ci_high": "95%置信区间上限",
+    "band_low": "95%一致置信带下限", "band_high": "95%一致置信带上限", "p": "p值", "q": "q值（BH）",
+    "significant": "BH后显著", "pretrend_p": "平行趋势检验p值", "n_units": "纳入县数",
+    "n_dropped": "因缺期未纳入县数", "event_time": "相对驻点开始的半年数", "batch": "批次",
+    "start_period": "首次驻点时期", "statistic": "Wald统计量", "df": "自由度", "note": "说明",
+    "subset_dim": "分组方式", "subset_a": "组A", "att_a": "组A效应", "se_a": "组A标准误", "n_a": "组A县数",
+    "subset_b": "组B", "att_b": "组B效应", "se_b": "组B标准误", "n_b": "组B县数",
+    "diff_b_minus_a": "组B减组A", "reference": "参照期", "type": "汇总方式", "att_r1": "第一轮效应",
+    "att_r2": "第二轮效应", "diff": "第二轮减第一轮", "n_units_r1": "第一轮县数", "n_units_r2": "第二轮县数",
+    "n_common": "两轮共有县数",
+    # analysis.compare (changes are in each indicator's own unit, so no unit in the header)
+    "indicator_name": "指标名称", "window": "比较窗口", "by": "分组方式", "group": "组别",
+    "mean_change_r1": "第一轮平均变化", "mean_change_r2": "第二轮平均变化", "mean_diff": "两轮变化之差（均值）",
+    "sd_diff": "两轮变化之差（标准差）", "r": "两轮变化相关系数", "t": "t统计量", "p_t": "t检验p值",
+    "w": "Wilcoxon统计量", "p_wilcoxon": "Wilcoxon检验p值", "d_z": "效应量d_z", "d_z_low": "d_z置信下限",
+    "d_z_high": "d_z置信上限", "g": "Hedges g", "g_se": "g标准误", "g_low": "g置信下限", "g_high": "g置信上限",
+    "q_t": "t检验q值（BH）", "q_wilcoxon": "Wilcoxon q值（BH）", "comparison": "比较", "from_period": "起始时期",
+    "to_period": "终止时期", "share_from": "起始达标比例", "share_to": "终止达标比例", "b": "由不达标变达标县数",
+    "c": "由达标变不达标县数", "n": "县数", "mcnemar_statistic": "McNemar统计量（b与c中较小者）",
+}
+"""Chinese headers of the evaluation tables (effects are in each row's 单位)."""
+
+TABLE_DECIMALS: dict[str, int] = {c: 4 for c in ("p", "q", "pretrend_p", "p_t", "p_wilcoxon", "q_t", "q_wilcoxon")} | {
+    c: 3 for c in ("share_from", "share_to", "r", "d_z", "d_z_low", "d_z_high", "g", "g_se", "g_low", "g_high")}
+"""Decimals of the p-values (4) and unitless sizes (3); other numbers keep two."""
+
+_SUBSET_DIM_ZH = {"三州": "三州与其他", "sending_level": "派出单位层级"}
+_TYPE_ZH = {"simple": "总体（各期加权平均）", "dynamic": "动态（事件时间平均）"}
+_WINDOW_ZH = {"round": "本轮", "after": "本轮结束后半年"}
+_BY_ZH = {"all": "全部", "group_three": "三州与其他", "prefecture_name": "市州", "unit_type": "县级单位类型",
+          "sending_level_r1": "第一轮派出单位层级", "sending_level_r2": "第二轮派出单位层级"}
+
+
+def _domain_zh(domain: str) -> str:
+    return DOMAIN_NAMES_ZH.get(domain, "指数" if domain == "index" else domain)
+
+
+def _labelled(frame: pd.DataFrame, fam: pd.DataFrame) -> pd.DataFrame:
+    """Chinese round, domain, indicator name and unit in place of the codes."""
+    f = frame.drop(columns=[c for c in ("name_zh", "unit") if c in frame.columns])
+    meta = fam.drop_duplicates("indicator").set_index("indicator")
+    if "round" in f.columns:
+        f["round"] = f["round"].map(ROUND_NAMES_ZH)
+    if "indicator" in f.columns:
+        f.insert(f.columns.get_loc("indicator"), "name_zh", f["indicator"].map(meta["name_zh"]).fillna(f["indicator"]))
+        f.insert(f.columns.get_loc("name_zh") + 1, "unit", f["indicator"].map(meta["unit"]).fillna(""))
+        f = f.drop(columns="indicator")
+    if "domain" in f.columns:
+        f["domain"] = f["domain"].map(_domain_zh)
+    return f
+
+
+def dropped_counties(result: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Counties left out of the whole-sample estimates for a missing half-year, per round.
+
+    Parameters
+    ----------
+    result : dict
+        :func:`evaluate` / :func:`run_evaluation` output.
+
+    Returns
+    -------
+    DataFrame: ``round, n_estimates, min, median, max`` of ``n_dropped`` (counties) over the
+    indicators of the round (subset ``all``).
+    """
+    s = result["summary"]
+    s = s[s["subset"] == "all"]
+    g = s.groupby("round")["n_dropped"]
+    return pd.DataFrame({"n_estimates": g.size(), "min": g.min(), "median": g.median(),
+                         "max": g.max()}).reset_index()
+
+
+def dropped_note(result: Mapping[str, pd.DataFrame]) -> str:
+    """One sentence (Chinese) for the tables' notes: how many counties each round's estimates lost.
+
+    Parameters
+    ----------
+    result : dict
+        :func:`evaluate` output.
+
+    Returns
+    -------
+    str, empty when nothing was estimated.
+    """
+    parts = []
+    for row in dropped_counties(result).itertuples():
+        lo, hi = DID_WINDOWS[int(row.round)]
+        spread = (f"各项均为{int(row.min)}个" if row.min == row.max
+                  else f"各项{int(row.min)}–{int(row.max)}个，中位数{row.median:g}个")
+        parts.append(f"{ROUND_NAMES_ZH[int(row.round)]}（{lo}–{hi}）{spread}")
+    return ("双重差分需要平衡面板：某县在本轮估计窗口内缺任一期该指标，即不纳入该项估计（其他轮次、其他指标不受影响）。"
+            "因缺期未纳入的县数：" + "；".join(parts) + "。") if parts else ""
+
+
+def evaluation_tables(result: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """The evaluation's tables, ready for :func:`analysis.export.write_table_xlsx`.
+
+    Parameters
+    ----------
+    result : dict
+        :func:`run_evaluation` (or :func:`evaluate_processed`) output.
+
+    Returns
+    -------
+    ``{workbook: {sheet: DataFrame}}``: ``驻点效应_分轮估计`` with 总体效应 (simple ATT per round
+    and indicator, BH q, pre-trend p, counties in and dropped), 动态效应 (event times),
+    分批效应 (per batch), 平行趋势检验, 异质性 and TWFE对照; ``两轮比较`` with 配对检验 and 达标检验
+    (descriptive, when computed) and 效应差 (round 2 − round 1 DiD).  Effects are in each row's
+    单位 (percentage points for rates).
+    """
+    fam = result["family"]
+    summary = result["summary"]
+    eff = result["effects"]
+    whole = (eff["subset"] == "all")
+    overall = _labelled(summary[summary["subset"] == "all"], fam)
+    overall["significant"] = overall["significant"].map({True: "是", False: "否"})
+    overall = overall[["round", "domain", "name_zh", "unit", "att", "se", "ci_low", "ci_high", "p", "q",
+                       "significant", "pretrend_p", "n_units", "n_dropped"]]
+    dyn = eff[whole & (eff["type"] == "dynamic") & (eff["level"] == "event_time")]
+    dyn = _labelled(dyn.assign(event_time=dyn["key"].astype(int)), fam)[
+        ["round", "name_zh", "unit", "event_time", "att", "se", "ci_low", "ci_high", "band_low", "band_high",
+         "p", "n_units"]]
+    grp = eff[whole & (eff["type"] == "group") & (eff["level"] == "group")]
+    grp = grp.assign(start_period=grp["key_label"],
+                     batch=[ROUND_BATCHES[int(r)].index(k) + 1 for r, k in zip(grp["round"], grp["key_label"])])
+    grp = _labelled(grp, fam)[["round", "name_zh", "unit", "batch", "start_period", "att", "se", "ci_low",
+                               "ci_high", "p", "n_units"]]
+    pre = result["pretrend"]
+    pre = _labelled(pre[pre["subset"] == "all"], fam)[["round", "name_zh", "unit", "statistic", "df", "p",
+                                                        "note", "n_units"]]
+    sheets = {"总体效应": overall, "动态效应": dyn, "分批效应": grp, "平行趋势检验": pre}
+    het = result.get("heterogeneity")
+    if het is not None and len(het):
+        het = _labelled(het.assign(subset_dim=het["subset_dim"].map(_SUBSET_DIM_ZH).fillna(het["subset_dim"])), fam)
+        sheets["异质性"] = het[["round", "name_zh", "unit", "subset_dim", "subset_a", "att_a", "se_a", "n_a",
+                              "subset_b", "att_b", "se_b", "n_b", "diff_b_minus_a", "se", "ci_low", "ci_high", "p"]]
+    tw = result.get("twfe")
+    if tw is not None and len(tw):
+        tw = _labelled(tw, fam)
+        tw["reference"] = tw["reference"].map({True: "是", False: "否"})
+        sheets["TWFE对照"] = tw[["round", "name_zh", "unit", "event_time", "att", "se", "ci_low", "ci_high",
+                               "p", "reference", "n_units"]]
+    books = {EFFECTS_BOOK: sheets}
+    rounds: dict[str, pd.DataFrame] = {}
+    for key, sheet in (("paired", "配对检验"), ("standards", "达标检验")):
+        frame = result.get(key)
+        if frame is None or frame.empty:
+            continue
+        frame = frame.copy()
+        frame.insert(frame.columns.get_loc("indicator") + 1, "indicator_name",
+                     frame["indicator"].map(load_catalog()["name_zh"]))
+        if "window" in frame.columns:
+            frame["window"] = frame["window"].map(_WINDOW_ZH).fillna(frame["window"])
+        if "comparison" in frame.columns:
+            # "r1:round" → 第一轮：本轮; "end_r1_vs_end_r2" → 两轮末对比
+            frame["comparison"] = [
+                f"{ROUND_NAMES_ZH[int(c[1])]}：{_WINDOW_ZH.get(c.split(':')[1], c)}" if c[:1] == "r" and ":" in c
+                else "两轮末对比" for c in frame["comparison"]]
+        if "domain" in frame.columns:
+            frame["domain"] = frame["domain"].map(_domain_zh)
+        frame["by"] = frame["by"].map(_BY_ZH).fillna(frame["by"])
+        frame["group"] = frame["group"].replace({"all": "全部"})
+        rounds[sheet] = frame.rename(columns={"statistic": "mcnemar_statistic"})
+    rd = result.get("round_difference")
+    if rd is not None and len(rd):
+        rd = _labelled(rd.assign(type=rd["type"].map(_TYPE_ZH)), fam)
+        rounds["效应差"] = rd[["domain", "name_zh", "unit", "type", "att_r1", "att_r2", "diff", "se", "ci_low",
+                             "ci_high", "p", "q", "n_units_r1", "n_units_r2", "n_common"]]
+    if rounds:
+        books[ROUNDS_BOOK] = rounds
+    # a plain row index, so the writer shows no index column
+    return {b: {k: v.reset_index(drop=True) for k, v in sh.items()} for b, sh in books.items()}
+
+
+def write_evaluation_tables(result: Mapping[str, pd.DataFrame], tables_dir: str | Path, *,
+                            source: str = SOURCE) -> list[Path]:
+    """Write :func:`evaluation_tables` as formatted workbooks into ``tables_dir``.
+
+    Parameters
+    ----------
+    result : dict
+        :func:`run_evaluation` output.
+    tables_dir : path
+        Folder of the workbooks (created).
+    source : str
+        Source line under every table.
+
+    Returns
+    -------
+    list of Path: ``驻点效应_分轮估计.xlsx`` and, when computed, ``两轮比较.xlsx``.
+    """
+    from analysis.export import write_table_xlsx
+
+    drop = dropped_note(result)
+    windows = "；".join(f"{ROUND_NAMES_ZH[r]}估计窗口{a}–{b}" for r, (a, b) in DID_WINDOWS.items())
+    paths = []
+    for book, sheets in evaluation_tables(result).items():
+        notes = {}
+        for sheet in sheets:
+            extra = [windows, drop] if sheet != "配对检验" and sheet != "达标检验" else []
+            notes[sheet] = "；".join([source, *[e for e in extra if e]])
+        paths.append(write_table_xlsx(sheets, Path(tables_dir) / f"{book}.xlsx",
+                                      titles={s: f"{book}：{s}" for s in sheets}, notes=notes,
+                                      labels=TABLE_LABELS, decimals=TABLE_DECIMALS))
+    return paths
+
+
+def write_evaluation(
+    processed_dir: str | Path,
+    tables_dir: str | Path,
+    *,
+    biters: int = 999,
+    seed: int = 20120215,
+    cluster: Cluster = "county",
+) -> list[Path]:
+    """Run the evaluation once and write its tables (``python -m analysis evaluate``).
+
+    Parameters
+    ----------
+    processed_dir : path
+        Folder with ``panel.parquet`` and ``roster.parquet`` (``analysis clean``).
+    tables_dir : path
+        Output folder of the workbooks.
+    biters : int
+        Bootstrap draws per estimate.
+    seed : int
+        Master random seed.
+    cluster : {"county", "prefecture"}
+        Clustering of standard errors and bootstrap.
+
+    Returns
+    -------
+    list of Path: the workbooks written (see :func:`write_evaluation_tables`).
+    """
+    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster)
+    return write_evaluation_tables(result, tables_dir)

@@ -9,25 +9,25 @@ shows, and writes into ``reports_dir``::
     驻点工作评估图表汇编.docx         the chart pack (analysis.export.write_docx)
     index.html                      a static page listing both
 
-Effects of the residency come from :mod:`analysis.did` (Callaway–Sant'Anna on each round's
-staggered batches, counties of later batches as the not-yet-treated comparison; the round
-difference bootstraps counties jointly).  Every chart is declared once in :data:`CHARTS`
+Effects of the residency come from one run of :func:`analysis.evaluate.evaluate_processed`
+(Callaway–Sant'Anna on each round's staggered batches, counties of later batches as the
+not-yet-treated comparison; the round difference bootstraps counties jointly), with the
+composite indices added as outcomes: the event-study and forest charts and the evaluation
+tables (:func:`analysis.evaluate.write_evaluation_tables`) are drawn from that one result.  Every chart is declared once in :data:`CHARTS`
 (number, file stem, caption, builder, reading); adding a chart means adding one entry.  A chart
 whose data are absent (no roster, a round without data) is skipped and named in
 :attr:`ReportManifest.skipped`, never silently dropped.
 
-Round windows [design]: the change of a round is the index at the round's last half-year minus
-the index at the half-year before its first batch (round 1: 2008H1 → 2010H2; round 2: 2011H2 →
-2014H1).  Round comparisons are made on the 181 units of the 2008 code book; a unit split off
-later (恩阳区, 前锋区) is folded into its parent by averaging the parts' indices.
+Windows and batches come from the programme calendar of :mod:`analysis.design`: the change of a
+round over ``CHANGE_WINDOWS[round]["round"]`` (round 1: 2008H1 → 2010H2; round 2: 2011H2 →
+2014H1), the DiD over ``DID_WINDOWS``.  Round comparisons are made on the 181 units of the 2008
+code book; a unit split off later (恩阳区, 前锋区) is folded into its parent by averaging the
+parts' indices (an index is a score, not a count, so it is not summed).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import re
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +38,8 @@ from matplotlib.figure import Figure
 
 from analysis import charts
 from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
-from analysis.did import DIDError, aggte, att_gt, round_difference
+from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH
+from analysis.evaluate import EvaluationError, dropped_note, evaluate_processed, write_evaluation_tables
 from analysis.export import (
     REPORT_TITLE,
     FigureItem,
@@ -72,25 +73,22 @@ __all__ = [
     "prepare_report_data",
 ]
 
-ROUND_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2010H2"), 2: ("2011H2", "2014H1")}
-"""Baseline and end half-year of each round [design]: the baseline is the half-year before the
-first batch began (round 1 began 2008H2, round 2 in Feb 2012), the end the last half-year of the
-round (round 2's last batch ended Jan 2014)."""
+ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WINDOWS.items()}
+"""Baseline and end half-year of each round: ``analysis.design.CHANGE_WINDOWS[round]["round"]``
+(reasons there)."""
 
 FUNDS_STANDARD = "std_funds_per_youth"
 """Policy standard shown in the compliance chart: 青少年人均经费 ≥ 0.5 元 [seed], evaluated by the
 clean step from the catalog formula (1 = met)."""
-ROUND2_BATCH_STARTS: dict[int, str] = {1: "2012H1", 2: "2012H2", 3: "2013H1", 4: "2013H2"}
-"""First half-year of each round-2 batch (Feb–Jul 2012, Aug 2012–Jan 2013, …) [seed]."""
-ROUND_ZH = {1: "第一轮", 2: "第二轮"}
-DID_WINDOWS: dict[int, tuple[str, ...]] = {
-    1: ("2008H1", "2008H2", "2009H1", "2009H2", "2010H1", "2010H2"),
-    2: ("2011H1", "2011H2", "2012H1", "2012H2", "2013H1", "2013H2", "2014H1"),
-}
-"""Half-years of each round's staggered difference-in-differences [design]: batch b of round 1
-starts in the (b+1)-th half-year (2008H2 …), batch b of round 2 in the (b+2)-th (2012H1 …)."""
-DID_FIRST_BATCH_PERIOD = {1: 2, 2: 3}
+ROUND2_BATCH_STARTS: dict[int, str] = dict(enumerate(ROUND_BATCHES[2], start=1))
+"""First half-year of each round-2 batch (``analysis.design.ROUND_BATCHES[2]``)."""
+ROUND_ZH = ROUND_NAMES_ZH
 INDEX_ZH = {**{k: v for k, v in DOMAIN_NAMES_ZH.items() if k != "context"}, "overall": "综合指数"}
+DID_SEED = 20120215
+"""Seed of the evaluation run: the default of :func:`analysis.evaluate.run_evaluation`, so the
+indicator rows of the report's tables equal those of ``python -m analysis evaluate``."""
+INDEX_OUTCOME = "index_{}"
+"""Outcome name of an index in the evaluation (``index_overall``, ``index_vitality``, …)."""
 SOURCE = "各市州团委驻点工作统计报表（经清洗）"
 DOCX_NAME = f"{REPORT_TITLE}.docx"
 
@@ -116,13 +114,17 @@ class ReportData:
         rank_low, rank_high, rank_range, grade``.
     changes : per base unit, round and index: ``base_code, county, prefecture, round, index,
         baseline, end, change`` (index points).
-    roster : residency roster with ``round`` (1/2) and ``batch``, or ``None``.
+    roster : programme design (:func:`analysis.design.build_design`: ``round, base_code, batch,
+        …``) from the residency roster, or ``None`` without a roster.
     rank_period : half-year of the ranking.
     event_study : ``round, event_time, att, se, ci_low, ci_high, band_low, band_high`` of the
         overall index (Callaway–Sant'Anna, not-yet-treated comparison; index points), or ``None``.
     round_effects : ``index, indicator, att_r1, att_r2, estimate, ci_low, ci_high, n_common``:
         round-2 minus round-1 average effect per index (index points), or ``None``.
     notes : warnings met on the way (e.g. counties dropped for a balanced DiD panel).
+    evaluation : the one :func:`analysis.evaluate.evaluate_processed` result (indicators and
+        indices) that ``event_study``, ``round_effects`` and the evaluation tables come from,
+        or ``None`` without a roster.
     """
 
     panel: pd.DataFrame
@@ -135,6 +137,7 @@ class ReportData:
     event_study: pd.DataFrame | None = None
     round_effects: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    evaluation: dict[str, pd.DataFrame] | None = None
 
 
 def _names() -> tuple[dict[str, str], dict[str, str]]:
@@ -186,92 +189,68 @@ def _round_changes(index: pd.DataFrame, names: Mapping[str, str], prefs: Mapping
     return out[cols].sort_values(["round", "index", "base_code"]).reset_index(drop=True)
 
 
-def _roster(roster: pd.DataFrame | None) -> pd.DataFrame | None:
-    if roster is None or roster.empty or "batch" not in roster.columns:
+def _index_outcomes(index: pd.DataFrame) -> pd.DataFrame:
+    """The indices as outcomes of the evaluation, on 2008 base units (long, index points)."""
+    # fold later splits onto the 2008 base unit by the mean of the parts' indices [design]
+    base = index.groupby(["base_code", "period", "index"], as_index=False)["value"].mean()
+    base["indicator"] = base["index"].map(INDEX_OUTCOME.format)
+    base["domain"] = "index"
+    base["name_zh"] = base["index"].map(lambda k: INDEX_ZH[k] if k == "overall" else f"{INDEX_ZH[k]}指数")
+    base["unit"] = "分"
+    base["family"] = "indices"
+    return base.drop(columns="index")
+
+
+def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.DataFrame, biters: int,
+                seed: int, notes: list[str]) -> dict[str, pd.DataFrame] | None:
+    """The one evaluation run of the report: indicators and indices, tables and charts alike."""
+    if roster is None or roster.empty:
+        notes.append("没有驻点干部名册（roster.parquet），未估计驻点效应。")
         return None
-    r = roster.copy()
-    rnd = pd.to_numeric(r.get("round"), errors="coerce") if "round" in r else pd.Series(np.nan, index=r.index)
-    if "source_sheet" in r.columns:
-        # the roster workbook keeps each round on a sheet named 第一轮/第二轮; use it where the
-        # round column is empty (ingest leaves it empty when the sheet has no round column)
-        from_sheet = r["source_sheet"].map({"第一轮": 1, "第二轮": 2})
-        rnd = rnd.fillna(from_sheet)
-    r["round"] = rnd
-    r = r.dropna(subset=["round", "batch", "base_code"])
-    if r.empty:
+    try:
+        result = evaluate_processed(panel, roster, biters=max(biters, 2), seed=seed,
+                                    outcomes=_index_outcomes(index))
+    except EvaluationError as err:
+        notes.append(f"驻点效应未能估计：{err}")
         return None
-    r["round"] = r["round"].astype(int)
-    r["batch"] = pd.to_numeric(r["batch"], errors="coerce").astype("Int64")
-    return r
-
-
-def _did_data(index: pd.DataFrame, roster: pd.DataFrame, rnd: int, which: str) -> pd.DataFrame:
-    """Balanced-panel input of :func:`analysis.did.att_gt` for one round and index, on base units."""
-    window = DID_WINDOWS[rnd]
-    base = (index[(index["index"] == which) & index["period"].isin(window)]
-            .groupby(["base_code", "period"], as_index=False)["value"].mean())
-    base["t"] = base["period"].map({p: i + 1 for i, p in enumerate(window)})
-    cohorts = roster[roster["round"] == rnd][["base_code", "batch"]].drop_duplicates("base_code")
-    out = base.merge(cohorts, on="base_code", how="inner").dropna(subset=["value"])
-    out["g"] = out["batch"].astype(int) + DID_FIRST_BATCH_PERIOD[rnd] - 1
-    out["unit"] = out["base_code"].astype(int)
-    return out[["unit", "base_code", "period", "t", "g", "value"]]
-
-
-_DROPPED = re.compile(r"dropped (\d+) unit\(s\) with a missing period or outcome")
-
-
-def _estimate(label: str, notes: list[str], fn: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
-    """Run one DiD estimate; its warnings and a failure become notes (in Chinese) for the reader."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            result = fn()
-        except DIDError as err:
-            notes.append(f"{label}未能估计：{err}")
-            result = None
-    for message in dict.fromkeys(str(w.message) for w in caught):
-        m = _DROPPED.search(message)
-        # the one warning every reader needs in words: counties left out for a balanced panel
-        notes.append(f"{label}：{m.group(1)}个县因缺少某期数据未纳入（需平衡面板）。" if m else f"{label}：{message}")
+    text = dropped_note(result)
+    if text:
+        notes.append(text)
+    fam = result["family"].set_index("indicator")
+    for row in result["notes"].itertuples():
+        # estimates that failed are named; routine warnings (dropped counties) are summed up above
+        if str(row.note).startswith("not estimated"):
+            name = fam["name_zh"].get(row.indicator, row.indicator)
+            notes.append(f"{ROUND_ZH.get(int(row.round), '')}{name}（{row.subset}）未能估计："
+                         f"{row.note.removeprefix('not estimated: ')}")
     return result
 
 
-def _did(index: pd.DataFrame, roster: pd.DataFrame | None, biters: int, seed: int,
-         notes: list[str]) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    if roster is None:
-        notes.append("没有驻点干部名册（roster.parquet），未估计驻点效应。")
-        return None, None
-    common = dict(yname="value", tname="t", idname="unit", gname="g", biters=max(biters, 2), seed=seed)
-    events, diffs = [], []
-    for rnd in (1, 2):
-        def event_study(rnd: int = rnd) -> pd.DataFrame:
-            res = att_gt(_did_data(index, roster, rnd, "overall"), **common)
-            return aggte(res, "dynamic", seed=seed).to_frame()
+def _event_study_frame(result: dict[str, pd.DataFrame] | None) -> pd.DataFrame | None:
+    if result is None:
+        return None
+    e = result["effects"]
+    e = e[(e["indicator"] == INDEX_OUTCOME.format("overall")) & (e["subset"] == "all")
+          & (e["type"] == "dynamic") & (e["level"] == "event_time")]
+    if e.empty:
+        return None
+    e = e.assign(event_time=e["key"].astype(int))
+    return e[["round", "event_time", "att", "se", "ci_low", "ci_high", "band_low", "band_high"]].reset_index(drop=True)
 
-        tab = _estimate(f"{ROUND_ZH[rnd]}事件研究", notes, event_study)
-        if tab is None:
-            continue
-        tab = tab[tab["level"] == "event_time"].rename(columns={"key": "event_time"})
-        events.append(tab.assign(round=rnd)[["round", "event_time", "att", "se", "ci_low", "ci_high",
-                                              "band_low", "band_high"]])
-    for which, name in INDEX_ZH.items():
-        def difference(which: str = which) -> pd.DataFrame:
-            # "dynamic": the mean effect over event times ≥ 0, the average the event study shows
-            return round_difference(_did_data(index, roster, 1, which), _did_data(index, roster, 2, which),
-                                    type="dynamic", **common).to_frame()
 
-        rd = _estimate(f"{name}两轮效应差", notes, difference)
-        if rd is not None:
-            diffs.append(rd.assign(index=which, indicator=name))
-    event_study = pd.concat(events, ignore_index=True) if events else None
-    if event_study is not None:
-        event_study["event_time"] = event_study["event_time"].astype(int)
-    round_effects = None
-    if diffs:
-        round_effects = pd.concat(diffs, ignore_index=True).rename(columns={"diff": "estimate"})[
-            ["index", "indicator", "att_r1", "att_r2", "estimate", "ci_low", "ci_high", "n_common"]]
-    return event_study, round_effects
+def _round_effects_frame(result: dict[str, pd.DataFrame] | None) -> pd.DataFrame | None:
+    rd = None if result is None else result.get("round_difference")
+    if rd is None or rd.empty:
+        return None
+    # "dynamic": the mean effect over event times ≥ 0, the average the event study shows
+    rd = rd[(rd["type"] == "dynamic") & rd["indicator"].str.startswith(INDEX_OUTCOME.format(""))]
+    if rd.empty:
+        return None
+    out = rd.assign(index=rd["indicator"].str.removeprefix(INDEX_OUTCOME.format("")))
+    out = out.assign(indicator=out["index"].map(INDEX_ZH)).rename(columns={"diff": "estimate"})
+    order = {k: i for i, k in enumerate(INDEX_ZH)}
+    out = out.sort_values("index", key=lambda s: s.map(order))
+    return out[["index", "indicator", "att_r1", "att_r2", "estimate", "ci_low", "ci_high", "n_common"]].reset_index(drop=True)
 
 
 def prepare_report_data(
@@ -290,7 +269,7 @@ def prepare_report_data(
         one column per indicator, rates in %).
     roster : the residency roster (``roster.parquet``), or ``None``.
     n_draws : bootstrap draws of the rank intervals (90 % intervals, measurement-noise scheme)
-        and of the DiD multiplier bootstrap.
+        and of the DiD multiplier bootstrap of the one evaluation run.
     seed : seed of the bootstraps (fixed, so two builds give the same report).
     rank_period : half-year of the ranking; default the latest half-year of round 2's window
         present in the data, else the latest half-year.
@@ -326,13 +305,14 @@ def prepare_report_data(
     ranks["grade"] = ranks["grade"].astype(object).where(ranks["grade"].notna(), None)
     ranks = ranks[["county_code", "county", "prefecture", "value", "rank", "rank_low", "rank_high",
                    "rank_range", "grade"]].sort_values("rank").reset_index(drop=True)
-    roster_frame = _roster(roster)
     notes: list[str] = []
-    event_study, round_effects = _did(index, roster_frame, n_draws, seed, notes)
+    evaluation = _evaluation(panel, roster, index, n_draws, DID_SEED, notes)
     return ReportData(
         panel=long, index=index, weights=weights[["indicator", "weight"]], ranks=ranks,
-        changes=_round_changes(index, names, prefs), roster=roster_frame, rank_period=rank_period,
-        event_study=event_study, round_effects=round_effects, notes=notes,
+        changes=_round_changes(index, names, prefs),
+        roster=None if evaluation is None else evaluation["design"], rank_period=rank_period,
+        event_study=_event_study_frame(evaluation), round_effects=_round_effects_frame(evaluation),
+        notes=notes, evaluation=evaluation,
     )
 
 
@@ -570,74 +550,19 @@ def _tables(d: ReportData) -> dict[str, dict[str, pd.DataFrame]]:
     ranks = d.ranks.copy()
     changes = d.changes.assign(
         round=d.changes["round"].map(ROUND_ZH), index=d.changes["index"].map(INDEX_ZH))
-    books = {
+    # the effects (event study, round differences, indicators and indices) are written by
+    # analysis.evaluate.write_evaluation_tables from the same evaluation run as the charts
+    return {
         "县域排名": {"排名": ranks, "权重": weights},
         "指数变化": {"两轮变化": changes},
     }
-    effects = {}
-    if d.event_study is not None:
-        effects["事件研究"] = d.event_study.assign(round=d.event_study["round"].map(ROUND_ZH))
-    if d.round_effects is not None:
-        effects["两轮效应差"] = d.round_effects.drop(columns="index").rename(columns={"indicator": "index_name"})
-    if effects:
-        books["驻点效应"] = effects
-    return books
 
 
 _TABLE_LABELS = {
     "value": "综合指数（分）", "county": "县级单位", "name": "指标名称", "weight": "熵权",
     "baseline": "基期指数（分）", "end": "期末指数（分）", "change": "变化（分）", "base_code": "县级单位代码（2008）",
-    "event_time": "相对驻点开始的半年数", "att": "平均处理效应（分）", "se": "标准误（分）",
-    "ci_low": "95%置信区间下限（分）", "ci_high": "95%置信区间上限（分）",
-    "band_low": "95%一致置信带下限（分）", "band_high": "95%一致置信带上限（分）",
-    "att_r1": "第一轮效应（分）", "att_r2": "第二轮效应（分）", "estimate": "两轮之差（分）",
-    "n_common": "两轮共有县数", "index_name": "指数",
-    # analysis.compare tables (changes are in each indicator's own unit, so no unit in the header)
-    "indicator_name": "指标名称", "window": "比较窗口", "by": "分组方式", "group": "组别", "domain": "领域",
-    "mean_change_r1": "第一轮平均变化", "mean_change_r2": "第二轮平均变化", "mean_diff": "两轮变化之差（均值）",
-    "sd_diff": "两轮变化之差（标准差）", "r": "两轮变化相关系数", "t": "t统计量", "df": "自由度",
-    "p_t": "t检验p值", "w": "Wilcoxon统计量", "p_wilcoxon": "Wilcoxon检验p值", "d_z": "效应量d_z",
-    "d_z_low": "d_z置信下限", "d_z_high": "d_z置信上限", "g": "Hedges g", "g_se": "g标准误",
-    "g_low": "g置信下限", "g_high": "g置信上限", "q_t": "t检验q值（BH）", "q_wilcoxon": "Wilcoxon q值（BH）",
-    "comparison": "比较", "from_period": "起始时期", "to_period": "终止时期", "share_from": "起始达标比例",
-    "share_to": "终止达标比例", "b": "由不达标变达标县数", "c": "由达标变不达标县数", "statistic": "McNemar统计量",
-    "p": "p值", "q": "q值（BH）",
 }
-_TABLE_DECIMALS = {c: 4 for c in ("p_t", "p_wilcoxon", "q_t", "q_wilcoxon", "p", "q")} | {
-    c: 3 for c in ("share_from", "share_to", "r", "d_z", "d_z_low", "d_z_high", "g", "g_se", "g_low", "g_high")}
-
-
-def _external_tables(panel: pd.DataFrame, notes: list[str]) -> dict[str, dict[str, pd.DataFrame]]:
-    """Round comparison tables of :func:`analysis.compare.compare_rounds`, when that module exists.
-
-    Paired tests of the round-1 vs round-2 change per indicator (all counties, 三州, prefectures,
-    unit types) and McNemar tests of the 是/否 standards, on the 2008 base units
-    (:func:`analysis.design.to_base_panel` folds split counties and recomputes rates).
-    Without the modules the pack is built without them; a comparison the data cannot give is
-    named in ``notes``.
-    """
-    try:
-        compare = importlib.import_module("analysis.compare")
-        design = importlib.import_module("analysis.design")
-    except ImportError:
-        notes.append("analysis.compare 不可用，未输出两轮比较表。")
-        return {}
-    try:
-        result = compare.compare_rounds(design.to_base_panel(panel))
-    except compare.CompareError as err:
-        notes.append(f"两轮比较未能计算：{err}")
-        return {}
-    cat = load_catalog()
-    names = dict(zip(cat["code"], cat["name_zh"]))
-    sheets = {}
-    for key, sheet in (("paired", "配对检验"), ("standards", "达标检验")):
-        frame = result.get(key)
-        if frame is None or frame.empty:
-            continue
-        frame = frame.copy()
-        frame.insert(frame.columns.get_loc("indicator") + 1, "indicator_name", frame["indicator"].map(names))
-        sheets[sheet] = frame
-    return {"两轮比较": sheets} if sheets else {}
+_TABLE_DECIMALS: dict[str, int] = {}
 
 
 # --------------------------------------------------------------------------- build
@@ -722,10 +647,13 @@ def build_report(
         items.append(FigureItem(spec.number, spec.caption, png, SOURCE, reading, files=tuple(files)))
 
     tables: list[TableItem] = []
-    for book, sheets in {**_tables(data), **_external_tables(panel, data.notes)}.items():
+    for book, sheets in _tables(data).items():
         path = write_table_xlsx(sheets, tables_dir / f"{book}.xlsx", titles={s: f"{book}：{s}" for s in sheets},
                                 notes=SOURCE, labels=_TABLE_LABELS, decimals=_TABLE_DECIMALS)
         tables.append(TableItem(book, path))
+    if data.evaluation is not None:
+        # the same writer as `python -m analysis evaluate`, on the evaluation the charts use
+        tables += [TableItem(p.stem, p) for p in write_evaluation_tables(data.evaluation, tables_dir)]
 
     subtitle = f"排名时期：{data.rank_period}；指数为0–100分（全样本极差标准化、熵权法）"
     docx = write_docx(items, reports_dir / DOCX_NAME, subtitle=subtitle, notes=data.notes)

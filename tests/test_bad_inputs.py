@@ -271,10 +271,11 @@ def test_symlink_loop_in_the_input_folder_ends(tmp_path):
     check_outcome(clean([folder], progress=False, salt=SALT), clean16(), "good_summary.xlsx")
 
 
+@pytest.mark.slow
 def test_sheet_with_100000_rows(tmp_path):
     """100,000 county rows (the four counties over and over): read whole, every row counted.
     Each of the 4 × 4 keys occurs 25,000 times with the same value: one copy clean, the others
-    merged."""
+    merged.  About 18 CPU seconds (measured), hence ``slow``."""
     path = _corpus_module().large_sheet(tmp_path / "large.xlsx", 100_000)
     t0 = time.perf_counter()
     sheets = read_any(path)

@@ -1,0 +1,297 @@
+"""Hostile input: archive bombs, XML entity attacks, formula injection, personal data.
+
+Independent references: ``defusedxml`` must agree that each refused XML member is an entity
+attack; pseudonyms are recomputed here with ``hmac`` from the standard library; the zip bomb's
+sizes are worked out from how it is built (200 MiB of spaces).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import io
+import os
+import stat
+import subprocess
+import time
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.ingest.errors import UnreadableFileError
+from analysis.ingest.guards import (
+    ArchiveLimits,
+    check_archive,
+    is_formula_like,
+    neutralize_formulas,
+)
+from analysis.ingest.pipeline import clean, load_salt, pseudonym
+from analysis.ingest.read import read_any
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = ROOT / "tests" / "data" / "bad"
+DEMO = ROOT / "data" / "raw" / "demo"
+GOOD = BAD / "good_summary.xlsx"
+
+
+def _corpus():
+    spec = importlib.util.spec_from_file_location("make_corpus", BAD / "make_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# ---------------------------------------------------------------------------------------------
+# archive bombs
+def test_zip_bomb_is_refused_from_the_directory_before_inflating(tmp_path):
+    bomb = _corpus().zip_bomb(tmp_path / "bomb.xlsx", GOOD, inflated_mb=200)
+    assert bomb.stat().st_size < 1024 * 1024  # ~200 KiB on disk for 200 MiB of XML
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(bomb)
+    elapsed = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert info.value.rule == "zip_bomb"
+    assert "xl/worksheets/sheet1.xml" in info.value.message
+    assert str(info.value).startswith("bomb.xlsx: ")
+    # refused from the declared sizes: nothing near 200 MiB was allocated, and quickly
+    assert peak < 20 * 1024 * 1024
+    assert elapsed < 5
+
+
+def test_a_member_that_lies_about_its_size_is_caught_while_inflating(tmp_path):
+    """Declared size 1 KiB, real size 3 MiB: the directory checks pass, the stream does not."""
+    pad = b" " * (3 * 1024 * 1024)
+    path = tmp_path / "liar.xlsx"
+    with zipfile.ZipFile(GOOD) as zf:
+        members = [(i.filename, zf.read(i.filename)) for i in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in members:
+            out.writestr(name, data.replace(b"<sheetData>", b"<sheetData>" + pad)
+                         if name == "xl/worksheets/sheet1.xml" else data)
+    raw = bytearray(path.read_bytes())
+    real = len(next(d for n, d in members if n == "xl/worksheets/sheet1.xml")) + len(pad)
+    fake = 1024
+    # patch the uncompressed size in the local header (offset 22) and the central directory
+    # entry (offset 24) of that member
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("xl/worksheets/sheet1.xml")
+    local = info.header_offset
+    assert int.from_bytes(raw[local + 22:local + 26], "little") == real
+    raw[local + 22:local + 26] = fake.to_bytes(4, "little")
+    name = b"xl/worksheets/sheet1.xml"
+    central = raw.rfind(b"PK\x01\x02", 0, raw.rfind(name))
+    assert int.from_bytes(raw[central + 24:central + 28], "little") == real
+    raw[central + 24:central + 28] = fake.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    limits = ArchiveLimits(max_member_bytes=2 * 1024 * 1024)  # the declared 1 KiB passes
+    with pytest.raises(UnreadableFileError) as info:
+        check_archive(path, limits)
+    assert info.value.rule in ("zip_bomb", "corrupt_zip")
+    assert "xl/worksheets/sheet1.xml" in info.value.message
+
+
+def test_limits_are_configurable_per_call_and_by_environment(tmp_path, monkeypatch):
+    check_archive(GOOD)  # the defaults let a genuine workbook through
+    with zipfile.ZipFile(GOOD) as zf:
+        total = sum(i.file_size for i in zf.infolist())
+    with pytest.raises(UnreadableFileError, match="in all"):
+        check_archive(GOOD, ArchiveLimits(max_total_bytes=total - 1))
+    check_archive(GOOD, ArchiveLimits(max_total_bytes=total))
+    with pytest.raises(UnreadableFileError, match="archive members"):
+        check_archive(GOOD, ArchiveLimits(max_members=3))
+    monkeypatch.setenv("RESIDENCY_ZIP_MAX_MB", str(total / 2 / 1024 / 1024))
+    assert ArchiveLimits.from_env().max_total_bytes == total // 2
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(GOOD)
+    assert info.value.rule == "zip_bomb"
+    monkeypatch.setenv("RESIDENCY_ZIP_MAX_RATIO", "many")
+    with pytest.raises(ValueError, match="RESIDENCY_ZIP_MAX_RATIO"):
+        ArchiveLimits.from_env()
+
+
+def test_every_demo_workbook_passes_the_guards():
+    books = sorted(DEMO.rglob("*.xlsx"))
+    assert len(books) > 100
+    for book in books:
+        check_archive(book)
+
+
+# ---------------------------------------------------------------------------------------------
+# XML attacks
+XML_ATTACKS = {
+    "billion_laughs_sheet.xlsx": "xl/worksheets/sheet1.xml",
+    "billion_laughs_workbook.xlsx": "xl/workbook.xml",
+    "xxe_external_entity.xlsx": "xl/worksheets/sheet1.xml",
+    "doctype_utf16_styles.xlsx": "xl/styles.xml",
+}
+
+
+@pytest.mark.parametrize("name,member", sorted(XML_ATTACKS.items()))
+def test_xml_entity_attacks_are_refused_and_defusedxml_agrees(name, member):
+    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
+    from defusedxml.ElementTree import fromstring
+
+    with zipfile.ZipFile(BAD / name) as zf:
+        data = zf.read(member)
+    with pytest.raises((EntitiesForbidden, DTDForbidden, ExternalReferenceForbidden)):
+        fromstring(data, forbid_dtd=False)  # the reference says: this member is an attack
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(BAD / name)
+    assert info.value.rule == "xml_doctype"
+    assert member in info.value.message
+
+
+def test_doctype_split_across_read_chunks_is_found(tmp_path, monkeypatch):
+    from analysis.ingest import guards
+
+    monkeypatch.setattr(guards, "_CHUNK", 7)  # "<!DOCTYPE" spans chunk boundaries
+    with pytest.raises(UnreadableFileError, match="DOCTYPE"):
+        check_archive(BAD / "billion_laughs_sheet.xlsx")
+    check_archive(GOOD)
+
+
+def test_a_doctype_word_inside_cell_text_is_not_an_attack(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["<!DOCTYPE is just text here", 1])
+    path = tmp_path / "text.xlsx"
+    wb.save(path)
+    check_archive(path)  # after the root element, text is data, not a declaration
+
+
+# ---------------------------------------------------------------------------------------------
+# formula injection
+@pytest.mark.parametrize("text,formula", [
+    ("=1+1", True), ("+41", True), ("-2", True), ("@SUM(A1)", True), ("\tx", True),
+    ("\r=1", True), ("喜德县", False), ("—", False), ("", False), (" =1", False), (3, False),
+])
+def test_formula_like_text(text, formula):
+    assert is_formula_like(text) is formula
+
+
+def test_neutralize_formulas_prefixes_only_formula_like_text():
+    frame = pd.DataFrame({"county": ["=HYPERLINK(\"http://x\",\"a\")", "喜德县", None],
+                          "value": [-1.0, 2.0, 3.0],
+                          "=bad header": ["@x", "ok", "-y"]})
+    out = neutralize_formulas(frame)
+    assert out["county"].tolist()[:2] == ["'=HYPERLINK(\"http://x\",\"a\")", "喜德县"]
+    assert out["county"].isna().tolist() == [False, False, True]
+    assert out["value"].tolist() == [-1.0, 2.0, 3.0]  # numbers are not text: untouched
+    assert list(out.columns) == ["county", "value", "'=bad header"]
+    assert out["'=bad header"].tolist() == ["'@x", "ok", "'-y"]
+    assert frame["county"].iloc[0].startswith("=")  # the input is not modified
+
+
+def _csv_cells(path: Path) -> list[str]:
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return [c for row in csv.reader(fh) for c in row]
+
+
+@pytest.mark.xfail(strict=True, reason="outputs.write_csv does not yet apply "
+                   "guards.neutralize_formulas (engineer J's file; change requested)")
+def test_csv_outputs_neutralise_formula_injection(tmp_path):
+    clean([BAD / "formula_injection.csv"], out_dir=tmp_path, progress=False, salt=b"s")
+    for name in ("quarantine.csv", "audit.csv", "files.csv"):
+        bad = [c for c in _csv_cells(tmp_path / name) if is_formula_like(c)]
+        assert not bad, f"{name}: {bad[:3]}"
+
+
+def test_excel_tables_write_formula_like_text_as_text(tmp_path):
+    import openpyxl
+
+    from analysis import export
+
+    frame = pd.DataFrame({"县": ["=cmd|' /C calc'!A0", "喜德县"], "值": [1, 2]})
+    path = tmp_path / "t.xlsx"
+    export.write_table_xlsx(frame, path)
+    wb = openpyxl.load_workbook(path)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and "cmd|" in c.value]
+    # stored as a string with Excel's quote prefix, never as a formula
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells)
+
+
+# ---------------------------------------------------------------------------------------------
+# personal data
+def _demo_subset() -> list[Path]:
+    return [DEMO / "驻点干部名册.xlsx", DEMO / "2013年上半年"]
+
+
+@pytest.fixture(scope="module")
+def demo_clean(tmp_path_factory):
+    out = tmp_path_factory.mktemp("processed")
+    result = clean(_demo_subset(), out_dir=out, progress=False, salt=b"fixed-test-salt")
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def demo_names() -> list[str]:
+    """Every official's name, from the 姓名 column of the raw roster fed to the clean step.
+
+    ``analysis.demo.truth().roster["official"]`` holds the same names but rebuilds the whole
+    demo (10–20 s on the shared CI machine); the raw file is what the pipeline actually read.
+    """
+    sheets = pd.read_excel(DEMO / "驻点干部名册.xlsx", header=None, sheet_name=None,
+                           engine="calamine", dtype=object)
+    names: set[str] = set()
+    for grid in sheets.values():
+        header = grid.index[grid.eq("姓名").any(axis=1)][0]
+        col = grid.columns[grid.loc[header].eq("姓名")][0]
+        names |= {str(v).strip() for v in grid.loc[header + 1:, col].dropna() if str(v).strip()}
+    return sorted(names)
+
+
+def _output_texts(folder: Path) -> dict[str, str]:
+    texts = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix == ".parquet":
+            texts[p.name] = pd.read_parquet(p).astype(str).to_csv(index=False)
+        elif p.suffix == ".csv":
+            texts[p.name] = p.read_text(encoding="utf-8-sig")
+    return texts
+
+
+def test_no_officials_name_reaches_the_processed_outputs(demo_clean, demo_names):
+    out, result = demo_clean
+    names = demo_names
+    assert len(names) > 300
+    assert len(result.roster) > 0 and result.roster["cadre_id"].notna().all()
+    texts = _output_texts(out)
+    assert {"roster.parquet", "quarantine.csv", "audit.csv"} <= set(texts)
+    leaks = [(n, f) for f, t in texts.items() for n in names if n in t]
+    assert not leaks, leaks[:5]
+
+
+def test_pseudonyms_are_keyed_stable_and_differ_with_the_salt(demo_clean, demo_names):
+    _, result = demo_clean
+    name = demo_names[0]
+    expected = "P" + hmac.new(b"fixed-test-salt", name.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    assert pseudonym(name, b"fixed-test-salt") == expected
+    assert expected in set(result.roster["cadre_id"])
+    assert pseudonym(name, b"another-salt") != expected
+    # a dictionary attack without the salt finds nothing: plain hashes of every name miss
+    plain = {"P" + hashlib.sha256(n.encode("utf-8")).hexdigest()[:16] for n in demo_names}
+    assert not plain & set(result.roster["cadre_id"])
+
+
+def test_salt_file_is_private_and_ignored_by_git(tmp_path, monkeypatch):
+    monkeypatch.delenv("RESIDENCY_SALT", raising=False)
+    salt_file = tmp_path / ".salt"
+    first = load_salt(salt_file)
+    assert load_salt(salt_file) == first and len(first) >= 32
+    assert stat.S_IMODE(salt_file.stat().st_mode) == 0o600
+    for candidate in ("data/processed/.salt", "somewhere/else.salt"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", candidate], cwd=ROOT)
+        assert ignored.returncode == 0, f"{candidate} is not ignored by git"
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert not [f for f in tracked.splitlines() if f.endswith(".salt")]

@@ -273,9 +273,9 @@ def test_symlink_loop_in_the_input_folder_ends(tmp_path):
 
 @pytest.mark.slow
 def test_sheet_with_100000_rows(tmp_path):
-    """100,000 county rows (the four counties over and over): read whole, every row counted.
-    Each of the 4 × 4 keys occurs 25,000 times with the same value: one copy clean, the others
-    merged.  About 18 CPU seconds (measured), hence ``slow``."""
+    """100,000 county rows of 团员数 (the four counties over and over): read whole, every row
+    counted.  Each of the 4 keys occurs 25,000 times with the same value: one copy clean, the
+    others merged."""
     path = _corpus_module().large_sheet(tmp_path / "large.xlsx", 100_000)
     t0 = time.perf_counter()
     sheets = read_any(path)
@@ -283,7 +283,9 @@ def test_sheet_with_100000_rows(tmp_path):
     assert len(sheets[0].cells) == 100_002
     assert read_s < 30
     result = clean([path], progress=False, salt=SALT)
-    check_outcome(result, Expect(records=400_000, clean=16, merged=399_984, values=GOOD), "large.xlsx")
+    members = {k: v for k, v in GOOD.items() if k[1] == "league_members"}
+    check_outcome(result, Expect(records=100_000, clean=4, merged=99_996, values=members),
+                  "large.xlsx")
 
 
 def test_read_any_raises_only_package_errors_on_every_refused_case():

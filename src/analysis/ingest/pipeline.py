@@ -627,9 +627,13 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     # county texts that are not the official name of the code they resolved to (喜德, 凉山州喜德县,
     # 达县 in 2013 …) are audited once per cell, so every transformation raw → clean is traceable
     resolved = rec[live]
-    official = pd.Series([_official_names(str(p)[:4]).get(c) if _present(p) else None
-                          for c, p in zip(resolved["county_code"], resolved["period"])],
-                         index=resolved.index, dtype=object)
+    # looked up once per distinct (code, period): a few thousand pairs, not one per cell
+    pairs = pd.MultiIndex.from_arrays([resolved["county_code"].astype(object),
+                                       resolved["period"].astype(object)])
+    codes, distinct = pairs.factorize()
+    names = np.array([_official_names(str(p)[:4]).get(c) if _present(p) else None
+                      for c, p in distinct] + [None], dtype=object)
+    official = pd.Series(names[codes], index=resolved.index, dtype=object)
     written = _text_or(resolved["county_text"], "")
     renamed = official.notna() & (written.str.replace(r"\s+", "", regex=True) != official)
     rows = resolved[renamed]

@@ -183,3 +183,39 @@ def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
 def test_missing_panel_names_the_fix(tmp_path):
     with pytest.raises(ReportDataError, match="analysis clean"):
         build_report(tmp_path, tmp_path / "r")
+
+
+def test_charts_and_tables_come_from_one_evaluation(processed):
+    panel = pd.read_parquet(processed / "panel.parquet")
+    roster = pd.read_parquet(processed / "roster.parquet")
+    data = report.prepare_report_data(panel, roster, n_draws=N_DRAWS)
+    ev = data.evaluation
+    # the event study of the chart is the dynamic aggregation of the overall index in that run
+    eff = ev["effects"]
+    dyn = eff[(eff["indicator"] == "index_overall") & (eff["subset"] == "all") & (eff["type"] == "dynamic")
+              & (eff["level"] == "event_time")]
+    got = data.event_study.set_index(["round", "event_time"])["att"]
+    want = dyn.assign(event_time=dyn["key"].astype(int)).set_index(["round", "event_time"])["att"]
+    assert len(got) == len(want) > 0
+    assert np.allclose(got.sort_index().to_numpy(), want.sort_index().to_numpy())
+    # the forest's round differences are that run's dynamic round differences of the indices
+    rd = ev["round_difference"]
+    rd = rd[(rd["type"] == "dynamic") & (rd["indicator"] == "index_overall")].iloc[0]
+    overall = data.round_effects.set_index("index").loc["overall"]
+    assert overall["estimate"] == pytest.approx(rd["diff"]) == pytest.approx(rd["att_r2"] - rd["att_r1"])
+    assert list(data.round_effects["index"]) == ["vitality", "staffing", "tasks", "overall"]
+    # the DiD runs on DID_WINDOWS, the design comes from the roster's sheet names
+    assert set(data.roster["round"]) == {1, 2} and len(data.roster) == 2 * len(COUNTIES)
+    cells = ev["attgt"]
+    assert cells["time"].max() == 11 and cells[cells["round"] == 1]["time"].max() == 4
+
+
+def test_effect_workbook_holds_the_index_rows(builds):
+    reports, _ = builds[0]
+    ws = openpyxl.load_workbook(reports / "tables" / "驻点效应_分轮估计.xlsx")["总体效应"]
+    header = [c.value for c in ws[2]]
+    rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=3, values_only=True) if r[1]]
+    names = {r["指标"] for r in rows if r["领域"] == "指数"}
+    assert names == {"综合指数", "组织活力指数", "团干部配备指数", "任务完成指数"}
+    assert all(r["单位"] == "分" for r in rows if r["领域"] == "指数")
+    assert "估计窗口2011H1–2013H1" in ws.cell(ws.max_row, 1).value

@@ -50,11 +50,11 @@ from analysis.export import (
 )
 from analysis.indices import (
     INDEX_INDICATORS,
+    RANKING_LABELS_ZH,
     composite_index,
     entropy_weights,
-    grade,
     index_inputs,
-    rank_intervals,
+    ranking_table,
     rescale,
 )
 from analysis.maps import MAP_NOTICE, choropleth
@@ -110,8 +110,9 @@ class ReportData:
         (the index inputs and :data:`FUNDS_STANDARD`).
     index : ``county_code, base_code, prefecture, period, index, value`` (index points, 0–100).
     weights : entropy weights ``indicator, weight`` of the overall index.
-    ranks : county ranking at ``rank_period``: ``county_code, county, prefecture, value, rank,
-        rank_low, rank_high, rank_range, grade``.
+    ranks : county ranking at ``rank_period``, :func:`analysis.indices.ranking_table`:
+        ``county_code, county, prefecture, period, overall, vitality, staffing, tasks``, their
+        round-2 changes ``*_change``, ``grade, flag, rank, rank_low, rank_high, rank_label``.
     changes : per base unit, round and index: ``base_code, county, prefecture, round, index,
         baseline, end, change`` (index points).
     roster : programme design (:func:`analysis.design.build_design`: ``round, base_code, batch,
@@ -294,17 +295,15 @@ def prepare_report_data(
         rank_period = (in_r2 or periods)[-1]
     if rank_period not in periods:
         raise ReportDataError(f"rank_period {rank_period!r} is not in the panel; periods: {periods}")
-    at = inputs[inputs["period"] == rank_period]
-    ri = rank_intervals(at, inputs, weights=weights.set_index("indicator")["weight"],
-                        n_draws=n_draws, seed=seed, level=0.90)
-    ri = ri.dropna(subset=["value"])
-    ranks = grade(ri)
-    ranks["county"] = ranks["county_code"].map(names).fillna(ranks["county_code"])
-    ranks["prefecture"] = ranks["county_code"].map(prefs)
+    # the county ranking table of analysis.indices: same scale (all periods), entropy weights and
+    # composite index as above, plus domain indices, round-2 change, grade, flag, rank interval
+    ranks = ranking_table(long, period=rank_period, change_window=ROUND_WINDOWS[2], n_draws=n_draws,
+                          level=0.90, seed=seed, names=names, prefectures=prefs)
+    ranks = ranks.dropna(subset=["overall"])
+    ranks["county"] = ranks["county"].fillna(ranks["county_code"])
     # plain text (not the ordered categorical) so the table shows 优秀… and blanks stay blank
     ranks["grade"] = ranks["grade"].astype(object).where(ranks["grade"].notna(), None)
-    ranks = ranks[["county_code", "county", "prefecture", "value", "rank", "rank_low", "rank_high",
-                   "rank_range", "grade"]].sort_values("rank").reset_index(drop=True)
+    ranks = ranks.reset_index(drop=True)
     notes: list[str] = []
     evaluation = _evaluation(panel, roster, index, n_draws, DID_SEED, notes)
     return ReportData(
@@ -553,7 +552,7 @@ def _tables(d: ReportData) -> dict[str, dict[str, pd.DataFrame]]:
     # the effects (event study, round differences, indicators and indices) are written by
     # analysis.evaluate.write_evaluation_tables from the same evaluation run as the charts
     return {
-        "县域排名": {"排名": ranks, "权重": weights},
+        "县域排名": {"排名": ranks, "权重": weights},  # headers: RANKING_LABELS_ZH
         "指数变化": {"两轮变化": changes},
     }
 
@@ -561,6 +560,7 @@ def _tables(d: ReportData) -> dict[str, dict[str, pd.DataFrame]]:
 _TABLE_LABELS = {
     "value": "综合指数（分）", "county": "县级单位", "name": "指标名称", "weight": "熵权",
     "baseline": "基期指数（分）", "end": "期末指数（分）", "change": "变化（分）", "base_code": "县级单位代码（2008）",
+    **RANKING_LABELS_ZH,
 }
 _TABLE_DECIMALS: dict[str, int] = {}
 

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
@@ -168,7 +168,9 @@ def _dz_interval(t: float, n: int, alpha: float) -> tuple[float, float]:
     span = 8.0 * np.sqrt(1 + t**2 / (2 * df))
 
     def root(p: float) -> float:
-        f = lambda lam: stats.nct.cdf(t, df, lam) - p  # noqa: E731
+        # scipy.special.nctdtr is the CDF behind stats.nct.cdf without its argument checks, which
+        # took ~90 % of the time of ~15 calls per root × 2 roots × ~2,400 comparisons
+        f = lambda lam: special.nctdtr(df, lam, t) - p  # noqa: E731
         return optimize.brentq(f, t - span, t + span, xtol=1e-10)
 
     try:

@@ -476,7 +476,15 @@ def decode_text(data: bytes) -> tuple[str, str, str]:
         When no encoding decodes the bytes.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16", ""
+        try:
+            return data.decode("utf-16"), "utf-16", ""
+        except UnicodeDecodeError as exc:
+            # found by the property tests: a UTF-16 mark in front of an odd number of bytes
+            # used to escape as a bare UnicodeDecodeError and stop the whole run
+            raise UnreadableFileError(
+                f"starts with a UTF-16 mark but is not valid UTF-16 ({exc.reason} at byte "
+                f"{exc.start}) — 请重新导出为 UTF-8 或 GBK 编码的 CSV", rule="encoding",
+            ) from exc
     if data.startswith(codecs.BOM_UTF8):
         try:
             data[3:].decode("utf-8")
@@ -657,7 +665,11 @@ def _read_html(path: Path) -> list[Sheet]:
         except (LookupError, UnicodeDecodeError):
             text = None
     if text is None:
-        text, encoding, _ = decode_text(data)
+        try:
+            text, encoding, _ = decode_text(data)
+        except UnreadableFileError as exc:
+            exc.file = str(path)
+            raise
     parser = _TableParser()
     parser.feed(text)
     parser.close()

@@ -15,10 +15,12 @@ from analysis.design import build_design, period_index, to_base_panel
 from analysis.evaluate import (
     FAMILY,
     EvaluationError,
+    composite_indices,
     dropped_counties,
     estimate_round,
     evaluate,
     family,
+    index_outcomes,
     round_data,
     run_evaluation,
     write_evaluation,
@@ -326,3 +328,24 @@ def test_write_evaluation_tables_in_chinese(tmp_path):
     header = [c.value for c in diff[2]]
     first = dict(zip(header, [c.value for c in diff[3]]))
     assert first["第二轮减第一轮"] == pytest.approx(1.0)
+
+
+def test_composite_indices_and_their_base_unit_outcomes():
+    from analysis.indices import INDEX_INDICATORS
+
+    # split county: 恩阳区 (511903, from 2013) folds into 巴州区 (511902); 喜德县 alone
+    best = {c: (1.0 if c.startswith("std_") else 100.0) for c in INDEX_INDICATORS}
+    worst = {c: (0.0 if c.startswith("std_") else 10.0) for c in INDEX_INDICATORS}
+    wide = pd.DataFrame([{"county_code": "511902", "base_code": "511902", "period": "2013H1", **best},
+                         {"county_code": "511903", "base_code": "511902", "period": "2013H1", **worst},
+                         {"county_code": "513432", "base_code": "513432", "period": "2013H1", **worst}])
+    weights, index = composite_indices(wide)
+    assert weights["weight"].sum() == pytest.approx(1.0)
+    overall = index[index["index"] == "overall"].set_index("county_code")["value"]
+    # every indicator at the panel's maximum → score 100 on each; at the minimum → 0
+    assert overall["511902"] == pytest.approx(100.0) and overall["513432"] == pytest.approx(0.0)
+    out = index_outcomes(index)
+    o = out[out["indicator"] == "index_overall"].set_index("base_code")
+    assert o.loc["511902", "value"] == pytest.approx(50.0)  # mean of the parts' 100 and 0
+    assert o.loc["511902", "name_zh"] == "综合指数" and (out["unit"] == "分").all()
+    assert set(out["indicator"]) == {"index_overall", "index_vitality", "index_staffing", "index_tasks"}

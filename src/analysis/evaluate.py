@@ -70,6 +70,9 @@ __all__ = [
     "round_data",
     "estimate_round",
     "evaluate",
+    "INDEX_NAMES_ZH",
+    "composite_indices",
+    "index_outcomes",
     "evaluate_processed",
     "run_evaluation",
     "dropped_counties",
@@ -479,6 +482,82 @@ def _round_difference(data_of: dict[int, pd.DataFrame], fam: pd.DataFrame, clust
     return _bh(out, ["type", "family"]) if len(out) else out
 
 
+INDEX_NAMES_ZH: dict[str, str] = {"vitality": "组织活力指数", "staffing": "团干部配备指数",
+                                  "tasks": "任务完成指数", "overall": "综合指数"}
+"""Chinese names of the composite indices as outcomes."""
+INDEX_OUTCOME = "index_{}"
+"""Outcome name of an index in the evaluation (``index_overall``, ``index_vitality``, …)."""
+
+
+def composite_indices(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The composite indices per county and half-year, as the report shows them.
+
+    Min–max scores on one scale for all half-years (so indices of different rounds are
+    comparable), entropy weights, domain and overall indices (:mod:`analysis.indices`).
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Wide panel (``panel.parquet``: ``county_code, period`` + indicator columns, rates in %)
+        or long (``county_code, period, indicator, value``); ``base_code`` and ``prefecture``
+        are kept when present.
+
+    Returns
+    -------
+    (weights, index): entropy weights ``indicator, weight`` and the long index ``county_code,
+    period, index, value`` (index points 0–100, ``index`` one of vitality/staffing/tasks/overall).
+    """
+    from analysis.indices import INDEX_INDICATORS, composite_index, entropy_weights, index_inputs, rescale
+
+    if "indicator" in panel.columns:
+        long = panel
+    else:
+        keep = [c for c in ("county_code", "base_code", "period") if c in panel.columns]
+        inds = [c for c in INDEX_INDICATORS if c in panel.columns]
+        if not inds:
+            raise EvaluationError(f"composite_indices: the panel has none of the index indicators "
+                                  f"{list(INDEX_INDICATORS)}; pass the wide panel.parquet.")
+        long = panel.melt(id_vars=keep, value_vars=inds, var_name="indicator", value_name="value").dropna(
+            subset=["value"])
+        long["county_code"] = long["county_code"].astype(str)
+        if "base_code" not in long.columns:
+            from analysis.reference import to_base
+
+            long["base_code"] = to_base(long["county_code"]).to_numpy()
+    inputs = index_inputs(long)
+    scores = rescale(inputs, inputs)
+    weights = entropy_weights(scores)
+    return weights, composite_index(scores, weights)
+
+
+def index_outcomes(index: pd.DataFrame) -> pd.DataFrame:
+    """The composite indices as outcomes of :func:`evaluate_processed`, on 2008 base units.
+
+    Parameters
+    ----------
+    index : DataFrame
+        :func:`composite_indices` index (``county_code, base_code, period, index, value``).
+
+    Returns
+    -------
+    DataFrame, long: ``base_code, period, indicator`` (``index_overall`` …), ``value`` (index
+    points), ``domain`` ("index"), ``name_zh``, ``unit`` (分), ``family`` ("indices").
+    """
+    if "base_code" not in index.columns:
+        raise EvaluationError("index_outcomes: the index lacks base_code; keep it in the panel passed to "
+                              "composite_indices.")
+    # a later split is folded onto its 2008 base unit by the mean of the parts' indices: an
+    # index is a score, not a count [design]
+    base = index.groupby(["base_code", "period", "index"], as_index=False)["value"].mean()
+    base["base_code"] = base["base_code"].astype(str)
+    base["indicator"] = base["index"].map(INDEX_OUTCOME.format)
+    base["domain"] = "index"
+    base["name_zh"] = base["index"].map(INDEX_NAMES_ZH)
+    base["unit"] = "分"
+    base["family"] = "indices"
+    return base.drop(columns="index")
+
+
 def evaluate_processed(
     panel: pd.DataFrame,
     roster: pd.DataFrame,
@@ -489,6 +568,7 @@ def evaluate_processed(
     indicators: Iterable[str] | None = None,
     heterogeneity: bool = True,
     outcomes: pd.DataFrame | None = None,
+    indices: bool = False,
     descriptive: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """The evaluation of the processed data: design, base panel, DiD per round, descriptive tests.
@@ -511,6 +591,9 @@ def evaluate_processed(
         Long ``base_code, period, indicator, value`` plus ``domain, name_zh, unit`` (and
         optionally ``family``) per outcome: further outcomes on base units (the report's
         composite indices, index points), estimated alongside the indicators.
+    indices : bool
+        Without ``outcomes``: add the composite indices of :func:`composite_indices` as
+        outcomes (:func:`index_outcomes`), as the report does.
     descriptive : bool
         Also run :func:`analysis.compare.compare_rounds` (keys ``paired``, ``standards``).
 
@@ -528,6 +611,12 @@ def evaluate_processed(
         design = build_design(roster, errors="warn")
     base = to_base_panel(panel)
     meta = None
+    index_note = []
+    if outcomes is None and indices:
+        try:
+            outcomes = index_outcomes(composite_indices(panel)[1])
+        except EvaluationError as err:
+            index_note.append(f"composite indices not estimated: {err}")
     if outcomes is not None and len(outcomes):
         need = {"base_code", "period", "indicator", "value", "domain", "name_zh", "unit"}
         if not need <= set(outcomes.columns):
@@ -549,7 +638,7 @@ def evaluate_processed(
                    heterogeneity=heterogeneity, outcomes=meta)
     t2 = time.perf_counter()
     extra = pd.DataFrame({"round": 0, "indicator": "", "domain": "", "subset_dim": "all", "subset": "all",
-                          "note": [str(w.message) for w in caught]})
+                          "note": [str(w.message) for w in caught] + index_note})
     out["notes"] = pd.concat([extra, out["notes"]], ignore_index=True)
     out["design"] = design
     steps = {"design_base_panel": t1 - t0, "estimate": t2 - t1}
@@ -578,6 +667,7 @@ def run_evaluation(
     indicators: Iterable[str] | None = None,
     heterogeneity: bool = True,
     descriptive: bool = True,
+    indices: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """The main evaluation job on the outputs of ``analysis clean``.
 
@@ -599,6 +689,8 @@ def run_evaluation(
         Subset estimates (三州 vs 其他, 省级 vs 市级).
     descriptive : bool
         Also the paired and McNemar round comparison (:mod:`analysis.compare`).
+    indices : bool
+        Also the composite indices as outcomes (:func:`composite_indices`).
 
     Returns
     -------
@@ -614,7 +706,7 @@ def run_evaluation(
     roster = pd.read_parquet(need[1])
     read = time.perf_counter() - t0
     out = evaluate_processed(panel, roster, biters=biters, seed=seed, cluster=cluster, indicators=indicators,
-                             heterogeneity=heterogeneity, descriptive=descriptive)
+                             heterogeneity=heterogeneity, descriptive=descriptive, indices=indices)
     out["timing"] = pd.concat([pd.DataFrame({"step": ["read"], "seconds": [read]}), out["timing"]],
                               ignore_index=True)
     return out
@@ -849,6 +941,9 @@ def write_evaluation(
 ) -> list[Path]:
     """Run the evaluation once and write its tables (``python -m analysis evaluate``).
 
+    The indicators of :data:`FAMILY` and the composite indices (:func:`composite_indices`) are
+    estimated, so the workbooks equal those the report writes from its own (single) run.
+
     Parameters
     ----------
     processed_dir : path
@@ -866,5 +961,5 @@ def write_evaluation(
     -------
     list of Path: the workbooks written (see :func:`write_evaluation_tables`).
     """
-    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster)
+    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster, indices=True)
     return write_evaluation_tables(result, tables_dir)

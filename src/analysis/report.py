@@ -39,7 +39,15 @@ from matplotlib.figure import Figure
 from analysis import charts
 from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
 from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH
-from analysis.evaluate import EvaluationError, dropped_note, evaluate_processed, write_evaluation_tables
+from analysis.evaluate import (
+    INDEX_OUTCOME,
+    EvaluationError,
+    composite_indices,
+    dropped_note,
+    evaluate_processed,
+    index_outcomes,
+    write_evaluation_tables,
+)
 from analysis.export import (
     REPORT_TITLE,
     FigureItem,
@@ -48,15 +56,7 @@ from analysis.export import (
     write_index_html,
     write_table_xlsx,
 )
-from analysis.indices import (
-    INDEX_INDICATORS,
-    RANKING_LABELS_ZH,
-    composite_index,
-    entropy_weights,
-    index_inputs,
-    ranking_table,
-    rescale,
-)
+from analysis.indices import INDEX_INDICATORS, RANKING_LABELS_ZH, ranking_table
 from analysis.maps import MAP_NOTICE, choropleth
 from analysis.reference import load_units
 from analysis.style import save_figure
@@ -87,8 +87,6 @@ INDEX_ZH = {**{k: v for k, v in DOMAIN_NAMES_ZH.items() if k != "context"}, "ove
 DID_SEED = 20120215
 """Seed of the evaluation run: the default of :func:`analysis.evaluate.run_evaluation`, so the
 indicator rows of the report's tables equal those of ``python -m analysis evaluate``."""
-INDEX_OUTCOME = "index_{}"
-"""Outcome name of an index in the evaluation (``index_overall``, ``index_vitality``, …)."""
 SOURCE = "各市州团委驻点工作统计报表（经清洗）"
 DOCX_NAME = f"{REPORT_TITLE}.docx"
 
@@ -190,18 +188,6 @@ def _round_changes(index: pd.DataFrame, names: Mapping[str, str], prefs: Mapping
     return out[cols].sort_values(["round", "index", "base_code"]).reset_index(drop=True)
 
 
-def _index_outcomes(index: pd.DataFrame) -> pd.DataFrame:
-    """The indices as outcomes of the evaluation, on 2008 base units (long, index points)."""
-    # fold later splits onto the 2008 base unit by the mean of the parts' indices [design]
-    base = index.groupby(["base_code", "period", "index"], as_index=False)["value"].mean()
-    base["indicator"] = base["index"].map(INDEX_OUTCOME.format)
-    base["domain"] = "index"
-    base["name_zh"] = base["index"].map(lambda k: INDEX_ZH[k] if k == "overall" else f"{INDEX_ZH[k]}指数")
-    base["unit"] = "分"
-    base["family"] = "indices"
-    return base.drop(columns="index")
-
-
 def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.DataFrame, biters: int,
                 seed: int, notes: list[str]) -> dict[str, pd.DataFrame] | None:
     """The one evaluation run of the report: indicators and indices, tables and charts alike."""
@@ -210,7 +196,7 @@ def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.Data
         return None
     try:
         result = evaluate_processed(panel, roster, biters=max(biters, 2), seed=seed,
-                                    outcomes=_index_outcomes(index))
+                                    outcomes=index_outcomes(index))
     except EvaluationError as err:
         notes.append(f"驻点效应未能估计：{err}")
         return None
@@ -281,11 +267,9 @@ def prepare_report_data(
     """
     names, prefs = _names()
     long = _long_panel(panel, prefs)
-    # one scale for all periods, so indices of different rounds are comparable
-    inputs = index_inputs(long)
-    scores = rescale(inputs, inputs)
-    weights = entropy_weights(scores)
-    index = composite_index(scores, weights)
+    # one scale for all periods, so indices of different rounds are comparable; the same
+    # function gives `analysis evaluate` its index outcomes
+    weights, index = composite_indices(long)
     if "prefecture" not in index.columns:
         index = index.merge(long.groupby(["county_code", "period"])["prefecture"].first().reset_index(),
                             on=["county_code", "period"], how="left")

@@ -116,6 +116,17 @@ def test_limits_are_configurable_per_call_and_by_environment(tmp_path, monkeypat
         ArchiveLimits.from_env()
 
 
+def test_the_used_area_of_a_sheet_is_limited_before_any_engine_runs():
+    # good_summary.xlsx: title row + header + 4 counties = rows 1–6, columns A–E: 30 cells
+    check_archive(GOOD, ArchiveLimits(max_cells=30))
+    with pytest.raises(UnreadableFileError) as info:
+        check_archive(GOOD, ArchiveLimits(max_cells=29))
+    assert info.value.rule == "sheet_too_large" and "row 6, column 5" in info.value.message
+    # the far-away cell would abort this very process inside calamine if it got that far
+    with pytest.raises(UnreadableFileError, match="row 1048576, column 16384"):
+        read_any(BAD / "far_away_cell.xlsx")
+
+
 def test_every_demo_workbook_passes_the_guards():
     books = sorted(DEMO.rglob("*.xlsx"))
     assert len(books) > 100

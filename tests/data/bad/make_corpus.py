@@ -296,6 +296,12 @@ def build(out: Path) -> list[str]:
         case("doctype_utf16_styles.xlsx"), good, "xl/styles.xml",
         lambda d: ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE x [<!ENTITY a "b">]>\n'
                    + _without_declaration(d).decode("utf-8")).encode("utf-16"))
+    # one stray cell at the last row and column Excel allows: calamine would allocate the
+    # whole 17-billion-cell grid and abort the process; the guard refuses it first
+    _xlsx_with_member(case("far_away_cell.xlsx"), good, "xl/worksheets/sheet1.xml",
+                      lambda d: d.replace(b"</sheetData>",
+                                          b"<row r='1048576'><c r = 'XFD1048576' t='inlineStr'>"
+                                          b"<is><t>x</t></is></c></row></sheetData>"))
     case("formula_injection.csv").write_bytes(csv_text(
         [HEADER + ["统计期", "备注"],
          ["=HYPERLINK(\"http://x\",\"点击\")", 10, 1, 1, 1, "2013年上半年", "=cmd|' /C calc'!A0"],

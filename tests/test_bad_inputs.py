@@ -134,6 +134,7 @@ CASES: dict[str, Expect] = {
     "xxe_external_entity.xlsx": refused("xml_doctype"),
     "doctype_utf16_styles.xlsx": refused("xml_doctype"),
     "far_away_cell.xlsx": refused("sheet_too_large"),
+    "far_away_cell.xls": refused("sheet_too_large"),
     # the =HYPERLINK county is unknown (4 cells out); two formula-like remarks are set aside
     "formula_injection.csv": Expect(records=10, clean=4, set_aside=2,
                                     quarantined={"county_unknown": 4},

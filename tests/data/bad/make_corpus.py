@@ -284,6 +284,15 @@ def build(out: Path) -> list[str]:
     buf = io.BytesIO()
     book.save(buf)
     case("legacy_biff8.xls").write_bytes(buf.getvalue())
+    book = xlwt.Workbook(encoding="utf-8")
+    sh = book.add_sheet("汇总")
+    for i, r in enumerate(good_rows()):
+        for j, v in enumerate(r):
+            sh.write(i, j, v)
+    sh.write(65535, 255, "x")  # the last cell BIFF8 allows: a 16.7-million-cell grid
+    buf = io.BytesIO()
+    book.save(buf)
+    case("far_away_cell.xls").write_bytes(buf.getvalue())
 
     _xlsx_with_member(case("billion_laughs_sheet.xlsx"), good, "xl/worksheets/sheet1.xml",
                       _with_doctype(_LAUGHS))

@@ -261,11 +261,12 @@ def test_window_change_is_balanced_over_counties():
         s.window_change(panel, ["league_youth_ratio"], windows={1: ("2011H2", "2010H2")})
 
 
-def test_round_windows_match_the_chart_pack():
-    from analysis.report import ROUND_WINDOWS
-
-    assert s.ROUND_WINDOWS == ROUND_WINDOWS
-    assert all(s.ROUND_END_PERIODS[r] == ROUND_WINDOWS[r][1] for r in (1, 2))
+def test_round_windows_are_the_programme_calendar():
+    # round 1 ran Sept 2008 – end 2010, round 2 Feb 2012 – Jan 2014 (DOMAIN.md): the window runs
+    # from the half-year before the first batch to the half-year holding the last month
+    assert s.ROUND_WINDOWS == {1: ("2008H1", "2010H2"), 2: ("2011H2", "2014H1")}
+    assert s.ROUND_END_PERIODS == {1: "2010H2", 2: "2014H1"}
+    assert s.ROUND_LABELS == {1: "第一轮", 2: "第二轮"}
 
 
 def test_prefecture_names_are_common_names_on_both_paths():

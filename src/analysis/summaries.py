@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
+from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH
 from analysis.ingest.periods import parse_period, period_sort_key
 from analysis.reference import base_units, load_prefectures, load_units
 
@@ -46,7 +47,7 @@ __all__ = [
     "window_change",
 ]
 
-ROUND_LABELS: dict[int, str] = {1: "第一轮", 2: "第二轮"}
+ROUND_LABELS: dict[int, str] = dict(ROUND_NAMES_ZH)
 
 RULE_LABELS: dict[str, str] = {
     # quarantine rules (docs/data-contract.md)
@@ -98,14 +99,13 @@ TASK_LABELS: dict[str, str] = {
 
 TASK_RATINGS: tuple[str, ...] = ("完成", "基本完成", "未完成")
 
-ROUND_END_PERIODS: dict[int, str] = {1: "2010H2", 2: "2014H1"}
-"""Half-year in which each round's last batch has ended [design]: round 1 batch 4 runs in
-2010H1, round 2 batch 4 ends in January 2014.  Used as the "after the round" observation."""
+ROUND_END_PERIODS: dict[int, str] = {r: w["round"][1] for r, w in CHANGE_WINDOWS.items()}
+"""Half-year holding each round's last month (2010H2, 2014H1), the end of the ``round`` window
+of :data:`analysis.design.CHANGE_WINDOWS`.  Used as the "at the end of the round" observation."""
 
-ROUND_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2010H2"), 2: ("2011H2", "2014H1")}
-"""Baseline and end half-year of each round [design], the same windows as the chart pack
-(:data:`analysis.report.ROUND_WINDOWS`): the half-year before the first batch, and the half-year
-in which the last batch has ended."""
+ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WINDOWS.items()}
+"""Baseline and end half-year of each round: the ``round`` window of
+:data:`analysis.design.CHANGE_WINDOWS` (the programme calendar is kept in one place there)."""
 
 _SENDER = re.compile(r"(?:^|/)([^/_]+?(?:市|州))团委")
 _SHEET_ROUND = {"第一轮": 1, "第二轮": 2}
@@ -530,8 +530,6 @@ def batch_trajectories(panel: pd.DataFrame, design: pd.DataFrame, indicator: str
     _require(design, ["round", "base_code", "batch"], "batch_trajectories (design)")
     if round_ not in ROUND_LABELS:
         raise SummaryInputError(f"batch_trajectories: round_={round_!r}; choose 1 or 2")
-    from analysis.design import ROUND_BATCHES  # design is an earlier step of the same layer
-
     d = design[design["round"] == round_][["base_code", "batch"]]
     if d.empty:
         raise SummaryInputError(f"batch_trajectories: the design has no county in round {round_}")

@@ -346,7 +346,9 @@ def evaluate(
         cohort period index, calendar rows key = period index, labels like ``2012H2``).
     ``summary``
         one row per round × indicator × subset: the simple ATT with CI and p, ``q`` (BH across
-        the family within round and subset), ``significant`` (q < alp), the pre-trend p-value.
+        the family within round and subset; ``family`` is "indicators" for :data:`FAMILY` and
+        the outcomes' own family otherwise), ``significant`` (q < alp), the pre-trend p-value,
+        ``n_units`` and ``n_dropped``.
     ``attgt``, ``pretrend``, ``twfe``
         ATT(g, t) cells (with ``estimable``), Wald pre-trend tests, TWFE event-study rows.
     ``heterogeneity``

@@ -480,7 +480,8 @@ def _trajectory_frame(d: ReportData) -> pd.DataFrame:
     r2 = _need(r2, "round-2 batches in the roster")
     idx = d.index[d.index["index"] == "overall"].merge(r2, on="base_code")
     hi = ROUND_WINDOWS[2][1]
-    idx = idx[(idx["period"] >= "2010H2") & (idx["period"] <= hi)]
+    # from the end of round 1 to the end of round 2: the run-up and the whole of round 2
+    idx = idx[(idx["period"] >= ROUND_WINDOWS[1][1]) & (idx["period"] <= hi)]
     out = idx.groupby(["batch", "period"], as_index=False)["value"].mean()
     # a start half-year without data cannot be marked on the time axis: leave it unmarked
     out["start"] = out["batch"].map(ROUND2_BATCH_STARTS).where(lambda s: s.isin(set(out["period"])))
@@ -491,7 +492,7 @@ def _trajectory_frame(d: ReportData) -> pd.DataFrame:
 
 def _trajectories(d: ReportData) -> Figure:
     return charts.trajectories_by_batch(_trajectory_frame(d), source=SOURCE,
-                                        period=("2010H2", ROUND_WINDOWS[2][1]),
+                                        period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
                                         outcome="综合指数", unit="分", title="第二轮各批次县均综合指数走势")
 
 

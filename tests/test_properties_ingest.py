@@ -21,7 +21,6 @@ import csv
 import io
 import os
 import tempfile
-import zipfile
 from datetime import date, datetime
 from pathlib import Path
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib.util
-import io
-import os
 import stat
 import subprocess
 import time

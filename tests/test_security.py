@@ -125,6 +125,20 @@ def test_the_used_area_of_a_sheet_is_limited_before_any_engine_runs():
         read_any(BAD / "far_away_cell.xlsx")
 
 
+def test_text_files_over_the_size_limit_are_refused_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"a,b\n" + b"1,2\n" * 300_000)  # 1.2 MB
+    assert len(read_any(path)[0].cells) == 300_001
+    monkeypatch.setenv("RESIDENCY_MAX_TEXT_MB", "1")
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "too_large" and str(info.value).startswith("big.csv: ")
+    html = tmp_path / "big.xls"
+    html.write_bytes(b"<html><table>" + b"<tr><td>1</td></tr>" * 60_000 + b"</table></html>")
+    with pytest.raises(UnreadableFileError, match="RESIDENCY_MAX_TEXT_MB"):
+        read_any(html)
+
+
 def test_every_demo_workbook_passes_the_guards():
     books = sorted(DEMO.rglob("*.xlsx"))
     assert len(books) > 100

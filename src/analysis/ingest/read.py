@@ -26,6 +26,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -564,6 +565,7 @@ def read_csv_file(path: str | Path) -> Sheet:
         Empty file, undecodable bytes or malformed quoting.
     """
     p = Path(path)
+    _refuse_huge_text(p)
     try:
         data = p.read_bytes()
     except OSError as exc:
@@ -684,7 +686,34 @@ class _TableParser(HTMLParser):
             self._grid = None
 
 
+MAX_TEXT_ENV = "RESIDENCY_MAX_TEXT_MB"
+MAX_TEXT_MB = 256
+"""Largest CSV/HTML file read (MiB; ``$RESIDENCY_MAX_TEXT_MB`` overrides).  Text files are read
+whole and decoded, which needs several times their size in memory; the largest real prefecture
+export is well under 1 MiB."""
+
+
+def _refuse_huge_text(path: Path) -> None:
+    text = os.environ.get(MAX_TEXT_ENV, "").strip()
+    try:
+        limit_mb = float(text) if text else MAX_TEXT_MB
+    except ValueError:
+        limit_mb = -1.0
+    if limit_mb <= 0:
+        raise ValueError(f"environment variable {MAX_TEXT_ENV}={text!r} must be a positive number")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=path,
+                                  rule="unreadable") from exc
+    if size > limit_mb * 1024 * 1024:
+        raise UnreadableFileError(
+            f"is {size / 1024 / 1024:.0f} MiB of text, more than the limit {limit_mb:g} MiB "
+            f"(${MAX_TEXT_ENV}) — 请按市州拆分后重新报送", file=path, rule="too_large")
+
+
 def _read_html(path: Path) -> list[Sheet]:
+    _refuse_huge_text(path)
     data = path.read_bytes()
     m = re.search(rb'charset=["\']?([A-Za-z0-9_\-]+)', data[:4096])
     text = None

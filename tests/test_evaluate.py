@@ -218,11 +218,12 @@ def test_heterogeneity_and_twfe_on_demo_subset(demo):
 
 def test_round_data_window(demo):
     _, _, design, panel = demo
-    # DID_WINDOWS: up to the half-year before the last batch starts (2010H1 = 5, 2013H2 = 12)
+    # DID_WINDOWS: from the half-year before batch 1 (2008H1 = 1, 2011H2 = 8) up to the
+    # half-year before the last batch starts (2010H1 = 5, 2013H2 = 12)
     d1 = round_data(panel, design, 1)
     assert sorted(d1["t"].unique().tolist()) == [1, 2, 3, 4]
     d2 = round_data(panel, design, 2)
-    assert sorted(d2["t"].unique().tolist()) == [7, 8, 9, 10, 11]
+    assert sorted(d2["t"].unique().tolist()) == [8, 9, 10, 11]
     # the last batch stays in as the not-yet-treated comparison throughout
     assert d1["gname"].max() == 5 and d2["gname"].max() == 12
     assert (d2["event_time"] == d2["t"] - d2["gname"]).all()
@@ -258,6 +259,7 @@ CODES = ["510104", "510105", "510106", "510107", "510108", "513401", "513432", "
 MISSING_2008H1 = "510104"  # outside round 2's window: must stay in round 2
 MISSING_2012H2 = "510107"  # inside round 2's window: dropped from round 2 only
 MISSING_2014H1 = "513425"  # after both DiD windows: dropped nowhere
+MISSING_2011H1 = "513401"  # between the windows (round 2's starts in 2011H2): dropped nowhere
 
 
 def _planted() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -273,7 +275,7 @@ def _planted() -> tuple[pd.DataFrame, pd.DataFrame]:
             t = period_index(per)
             y = 10 + t + 2 * (t >= g1) + 3 * (t >= g2)
             missing = (code, per) in {(MISSING_2008H1, "2008H1"), (MISSING_2012H2, "2012H2"),
-                                      (MISSING_2014H1, "2014H1")}
+                                      (MISSING_2014H1, "2014H1"), (MISSING_2011H1, "2011H1")}
             rows.append({"county_code": code, "period": per, "cadres_trained": np.nan if missing else float(y)})
         for r, b in ((1, b1), (2, b2)):
             design.append({"round": r, "batch": b, "county_code": code, "sending_unit": "团省委"})
@@ -289,7 +291,7 @@ def test_each_estimate_drops_only_counties_missing_its_own_window():
     s = out["summary"].set_index("round")
     # round 1 window 2008H1–2009H2: only the county missing 2008H1 is left out
     assert (s.loc[1, "n_units"], s.loc[1, "n_dropped"]) == (7, 1)
-    # round 2 window 2011H1–2013H1: the 2012H2 gap drops one; 2008H1 and 2014H1 do not matter
+    # round 2 window 2011H2–2013H1: the 2012H2 gap drops one; 2008H1, 2011H1, 2014H1 do not matter
     assert (s.loc[2, "n_units"], s.loc[2, "n_dropped"]) == (7, 1)
     assert s.loc[1, "att"] == pytest.approx(2.0) and s.loc[2, "att"] == pytest.approx(3.0)
     rd = out["round_difference"].set_index("type")
@@ -320,7 +322,7 @@ def test_write_evaluation_tables_in_chinese(tmp_path):
     assert by_round["第一轮"]["平均处理效应"] == pytest.approx(2.0)
     assert by_round["第二轮"]["因缺期未纳入县数"] == 1 and by_round["第二轮"]["纳入县数"] == 7
     note = ws.cell(ws.max_row, 1).value
-    assert note.startswith("数据来源：") and "2011H1–2013H1" in note and "第二轮（2011H1–2013H1）各项均为1个" in note
+    assert note.startswith("数据来源：") and "2011H2–2013H1" in note and "第二轮（2011H2–2013H1）各项均为1个" in note
     groups = openpyxl.load_workbook(paths[0])["分批效应"]
     batches = [r[3] for r in groups.iter_rows(min_row=3, values_only=True) if r[0] == "第二轮"]
     assert sorted(batches) == [1, 2, 3]  # batch 4 (2013H2) is the comparison, never treated in the window

@@ -218,4 +218,4 @@ def test_effect_workbook_holds_the_index_rows(builds):
     names = {r["指标"] for r in rows if r["领域"] == "指数"}
     assert names == {"综合指数", "组织活力指数", "团干部配备指数", "任务完成指数"}
     assert all(r["单位"] == "分" for r in rows if r["领域"] == "指数")
-    assert "估计窗口2011H1–2013H1" in ws.cell(ws.max_row, 1).value
+    assert "估计窗口2011H2–2013H1" in ws.cell(ws.max_row, 1).value

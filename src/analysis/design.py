@@ -100,7 +100,7 @@ both rounds so the spans stay equal (six half-years).  Used by :mod:`analysis.co
 index changes of :mod:`analysis.report` and :mod:`analysis.summaries`.
 """
 
-DID_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2009H2"), 2: ("2011H1", "2013H1")}
+DID_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2009H2"), 2: ("2011H2", "2013H1")}
 """Half-years (first, last, inclusive) of each round's staggered DiD [design].
 
 The window ends the half-year *before* the round's last batch starts (2010H1, 2013H2).  Every
@@ -109,8 +109,12 @@ nobody is left to compare with and no ATT(g, t) cell there is estimable.  Those 
 no information but would drop every county that misses one of them from the balanced panel
 :func:`analysis.did.att_gt` needs.  The last batch stays in the data as the not-yet-treated
 comparison group throughout (its first treated period lies after the window).
-Round 1 starts with the study (2008H1, one pre-period for batch 1); round 2 starts in 2011H1,
-the first half-year after round 1 ended, which gives batch 1 two pre-periods.  Used by
+Each window starts at the half-year before the round's first batch (2008H1, 2011H2): the base
+period of batch 1's first effect.  Both rounds thus have the same shape (four half-years,
+batches 1–3 treated, batch 4 the comparison), so their effects are estimated like for like.  An
+earlier half-year (2011H1) would add only placebo cells for the pre-trend test — no post-
+treatment cell uses it under the varying base period — and would drop every county missing it
+(on the demo data the 19 counties of 成都, which have no 2011H1 rows).  Used by
 :mod:`analysis.evaluate`, whose results feed the report's event-study and forest charts.
 """
 

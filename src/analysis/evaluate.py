@@ -13,8 +13,8 @@ shared with the report (:data:`WINDOWS` is the same object).
 * round 1: 2008H1–2009H2 (t = 1…4), cohorts 2008H2…2009H2 (g = 2…4) treated inside the window
   and batch 4 (g = 5, 2010H1) as the not-yet-treated comparison throughout.  One pre-period only
   (2008H1) for batch 1.
-* round 2: 2011H1–2013H1 (t = 7…11), cohorts 2012H1…2013H1 (g = 9…11), batch 4 (g = 12) the
-  comparison; two pre-periods before batch 1.
+* round 2: 2011H2–2013H1 (t = 8…11), cohorts 2012H1…2013H1 (g = 9…11), batch 4 (g = 12) the
+  comparison; one pre-period (2011H2) for batch 1, as in round 1.
 
 Every county is in some batch in both rounds, so there are no never-treated counties: only
 not-yet-treated comparisons exist, and once the last batch has started nobody is left to

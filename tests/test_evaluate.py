@@ -351,3 +351,11 @@ def test_composite_indices_and_their_base_unit_outcomes():
     assert o.loc["511902", "value"] == pytest.approx(50.0)  # mean of the parts' 100 and 0
     assert o.loc["511902", "name_zh"] == "综合指数" and (out["unit"] == "分").all()
     assert set(out["indicator"]) == {"index_overall", "index_vitality", "index_staffing", "index_tasks"}
+
+
+def test_roster_without_batches_names_the_fix(tmp_path):
+    wide, roster = _planted()
+    wide.to_parquet(tmp_path / "panel.parquet")
+    roster.drop(columns="batch").to_parquet(tmp_path / "roster.parquet")
+    with pytest.raises(EvaluationError, match="roster cannot give a design.*batch"):
+        run_evaluation(tmp_path, biters=9)

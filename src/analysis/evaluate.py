@@ -53,6 +53,7 @@ from analysis.design import (
     DID_WINDOWS,
     ROUND_BATCHES,
     ROUND_NAMES_ZH,
+    DesignError,
     add_design,
     build_design,
     period_index,
@@ -610,7 +611,11 @@ def evaluate_processed(
     roster = roster if "sending_unit" in roster.columns else roster.assign(sending_unit=None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        design = build_design(roster, errors="warn")
+        try:
+            design = build_design(roster, errors="warn")
+        except DesignError as err:
+            # only a roster without the needed columns gets here (row problems only warn)
+            raise EvaluationError(f"evaluate_processed: the roster cannot give a design: {err}") from err
     base = to_base_panel(panel)
     meta = None
     index_note = []

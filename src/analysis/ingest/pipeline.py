@@ -679,8 +679,15 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     conflict = (n_copies > 1) & (distinct > 1)
     conflicting = vals[conflict]
     if len(conflicting):
-        listing = conflicting.groupby(key)["raw_value"].transform(
-            lambda s: "、".join(dict.fromkeys(_as_text(x) for x in s)))
+        # the distinct values of each group, in row order; one pass instead of a Python
+        # lambda per group (groupby.transform took 36 of 65 s with 55 000 conflicting groups)
+        group = conflicting.groupby(key, sort=False).ngroup().to_numpy()
+        seen: dict[int, dict[str, None]] = {}
+        for g, x in zip(group, conflicting["raw_value"].tolist()):
+            if g >= 0:
+                seen.setdefault(g, {})[_as_text(x)] = None
+        listing = pd.Series([("、".join(seen[g]) if g >= 0 else np.nan) for g in group],
+                            index=conflicting.index, dtype=object)
         failures.append(failure_rows(conflicting, "duplicate_conflict",
                                      extra={"values": listing}))
         outcome[conflicting.index] = "quarantined"

@@ -266,6 +266,10 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
     header = rows.get("header_text", pd.Series("", index=rows.index)).to_numpy()
     extra_arrays = {k: (v.to_numpy() if isinstance(v, pd.Series) else [v] * len(rows))
                     for k, v in extra.items()}
+    # catalog bounds once per indicator: cat.at per row dominated the run time when a large
+    # batch of duplicates was quarantined (measured: 12 of 18 s for 110k rows)
+    bounds = {code: (cat.at[code, "min"], cat.at[code, "max"])
+              for code in dict.fromkeys(out["indicator"]) if code in names_zh}
     for i, r in enumerate(out.itertuples(index=False)):
         raw = r.raw_value
         if isinstance(raw, float) and raw.is_integer():
@@ -278,7 +282,7 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
             "header_text": header[i],
         }
         if r.indicator in names_zh:
-            fields.update(min=cat.at[r.indicator, "min"], max=cat.at[r.indicator, "max"])
+            fields.update(min=bounds[r.indicator][0], max=bounds[r.indicator][1])
         for k, arr in extra_arrays.items():
             fields[k] = arr[i]
         fields.setdefault("note", "")

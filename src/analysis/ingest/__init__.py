@@ -14,6 +14,7 @@ from analysis.ingest.errors import (
     UnreadableFileError,
     ValueParseError,
 )
+from analysis.ingest.guards import ArchiveLimits, check_archive, is_formula_like, neutralize_formulas
 from analysis.ingest.layout import Column, Layout, detect_layout, extract_records
 from analysis.ingest.periods import parse_period, period_sort_key, periods_from_file
 from analysis.ingest.read import MergedRange, Sheet, a1, read_any, read_csv_file, read_workbook
@@ -40,4 +41,8 @@ __all__ = [
     "Column",
     "detect_layout",
     "extract_records",
+    "ArchiveLimits",
+    "check_archive",
+    "is_formula_like",
+    "neutralize_formulas",
 ]

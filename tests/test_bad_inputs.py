@@ -241,6 +241,15 @@ def test_excel_unicode_text_is_read_as_utf16_tabs():
     assert len(sheets[0].cells) == 5
 
 
+def test_excel_unicode_text_export_is_a_submission():
+    # Excel's "Unicode text" (.txt, UTF-16, tab-separated) is cleaned like a CSV export
+    result = clean([BAD / "utf16_excel_unicode_text.txt"], progress=False, salt=SALT)
+    got = result.indicators.set_index(["county_code", "indicator"])["value"]
+    assert len(got) == 16 and result.quarantine.empty
+    assert got[("513432", "league_members")] == 3000  # 喜德县, first data row of the file
+    assert got[("513432", "posts_filled")] == 5
+
+
 def test_a_workbook_that_is_really_csv_says_so():
     note = read_any(BAD / "csv_named_xlsx.xlsx")[0].note
     assert 'named ".xlsx" is really CSV' in note
@@ -248,10 +257,11 @@ def test_a_workbook_that_is_really_csv_says_so():
 
 def test_whole_corpus_in_one_run_conserves_every_record(tmp_path):
     result = clean([BAD], progress=False, salt=SALT, out_dir=tmp_path)
-    n_files = sum(c.files for c in CASES.values())
-    assert len(result.files) == n_files  # .txt is not a submission type of the pipeline
+    # + the Excel "Unicode text" export: 4 counties × 4 indicator columns = 16 records
+    n_files = sum(c.files for c in CASES.values()) + 1
+    assert len(result.files) == n_files
     assert set(result.files["status"]) <= {"ok", "unreadable"}
-    expected_in = sum(c.records for c in CASES.values())
+    expected_in = sum(c.records for c in CASES.values()) + 16
     assert int(result.files["records_in"].sum()) == expected_in
     written = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
     assert "quarantine.csv" in written and "files.csv" in written

@@ -220,8 +220,6 @@ def _csv_cells(path: Path) -> list[str]:
         return [c for row in csv.reader(fh) for c in row]
 
 
-@pytest.mark.xfail(strict=True, reason="outputs.write_csv does not yet apply "
-                   "guards.neutralize_formulas (engineer J's file; change requested)")
 def test_csv_outputs_neutralise_formula_injection(tmp_path):
     clean([BAD / "formula_injection.csv"], out_dir=tmp_path, progress=False, salt=b"s")
     for name in ("quarantine.csv", "audit.csv", "files.csv"):

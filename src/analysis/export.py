@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.ingest.guards import is_formula_like  # one definition for every writer
+
 __all__ = [
     "COLUMN_LABELS",
     "FIXED_TIMESTAMP",
@@ -86,7 +88,6 @@ COLUMN_LABELS: dict[str, str] = {
 # read as a count, not a year).
 _PLAIN_INTEGER = {"year", "round", "batch", "rank", "rank_low", "rank_high", "n_units", "n",
                   "n_indicators", "number"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _INVALID_SHEET_CHARS = set("[]:*?/\\")
 
 
@@ -95,16 +96,6 @@ class ExportError(ValueError):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def is_formula_like(text: str) -> bool:
-    """True if a spreadsheet would treat ``text`` as a formula (starts with = + - @, tab or CR).
-
-    Parameters
-    ----------
-    text : the cell text.
-    """
-    return isinstance(text, str) and text.startswith(_FORMULA_START)
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:

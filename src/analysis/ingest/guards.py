@@ -51,7 +51,7 @@ __all__ = [
 
 _MB = 1024 * 1024
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 """First characters that make a spreadsheet treat a text cell as a formula (OWASP list)."""
 
 

@@ -30,6 +30,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.ingest.guards import neutralize_formulas
+
 __all__ = ["OUTPUT_FILES", "write_outputs", "write_parquet", "write_csv", "build_panel",
            "run_clean_cli"]
 
@@ -100,7 +102,8 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike,
     Floats are written with up to 10 significant digits and ``\\n`` line ends, so reruns are
     byte-identical.
     """
-    out = _sorted(frame, sort_by or [])
+    # text cells that Excel would run as formulas (=, +, -, @ …) get a leading apostrophe
+    out = neutralize_formulas(_sorted(frame, sort_by or []))
     return _atomic(Path(path), lambda tmp: out.to_csv(
         tmp, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g"))
 

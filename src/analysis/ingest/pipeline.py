@@ -70,7 +70,7 @@ __all__ = [
     "clean",
 ]
 
-SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".htm", ".html")
+SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".txt", ".htm", ".html")
 """File types read by :func:`clean`; anything else under the raw folders is ignored (and listed)."""
 
 INDICATOR_COLUMNS = ["county_code", "base_code", "period", "indicator", "value", "unit",

@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 KERNEL := residency
 
 .DEFAULT_GOAL := help
-.PHONY: help report test lab reference demo clean-outputs install processed bench validate
+.PHONY: help report test lab reference demo clean-outputs install processed bench validate notebooks
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ processed: $(STAMP)  ## clean the demo data into data/processed (only when missi
 
 test: processed  ## every test: unit, property, reference comparisons and notebooks (nbval)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+notebooks: processed  ## re-execute the notebooks in place on the demo data (commit the outputs; nbval checks them)
+	@for n in notebooks/0*.ipynb; do echo "executing $$n"; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --log-level=WARN \
+			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False "$$n" || exit 1; \
+	done
 
 lab: $(STAMP)  ## JupyterLab on the project's kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks

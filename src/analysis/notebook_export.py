@@ -76,7 +76,7 @@ def export_notebooks(
     with _environment(RESIDENCY_PROCESSED=str(processed.resolve())):
         for nb_path in sorted(notebook_dir.glob("*.ipynb")):
             nb = nbformat.read(nb_path, as_version=4)
-            runner = ExecutePreprocessor(timeout=timeout, kernel_name=KERNEL)
+            runner = ExecutePreprocessor(timeout=timeout, kernel_name=KERNEL, record_timing=False)
             try:
                 runner.preprocess(nb, {"metadata": {"path": str(notebook_dir)}})
             except Exception as exc:  # nbconvert raises CellExecutionError and kernel errors

@@ -368,6 +368,46 @@ def test_trajectories_reject_bad_period():
         charts.trajectories_by_batch(df, **NOTE)
 
 
+
+# --------------------------------------------------------------------------- event-time trajectories
+
+def event_time_frame() -> pd.DataFrame:
+    # batch 1 starts at 2012H1, batch 2 at 2012H2: values by hand on event time −1 … 1
+    return pd.DataFrame({
+        "batch": ["第1批"] * 3 + ["第2批"] * 3,
+        "event_time": [-1, 0, 1, -1, 0, 1],
+        "value": [10.0, 12.0, 15.0, 20.0, 20.0, 26.0],
+    })
+
+
+def test_event_time_overlays_batches_on_relative_half_years():
+    fig = draw(charts.event_time_trajectories, event_time_frame(), unit="分")
+    (ax,) = fig.axes
+    data_lines = [ln for ln in plotted_lines(ax) if ln.get_label() in ("第1批", "第2批")]
+    assert [ln.get_label() for ln in data_lines] == ["第1批", "第2批"]
+    np.testing.assert_allclose(data_lines[0].get_xdata(), [-1, 0, 1])
+    np.testing.assert_allclose(data_lines[1].get_ydata(), [20, 20, 26])
+    # each batch its own marker, so the lines stay apart in grey print
+    assert data_lines[0].get_marker() != data_lines[1].get_marker()
+    (start,) = [ln for ln in plotted_lines(ax) if ln.get_label() not in ("第1批", "第2批")]
+    assert start.get_xdata()[0] == pytest.approx(-0.5)  # between the last half-year before and the first
+    assert list(ax.get_xticks()) == [-1, 0, 1]
+    assert ax.get_ylabel() == "指标值（分）"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["第1批", "第2批", "驻点开始"]
+    assert note_of(fig) == NOTE_TEXT
+
+
+def test_event_time_rejects_fractional_and_duplicate_times():
+    df = event_time_frame()
+    df["event_time"] = df["event_time"].astype(float)
+    df.loc[1, "event_time"] = 0.5
+    with pytest.raises(ChartDataError, match="row 1: event_time=0.5 is not a whole number"):
+        charts.event_time_trajectories(df, **NOTE)
+    dup = pd.concat([event_time_frame(), event_time_frame().iloc[:1]], ignore_index=True)
+    with pytest.raises(ChartDataError, match="more than one row per"):
+        charts.event_time_trajectories(dup, **NOTE)
+
+
 # --------------------------------------------------------------------------- shared checks
 
 @pytest.mark.parametrize(
@@ -380,6 +420,7 @@ def test_trajectories_reject_bad_period():
         (charts.dumbbell_chart, DUMBBELL),
         (charts.compliance_chart, COMPLIANCE),
         (charts.trajectories_by_batch, trajectory_frame()),
+        (charts.event_time_trajectories, event_time_frame()),
     ],
 )
 def test_every_chart_has_note_below_everything_and_rejects_empty(make, frame):

@@ -43,6 +43,7 @@ __all__ = [
     "compliance_chart",
     "dumbbell_chart",
     "event_study_plot",
+    "event_time_trajectories",
     "forest_plot",
     "ranking_caterpillar",
     "trajectories_by_batch",
@@ -636,5 +637,78 @@ def trajectories_by_batch(
     for k, ax in enumerate(axes[:len(batches)]):
         if k + ncols >= len(batches):
             ax.set_xlabel("年份（每年两期）")
+    _title(fig, title)
+    return _finish(fig, source, period)
+
+
+# --------------------------------------------------------------------------- 8 event-time trajectories
+
+# one colour and marker per batch, so the overlaid lines stay apart in grey print as well
+_BATCH_STYLES: tuple[tuple[str, str, str], ...] = (
+    (OKABE_ITO["orange"], "o", "--"),
+    (OKABE_ITO["blue"], "s", "-"),
+    (OKABE_ITO["bluish_green"], "^", "-."),
+    (OKABE_ITO["vermillion"], "D", ":"),
+    (OKABE_ITO["reddish_purple"], "v", "--"),
+    (OKABE_ITO["sky_blue"], "P", "-"),
+)
+
+
+def event_time_trajectories(
+    data: pd.DataFrame,
+    *,
+    source: str,
+    period: Period,
+    outcome: str = "指标值",
+    unit: str | None = None,
+    title: str = "各批次县的指标轨迹（以驻点开始为0期）",
+    value: str = "value",
+) -> Figure:
+    """All batches overlaid on event time: half-years relative to each batch's start.
+
+    Parameters
+    ----------
+    data : long frame, columns ``batch`` (label, e.g. ``"第二轮第1批"``), ``event_time``
+        (integer half-years since the batch's first residency half-year: 0 = the start
+        half-year, −1 = the half-year before) and ``value`` (or the column named by
+        ``value``) — the batch mean, in ``unit``.  Batches keep their order of first
+        appearance (at most six, each with its own colour, marker and line style).
+    source, period : for the note under the chart.
+    outcome, unit : y-axis label.
+    title : Chinese title.
+    value : name of the value column.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A dashed vertical line between event times −1 and 0 marks the start of residency.
+    """
+    chart = "event_time_trajectories"
+    d = _require(data, ["batch", "event_time", value], chart, numeric=["event_time", value])
+    frac = d.index[d["event_time"].notna() & (d["event_time"] % 1 != 0)]
+    if len(frac):
+        raise ChartDataError(f"{chart}: row {frac[0]}: event_time={d.at[frac[0], 'event_time']} is not a "
+                             "whole number of half-years. Fix: subtract the start's period index.")
+    if d.duplicated(["batch", "event_time"]).any():
+        raise ChartDataError(f"{chart}: more than one row per (batch, event_time). "
+                             "Fix: average counties within batch and event time first.")
+    batches = list(dict.fromkeys(d["batch"]))
+    if len(batches) > len(_BATCH_STYLES):
+        raise ChartDataError(f"{chart}: {len(batches)} batches; at most {len(_BATCH_STYLES)} can be "
+                             "told apart. Fix: draw one round at a time.")
+    fig, ax = new_figure("double", aspect=0.45)
+    ax.axvline(-0.5, color="black", linestyle=ROUND_LINESTYLES["第一轮"], linewidth=0.8, zorder=1)
+    for b, (colour, marker, style) in zip(batches, _BATCH_STYLES, strict=False):
+        g = d[d["batch"] == b].sort_values("event_time")
+        ax.plot(g["event_time"], g[value], color=colour, marker=marker, linestyle=style, linewidth=1.3,
+                markersize=3.5, markeredgecolor="black", markeredgewidth=0.3, label=str(b), zorder=3)
+    t = d["event_time"].dropna().astype(int)
+    ax.set_xticks(range(int(t.min()), int(t.max()) + 1))
+    ax.grid(axis="x", visible=False)  # vertical grid lines would compete with the start line
+    ax.set_xlabel("距驻点开始的半年数（0 = 驻点开始的半年）")
+    ax.set_ylabel(axis_label(outcome, unit))
+    handles = [*ax.get_legend_handles_labels()[0],
+               Line2D([], [], color="black", linestyle=ROUND_LINESTYLES["第一轮"], linewidth=0.8, label="驻点开始")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     _title(fig, title)
     return _finish(fig, source, period)

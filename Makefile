@@ -40,7 +40,7 @@ notebooks: processed  ## re-execute the notebooks in place on the demo data (com
 	done
 
 lab: $(STAMP)  ## JupyterLab on the project's kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 reference: $(STAMP)  ## rebuild data/reference/ from the public code books (build-time packages)
 	$(BIN)/python -m pip install --quiet -e '.[reference]'

@@ -68,21 +68,40 @@ def processed(tmp_path_factory) -> Path:
     return d
 
 
+# one chart of each builder kind: the determinism check draws these twice, not the whole pack
+TWIN_CHARTS = tuple(SPEC[s] for s in ("ranking", "event_study", "change_map_vitality", "change_heatmap",
+                                      "round_dumbbell_tasks", "attends_compliance", "batch_trajectories",
+                                      "batch_event_time"))
+
+
 @pytest.fixture(scope="module")
-def builds(processed, tmp_path_factory):
+def built(processed, tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    return reports, build_report(processed, reports, n_draws=N_DRAWS)
+
+
+@pytest.fixture(scope="module")
+def twins(processed, tmp_path_factory):
     out = []
     for name in ("a", "b"):
         reports = tmp_path_factory.mktemp(f"reports_{name}")
-        out.append((reports, build_report(processed, reports, n_draws=N_DRAWS)))
+        out.append((reports, build_report(processed, reports, n_draws=N_DRAWS, charts_list=TWIN_CHARTS)))
     return out
+
+
+@pytest.fixture(scope="module")
+def data(processed) -> report.ReportData:
+    panel = pd.read_parquet(processed / "panel.parquet")
+    roster = pd.read_parquet(processed / "roster.parquet")
+    return report.prepare_report_data(panel, roster, n_draws=N_DRAWS)
 
 
 def sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def test_every_declared_chart_and_table_is_written(builds):
-    reports, manifest = builds[0]
+def test_every_declared_chart_and_table_is_written(built):
+    reports, manifest = built
     assert manifest.skipped == []
     stems = sorted(p.name for p in (reports / "figures").iterdir())
     expected = sorted(f"{c.number:02d}_{c.stem}.{ext}" for c in CHARTS for ext in ("png", "pdf", "svg"))
@@ -95,8 +114,13 @@ def test_every_declared_chart_and_table_is_written(builds):
     assert len(frame) == 3 * len(CHARTS) + len(books) + 2 and (frame["bytes"] > 0).all()
 
 
-def test_two_builds_are_byte_identical(builds):
-    (a, _), (b, _) = builds
+def test_chart_numbers_are_contiguous_and_stems_unique():
+    assert [c.number for c in CHARTS] == list(range(1, len(CHARTS) + 1))
+    assert len({c.stem for c in CHARTS}) == len(CHARTS) == len({c.caption for c in CHARTS})
+
+
+def test_two_builds_are_byte_identical(twins):
+    (a, _), (b, _) = twins
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
@@ -106,8 +130,8 @@ def test_two_builds_are_byte_identical(builds):
     assert differ == []
 
 
-def test_ranking_table_puts_the_planted_best_first(builds):
-    reports, manifest = builds[0]
+def test_ranking_table_puts_the_planted_best_first(built):
+    reports, manifest = built
     ws = openpyxl.load_workbook(reports / "tables" / "县域排名.xlsx")["排名"]
     header = [c.value for c in ws[2]]
     first = dict(zip(header, [c.value for c in ws[3]]))
@@ -121,8 +145,8 @@ def test_ranking_table_puts_the_planted_best_first(builds):
     assert total == pytest.approx(1.0)
 
 
-def test_change_of_an_unchanged_county_is_zero(builds):
-    _, manifest = builds[0]
+def test_change_of_an_unchanged_county_is_zero(built):
+    _, manifest = built
     ws = openpyxl.load_workbook(manifest.tables[1].path)["两轮变化"]
     header = [c.value for c in ws[2]]
     rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=3, values_only=True) if r[0]]
@@ -131,8 +155,8 @@ def test_change_of_an_unchanged_county_is_zero(builds):
     assert all(r["变化（分）"] == pytest.approx(0.0, abs=1e-9) for r in steady)
 
 
-def test_pdf_fonts_are_embedded(builds):
-    reports, _ = builds[0]
+def test_pdf_fonts_are_embedded(built):
+    reports, _ = built
     for pdf in sorted((reports / "figures").glob("*.pdf")):
         fonts = []
         for page in PdfReader(pdf).pages:
@@ -145,8 +169,8 @@ def test_pdf_fonts_are_embedded(builds):
         assert all(embedded for _, embedded in fonts), f"{pdf.name}: not embedded {fonts}"
 
 
-def test_docx_has_one_picture_and_caption_per_chart(builds):
-    reports, manifest = builds[0]
+def test_docx_has_one_picture_and_caption_per_chart(built):
+    reports, manifest = built
     doc = Document(reports / "驻点工作评估图表汇编.docx")
     captions = [p.text for p in doc.paragraphs if p.style.name == "Caption"]
     assert len(doc.inline_shapes) == len(CHARTS) == len(captions) == len(manifest.figures)
@@ -172,10 +196,12 @@ def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
     lone = tmp_path / "processed"
     lone.mkdir()
     (lone / "panel.parquet").write_bytes((processed / "panel.parquet").read_bytes())
-    wanted = (SPEC["funds_compliance"], SPEC["batch_trajectories"], SPEC["event_study"])
+    wanted = (SPEC["funds_compliance"], SPEC["batch_trajectories"], SPEC["batch_event_time"], SPEC["event_study"])
     manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=wanted)
-    assert [s for s, _ in manifest.skipped] == ["08_batch_trajectories", "02_event_study"]
-    assert "roster" in manifest.skipped[0][1] and "event study" in manifest.skipped[1][1]
+    assert [s for s, _ in manifest.skipped] == [SPEC[k].file_stem for k in
+                                                 ("batch_trajectories", "batch_event_time", "event_study")]
+    assert "roster" in manifest.skipped[0][1] and "roster" in manifest.skipped[1][1]
+    assert "event study" in manifest.skipped[2][1]
     assert any("名册" in n for n in manifest.notes)
     assert len(Document(manifest.docx).inline_shapes) == 1
 
@@ -185,10 +211,7 @@ def test_missing_panel_names_the_fix(tmp_path):
         build_report(tmp_path, tmp_path / "r")
 
 
-def test_charts_and_tables_come_from_one_evaluation(processed):
-    panel = pd.read_parquet(processed / "panel.parquet")
-    roster = pd.read_parquet(processed / "roster.parquet")
-    data = report.prepare_report_data(panel, roster, n_draws=N_DRAWS)
+def test_charts_and_tables_come_from_one_evaluation(data):
     ev = data.evaluation
     # the event study of the chart is the dynamic aggregation of the overall index in that run
     eff = ev["effects"]
@@ -210,8 +233,8 @@ def test_charts_and_tables_come_from_one_evaluation(processed):
     assert cells["time"].max() == 11 and cells[cells["round"] == 1]["time"].max() == 4
 
 
-def test_effect_workbook_holds_the_index_rows(builds):
-    reports, _ = builds[0]
+def test_effect_workbook_holds_the_index_rows(built):
+    reports, _ = built
     ws = openpyxl.load_workbook(reports / "tables" / "驻点效应_分轮估计.xlsx")["总体效应"]
     header = [c.value for c in ws[2]]
     rows = [dict(zip(header, r)) for r in ws.iter_rows(min_row=3, values_only=True) if r[1]]
@@ -219,3 +242,78 @@ def test_effect_workbook_holds_the_index_rows(builds):
     assert names == {"综合指数", "组织活力指数", "团干部配备指数", "任务完成指数"}
     assert all(r["单位"] == "分" for r in rows if r["领域"] == "指数")
     assert "估计窗口2011H2–2013H1" in ws.cell(ws.max_row, 1).value
+
+
+# --------------------------------------------------------------------------- the issue-7 chart list
+
+
+def test_every_standard_and_domain_has_its_chart():
+    stems = set(SPEC)
+    assert {f"change_map_{k}" for k in report.DOMAINS} <= stems
+    assert {f"round_dumbbell_{k}" for k in report.DOMAINS} <= stems
+    assert {"funds_compliance", "liaison_compliance", "attends_compliance", "assessment_compliance"} <= stems
+    assert set(report.STANDARDS) == {"std_funds_per_youth", "std_liaison", "std_attends", "std_assessment"}
+    assert {"batch_trajectories", "batch_event_time"} <= stems
+
+
+@pytest.mark.parametrize("standard", ["std_funds_per_youth", "std_liaison", "std_attends", "std_assessment"])
+def test_compliance_shares_are_the_met_share_at_each_round_end(data, standard):
+    panel = tiny_panel()
+    stem = {"std_funds_per_youth": "funds_compliance"}.get(standard, standard.removeprefix("std_") + "_compliance")
+    got = report._compliance_frame(data, standard).set_index(["prefecture", "round"])["share"]
+    parts = []
+    for rnd, end in ((1, "2010H2"), (2, "2014H1")):
+        at = panel[panel["period"] == end]
+        # by hand: 成都 = the three 5101 codes, 凉山 = the three 5134 codes
+        for pref, prefix in (("成都", "5101"), ("凉山", "5134")):
+            want = (at[at["county_code"].str.startswith(prefix)][standard] == 1).mean()
+            assert got[(pref, rnd)] == pytest.approx(want)
+        parts.append(f"{'第一轮' if rnd == 1 else '第二轮'}末{(at[standard] == 1).mean():.0%}")
+    want_reading = f"全省“{report.STANDARDS[standard]}”达标县占比：" + "，".join(parts) + "。"
+    assert SPEC[stem].reading(data) == want_reading
+
+
+@pytest.mark.parametrize("domain", ["vitality", "staffing", "tasks"])
+def test_domain_dumbbell_plots_prefecture_mean_changes(data, domain):
+    idx = data.index[data.index["index"] == domain].set_index(["county_code", "period"])["value"]
+    fig = SPEC[f"round_dumbbell_{domain}"].build(data)
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert sorted(labels) == ["凉山", "成都"]
+    for rnd, (start, end) in ((1, ("2008H1", "2010H2")), (2, ("2011H2", "2014H1"))):
+        (line,) = [ln for ln in ax.get_lines() if ln.get_label() == ("第一轮" if rnd == 1 else "第二轮")]
+        for pref, prefix in (("成都", "5101"), ("凉山", "5134")):
+            codes = [c for c in COUNTIES if c.startswith(prefix)]
+            want = np.mean([idx[(c, end)] - idx[(c, start)] for c in codes])
+            assert line.get_xdata()[labels.index(pref)] == pytest.approx(want)
+    name = {"vitality": "组织活力指数", "staffing": "团干部配备指数", "tasks": "任务完成指数"}[domain]
+    assert fig.get_suptitle() == f"两轮驻点期间各市州{name}变化（县均）"
+
+
+def test_domain_maps_share_one_colour_scale(data):
+    limits = []
+    for domain in report.DOMAINS:
+        fig = SPEC[f"change_map_{domain}"].build(data)
+        cbar = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"][0]
+        limits.append(tuple(cbar.get_ylim()))
+    # by hand: the largest absolute round-2 change of any domain index of any county
+    idx = data.index.set_index(["county_code", "period", "index"])["value"]
+    widest = max(abs(idx[(c, "2014H1", k)] - idx[(c, "2011H2", k)]) for c in COUNTIES for k in report.DOMAINS)
+    for low, high in limits:
+        assert (low, high) == (pytest.approx(-widest), pytest.approx(widest))
+
+
+def test_event_time_counts_half_years_from_each_batch_start(data):
+    frame = report._event_time_frame(data)
+    span = frame.groupby("batch")["event_time"].agg(["min", "max"])
+    # window 2010H2–2014H1; batch 1 starts 2012H1 (−3 … +4), batch 4 starts 2013H2 (−6 … +1)
+    assert tuple(span.loc["第二轮第1批"]) == (-3, 4) and tuple(span.loc["第二轮第4批"]) == (-6, 1)
+    idx = data.index[data.index["index"] == "overall"].set_index(["county_code", "period"])["value"]
+    got = frame.set_index(["batch", "event_time"])["value"]
+    # tiny roster: batch = position % 4 + 1 → batch 1 = 510104 and 513432, batch 4 = 513401
+    assert got[("第二轮第1批", 0)] == pytest.approx((idx[("510104", "2012H1")] + idx[("513432", "2012H1")]) / 2)
+    assert got[("第二轮第4批", -1)] == pytest.approx(idx[("513401", "2013H1")])
+    reading = SPEC["batch_event_time"].reading(data)
+    before = np.mean([idx[("513401", p)] for p in ("2012H2", "2013H1")])
+    after = np.mean([idx[("513401", p)] for p in ("2013H2", "2014H1")])
+    assert f"第二轮第4批{after - before:+.1f}分" in reading

@@ -38,7 +38,7 @@ from matplotlib.figure import Figure
 
 from analysis import charts
 from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
-from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH
+from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index
 from analysis.evaluate import (
     INDEX_OUTCOME,
     EvaluationError,
@@ -63,8 +63,10 @@ from analysis.style import save_figure
 
 __all__ = [
     "CHARTS",
+    "DOMAINS",
     "FUNDS_STANDARD",
     "ROUND_WINDOWS",
+    "STANDARDS",
     "ChartSpec",
     "ReportData",
     "ReportDataError",
@@ -80,6 +82,16 @@ ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WI
 FUNDS_STANDARD = "std_funds_per_youth"
 """Policy standard shown in the compliance chart: 青少年人均经费 ≥ 0.5 元 [seed], evaluated by the
 clean step from the catalog formula (1 = met)."""
+STANDARDS: dict[str, str] = {
+    FUNDS_STANDARD: "青少年人均经费≥0.5元",
+    "std_liaison": "建立党建带团建联系会议制度",
+    "std_attends": "团组织负责人列席同级党委会议",
+    "std_assessment": "团建工作纳入党委党建目标考评",
+}
+"""The four policy standards of the compliance charts (catalog code → the standard in words, for
+the chart title); each is 1 (met) / 0 in the processed panel, evaluated by the clean step."""
+DOMAINS: tuple[str, ...] = ("vitality", "staffing", "tasks")
+"""Domain indices drawn, besides the overall index, in the change maps and round dumbbells."""
 ROUND2_BATCH_STARTS: dict[int, str] = dict(enumerate(ROUND_BATCHES[2], start=1))
 """First half-year of each round-2 batch (``analysis.design.ROUND_BATCHES[2]``)."""
 ROUND_ZH = ROUND_NAMES_ZH
@@ -159,7 +171,7 @@ def _long_panel(wide: pd.DataFrame, prefs: Mapping[str, str]) -> pd.DataFrame:
     if missing:
         raise ReportDataError(f"panel.parquet: missing column(s) {sorted(missing)}; rerun `python -m analysis clean`")
     inds = [c for c in INDEX_INDICATORS if c in wide.columns]
-    extra = [c for c in (FUNDS_STANDARD,) if c in wide.columns]
+    extra = [c for c in STANDARDS if c in wide.columns and c not in inds]
     if not inds:
         raise ReportDataError(f"panel.parquet has none of the index indicators {list(INDEX_INDICATORS)}")
     long = wide.melt(id_vars=["county_code", "base_code", "period"], value_vars=inds + extra,
@@ -386,22 +398,43 @@ def _forest_reading(d: ReportData) -> str:
     return head + tail + "。"
 
 
-def _overall_change(d: ReportData, rnd: int) -> pd.DataFrame:
-    c = d.changes[(d.changes["round"] == rnd) & (d.changes["index"] == "overall")]
-    return _need(c, f"the change of the overall index in round {rnd}")
+def _index_name(index: str) -> str:
+    """综合指数 / 组织活力指数 …: the name of an index as titles and readings print it."""
+    name = INDEX_ZH[index]
+    return name if name.endswith("指数") else name + "指数"
 
 
-def _change_map(d: ReportData) -> Figure:
-    c = _overall_change(d, 2).rename(columns={"base_code": "county_code", "change": "value"})
-    return choropleth(c[["county_code", "value"]], "第二轮驻点期间各县综合指数变化",
-                      unit="分", source=SOURCE, period=_round_period(2))
+def _index_change(d: ReportData, rnd: int, index: str = "overall") -> pd.DataFrame:
+    c = d.changes[(d.changes["round"] == rnd) & (d.changes["index"] == index)]
+    return _need(c, f"the change of the {index} index in round {rnd}")
 
 
-def _change_map_reading(d: ReportData) -> str:
-    c = _overall_change(d, 2)
-    up = int((c["change"] > 0).sum())
-    return (f"{len(c)}个县级单位中{up}个综合指数上升，变化中位数{c['change'].median():+.1f}分。"
-            f"（{MAP_NOTICE}）")
+def _domain_map_limit(d: ReportData) -> float | None:
+    # one colour scale for the three domain maps, so equal colours mean equal points across them;
+    # the overall map keeps its own scale (a composite moves less than its parts)
+    c = d.changes[(d.changes["round"] == 2) & d.changes["index"].isin(DOMAINS)]["change"].abs()
+    return float(c.max()) if c.notna().any() else None
+
+
+def _change_map(index: str) -> Callable[[ReportData], Figure]:
+    def build(d: ReportData) -> Figure:
+        c = _index_change(d, 2, index).rename(columns={"base_code": "county_code", "change": "value"})
+        limit = None if index == "overall" else _domain_map_limit(d)
+        return choropleth(c[["county_code", "value"]], f"第二轮驻点期间各县{_index_name(index)}变化",
+                          unit="分", source=SOURCE, period=_round_period(2), limit=limit)
+
+    return build
+
+
+def _change_map_reading(index: str) -> Callable[[ReportData], str]:
+    def reading(d: ReportData) -> str:
+        c = _index_change(d, 2, index)
+        up = int((c["change"] > 0).sum())
+        scale = "" if index == "overall" else "三个分领域图色阶相同；"
+        return (f"{len(c)}个县级单位中{up}个{_index_name(index)}上升，变化中位数{c['change'].median():+.1f}分。"
+                f"（{scale}{MAP_NOTICE}）")
+
+    return reading
 
 
 def _heatmap_frame(d: ReportData) -> pd.DataFrame:
@@ -425,53 +458,69 @@ def _heatmap_reading(d: ReportData) -> str:
             f"单项提升最大的是{best['prefecture']}的{best['indicator']}（{best['change']:+.1f}分）。")
 
 
-def _dumbbell_frame(d: ReportData) -> pd.DataFrame:
-    c = d.changes[d.changes["index"] == "overall"]
-    c = _need(c, "round changes of the overall index")
+def _dumbbell_frame(d: ReportData, index: str = "overall") -> pd.DataFrame:
+    c = d.changes[d.changes["index"] == index]
+    c = _need(c, f"round changes of the {index} index")
     return c.groupby(["prefecture", "round"], as_index=False)["change"].mean()
 
 
-def _dumbbell(d: ReportData) -> Figure:
-    return charts.dumbbell_chart(_dumbbell_frame(d), source=SOURCE,
-                                 period=(ROUND_WINDOWS[1][0], ROUND_WINDOWS[2][1]),
-                                 outcome="综合指数变化", unit="分", title="两轮驻点期间各市州综合指数变化（县均）")
+def _dumbbell(index: str) -> Callable[[ReportData], Figure]:
+    def build(d: ReportData) -> Figure:
+        name = _index_name(index)
+        return charts.dumbbell_chart(_dumbbell_frame(d, index), source=SOURCE,
+                                     period=(ROUND_WINDOWS[1][0], ROUND_WINDOWS[2][1]),
+                                     outcome=f"{name}变化", unit="分", title=f"两轮驻点期间各市州{name}变化（县均）")
+
+    return build
 
 
-def _dumbbell_reading(d: ReportData) -> str:
-    w = _dumbbell_frame(d).pivot(index="prefecture", columns="round", values="change").dropna()
-    if w.shape[1] < 2 or w.empty:
-        return "仅一轮有数据，无法比较两轮。"
-    more = int((w[2] > w[1]).sum())
-    return (f"{len(w)}个市州中{more}个第二轮的县均提升大于第一轮"
-            f"（均值：第一轮{w[1].mean():+.1f}分，第二轮{w[2].mean():+.1f}分）。")
+def _dumbbell_reading(index: str) -> Callable[[ReportData], str]:
+    def reading(d: ReportData) -> str:
+        w = _dumbbell_frame(d, index).pivot(index="prefecture", columns="round", values="change")
+        if not {1, 2} <= set(w.columns) or w.dropna().empty:
+            return "仅一轮有数据，无法比较两轮。"
+        w = w.dropna()
+        more = int((w[2] > w[1]).sum())
+        return (f"{len(w)}个市州中{more}个第二轮的{_index_name(index)}县均提升大于第一轮"
+                f"（均值：第一轮{w[1].mean():+.1f}分，第二轮{w[2].mean():+.1f}分）。")
+
+    return reading
 
 
 
 
-def _compliance_frame(d: ReportData) -> pd.DataFrame:
+def _compliance_frame(d: ReportData, standard: str = FUNDS_STANDARD) -> pd.DataFrame:
     p = d.panel
     rows = []
     for rnd, (_, end) in ROUND_WINDOWS.items():
-        at = p[(p["period"] == end) & (p["indicator"] == FUNDS_STANDARD)]
+        # county units reporting the standard at the round's end half-year (a blank is not "not met")
+        at = p[(p["period"] == end) & (p["indicator"] == standard)]
         g = at.assign(ok=at["value"] == 1).groupby("prefecture", sort=False)["ok"].agg(["mean", "size"])
         rows.append(pd.DataFrame({"prefecture": g.index, "round": rnd, "share": g["mean"].to_numpy(),
                                   "n_counties": g["size"].to_numpy()}))
     out = pd.concat(rows, ignore_index=True)
-    return _need(out, f"{FUNDS_STANDARD} at the end of a round")
+    return _need(out, f"{standard} at the end of a round")
 
 
-def _compliance(d: ReportData) -> Figure:
-    return charts.compliance_chart(_compliance_frame(d), source=SOURCE,
-                                   period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
-                                   standard="青少年人均经费≥0.5元")
+def _compliance(standard: str) -> Callable[[ReportData], Figure]:
+    def build(d: ReportData) -> Figure:
+        return charts.compliance_chart(_compliance_frame(d, standard), source=SOURCE,
+                                       period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
+                                       standard=STANDARDS[standard])
+
+    return build
 
 
-def _compliance_reading(d: ReportData) -> str:
-    f = _compliance_frame(d)
-    share = f.groupby("round").apply(lambda g: np.average(g["share"], weights=g["n_counties"]),
-                                     include_groups=False)
-    parts = [f"{ROUND_ZH[r]}末{share[r]:.0%}" for r in share.index]
-    return "全省达标县占比：" + "，".join(parts) + "。"
+def _compliance_reading(standard: str) -> Callable[[ReportData], str]:
+    def reading(d: ReportData) -> str:
+        f = _compliance_frame(d, standard)
+        # county-weighted: the provincial share, not the mean of prefecture shares
+        share = f.groupby("round").apply(lambda g: np.average(g["share"], weights=g["n_counties"]),
+                                         include_groups=False)
+        parts = [f"{ROUND_ZH[r]}末{share[r]:.0%}" for r in share.index]
+        return f"全省“{STANDARDS[standard]}”达标县占比：" + "，".join(parts) + "。"
+
+    return reading
 
 
 def _trajectory_frame(d: ReportData) -> pd.DataFrame:
@@ -511,15 +560,78 @@ def _trajectories_reading(d: ReportData) -> str:
     return f"驻点开始后与开始前的县均综合指数差：{text}（描述性比较，因果估计见事件研究）。"
 
 
+def _event_time_frame(d: ReportData) -> pd.DataFrame:
+    r = _need(d.roster, "the residency roster")
+    r2 = r[r["round"] == 2][["base_code", "batch"]].drop_duplicates("base_code")
+    r2 = _need(r2, "round-2 batches in the roster")
+    idx = d.index[d.index["index"] == "overall"].merge(r2, on="base_code")
+    # the same calendar window as the calendar-time view, re-counted from each batch's start
+    idx = idx[(idx["period"] >= ROUND_WINDOWS[1][1]) & (idx["period"] <= ROUND_WINDOWS[2][1])]
+    idx = idx.dropna(subset=["value"])
+    starts = idx["batch"].astype(int).map(ROUND2_BATCH_STARTS)
+    idx = idx.assign(event_time=period_index(idx["period"]) - period_index(starts))
+    out = idx.groupby(["batch", "event_time"], as_index=False)["value"].mean()
+    out["batch_no"] = out["batch"].astype(int)
+    out["batch"] = "第二轮第" + out["batch_no"].astype(str) + "批"
+    out["event_time"] = out["event_time"].astype(int)
+    return _need(out, "the overall index of round-2 batches")
+
+
+def _event_time(d: ReportData) -> Figure:
+    return charts.event_time_trajectories(_event_time_frame(d), source=SOURCE,
+                                          period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
+                                          outcome="综合指数", unit="分",
+                                          title="第二轮各批次县均综合指数走势（以驻点开始为0期）")
+
+
+def _event_time_reading(d: ReportData) -> str:
+    t = _event_time_frame(d)
+    # the year after the start (0, +1) against the year before (−2, −1), where a batch has both
+    gains = []
+    for batch, g in t.groupby("batch", sort=True):
+        before = g[g["event_time"].isin([-2, -1])]["value"]
+        after = g[g["event_time"].isin([0, 1])]["value"]
+        if len(before) and len(after):
+            gains.append((batch, after.mean() - before.mean()))
+    if not gains:
+        return "各批次驻点前后一年均缺少数据，无法比较。"
+    text = "；".join(f"{b}{v:+.1f}分" for b, v in gains)
+    return f"驻点开始后一年（0、+1期）与开始前一年（−2、−1期）的县均综合指数差：{text}（描述性比较）。"
+
+
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(1, "ranking", "县域综合指数排名及排名区间", _ranking, _ranking_reading),
     ChartSpec(2, "event_study", "驻点工作对综合指数的效应（事件研究）", _event_study, _event_study_reading),
     ChartSpec(3, "round_forest", "第二轮与第一轮驻点效应之差", _forest, _forest_reading),
-    ChartSpec(4, "change_map", "第二轮驻点期间各县综合指数变化（示意图）", _change_map, _change_map_reading),
-    ChartSpec(5, "change_heatmap", "第二轮各市州分领域指数变化", _heatmap, _heatmap_reading),
-    ChartSpec(6, "round_dumbbell", "两轮驻点期间各市州综合指数变化", _dumbbell, _dumbbell_reading),
-    ChartSpec(7, "funds_compliance", "青少年人均经费达标县占比", _compliance, _compliance_reading),
-    ChartSpec(8, "batch_trajectories", "第二轮各批次县均综合指数走势", _trajectories, _trajectories_reading),
+    ChartSpec(4, "change_map", "第二轮驻点期间各县综合指数变化（示意图）",
+              _change_map("overall"), _change_map_reading("overall")),
+    ChartSpec(5, "change_map_vitality", "第二轮驻点期间各县组织活力指数变化（示意图）",
+              _change_map("vitality"), _change_map_reading("vitality")),
+    ChartSpec(6, "change_map_staffing", "第二轮驻点期间各县团干部配备指数变化（示意图）",
+              _change_map("staffing"), _change_map_reading("staffing")),
+    ChartSpec(7, "change_map_tasks", "第二轮驻点期间各县任务完成指数变化（示意图）",
+              _change_map("tasks"), _change_map_reading("tasks")),
+    ChartSpec(8, "change_heatmap", "第二轮各市州分领域指数变化", _heatmap, _heatmap_reading),
+    ChartSpec(9, "round_dumbbell", "两轮驻点期间各市州综合指数变化",
+              _dumbbell("overall"), _dumbbell_reading("overall")),
+    ChartSpec(10, "round_dumbbell_vitality", "两轮驻点期间各市州组织活力指数变化",
+              _dumbbell("vitality"), _dumbbell_reading("vitality")),
+    ChartSpec(11, "round_dumbbell_staffing", "两轮驻点期间各市州团干部配备指数变化",
+              _dumbbell("staffing"), _dumbbell_reading("staffing")),
+    ChartSpec(12, "round_dumbbell_tasks", "两轮驻点期间各市州任务完成指数变化",
+              _dumbbell("tasks"), _dumbbell_reading("tasks")),
+    ChartSpec(13, "funds_compliance", "青少年人均经费达标县占比",
+              _compliance(FUNDS_STANDARD), _compliance_reading(FUNDS_STANDARD)),
+    ChartSpec(14, "liaison_compliance", "党建带团建联系会议制度达标县占比",
+              _compliance("std_liaison"), _compliance_reading("std_liaison")),
+    ChartSpec(15, "attends_compliance", "团组织负责人列席同级党委会议达标县占比",
+              _compliance("std_attends"), _compliance_reading("std_attends")),
+    ChartSpec(16, "assessment_compliance", "团建工作纳入党委考评达标县占比",
+              _compliance("std_assessment"), _compliance_reading("std_assessment")),
+    ChartSpec(17, "batch_trajectories", "第二轮各批次县均综合指数走势（日历时间）",
+              _trajectories, _trajectories_reading),
+    ChartSpec(18, "batch_event_time", "第二轮各批次县均综合指数走势（事件时间）",
+              _event_time, _event_time_reading),
 )
 """The charts of the pack, in order."""
 

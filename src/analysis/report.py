@@ -80,8 +80,8 @@ ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WI
 (reasons there)."""
 
 FUNDS_STANDARD = "std_funds_per_youth"
-"""Policy standard shown in the compliance chart: 青少年人均经费 ≥ 0.5 元 [seed], evaluated by the
-clean step from the catalog formula (1 = met)."""
+"""The funds standard, 青少年人均经费 ≥ 0.5 元 [seed], evaluated by the clean step from the catalog
+formula (1 = met); the first of :data:`STANDARDS`."""
 STANDARDS: dict[str, str] = {
     FUNDS_STANDARD: "青少年人均经费≥0.5元",
     "std_liaison": "建立党建带团建联系会议制度",

@@ -28,6 +28,7 @@ import pandas as pd
 
 from analysis.catalog import DOMAIN_NAMES_ZH, DOMAINS, load_catalog
 from analysis.indicators import KEY
+from analysis.design import CHANGE_WINDOWS  # one programme calendar
 
 __all__ = [
     "INDEX_INDICATORS",
@@ -1077,9 +1078,9 @@ RANKING_LABELS_ZH: dict[str, str] = {
 }
 """Chinese column headers of :func:`ranking_table` for export (English codes → 中文表头)."""
 
-ROUND2_WINDOW: tuple[str, str] = ("2011H2", "2014H1")
-"""Change over round 2 [design]: from the half-year before batch 1 to the last half-year of the round
-(the same window as ``analysis.report``)."""
+ROUND2_WINDOW: tuple[str, str] = tuple(CHANGE_WINDOWS[2]["round"])
+"""Change over round 2: the programme calendar's window (:data:`analysis.design.CHANGE_WINDOWS`),
+from the half-year before batch 1 to the last half-year of the round."""
 
 
 def _long_index_inputs(panel: pd.DataFrame, indicators: Sequence[str]) -> pd.DataFrame:

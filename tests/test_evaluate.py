@@ -170,6 +170,22 @@ def test_demo_effect_free_indicators_not_significant_after_bh(demo):
     assert planted["significant"].mean() >= 0.8
 
 
+def test_summary_q_values_are_bh_within_each_family(demo):
+    # Benjamini–Hochberg step-up written out: q_(i) = min_{j >= i} p_(j) * m / j, capped at 1
+    out, _, _, _ = demo
+    s = out["summary"]
+    checked = 0
+    for _, fam in s.groupby(["round", "subset", "family"]):
+        fam = fam[fam["p"].notna()]
+        p = np.sort(fam["p"].to_numpy())
+        m = len(p)
+        q_sorted = np.minimum.accumulate((p * m / np.arange(1, m + 1))[::-1])[::-1].clip(max=1)
+        got = np.sort(fam["q"].to_numpy())
+        np.testing.assert_allclose(got, q_sorted, rtol=1e-12)
+        checked += m
+    assert checked == s["p"].notna().sum() > 0
+
+
 def test_demo_round_difference_covers_truth(demo):
     out, cell_truth, _, _ = demo
     cells = _post_cells(out, cell_truth)

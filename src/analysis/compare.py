@@ -244,8 +244,17 @@ def paired_effect(x1: Sequence[float], x2: Sequence[float], alpha: float = 0.05)
     return out
 
 
-def _bh(frame: pd.DataFrame, by: list[str], cols: dict[str, str]) -> pd.DataFrame:
+def bh_adjust(frame: pd.DataFrame, by: Sequence[str], cols: dict[str, str]) -> pd.DataFrame:
+    """Benjamini–Hochberg q-values within each group of ``by`` (one family per group).
+
+    Parameters
+    ----------
+    frame : DataFrame with p-value columns.
+    by : grouping columns defining the families (empty: the whole frame is one family).
+    cols : ``{p_column: q_column}``; missing p-values stay missing and do not count in the family.
+    """
     frame = frame.copy()
+    by = list(by)
     for p, q in cols.items():
         frame[q] = np.nan
         for _, idx in (frame.groupby(by, sort=False, dropna=False).groups.items() if by else [(None, frame.index)]):
@@ -332,7 +341,7 @@ def paired_tests(
     if out.empty:
         return out
     out = out.rename(columns={"mean_1": "mean_change_r1", "mean_2": "mean_change_r2"})
-    return _bh(out, ["window", "group"], {"p_t": "q_t", "p_wilcoxon": "q_wilcoxon"})
+    return bh_adjust(out, ["window", "group"], {"p_t": "q_t", "p_wilcoxon": "q_wilcoxon"})
 
 
 def standard_tests(
@@ -401,7 +410,7 @@ def standard_tests(
                              indicator=ind, n=len(d), share_from=d["x0"].mean(), share_to=d["x1"].mean(),
                              b=b, c=c, statistic=stat, p=p))
     out = pd.DataFrame(rows)
-    return _bh(out, ["comparison", "group"], {"p": "q"}) if len(out) else out
+    return bh_adjust(out, ["comparison", "group"], {"p": "q"}) if len(out) else out
 
 
 def compare_rounds(

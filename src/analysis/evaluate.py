@@ -46,9 +46,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 
 from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
+from analysis.compare import bh_adjust
 from analysis.design import (
     DID_WINDOWS,
     ROUND_BATCHES,
@@ -271,17 +271,6 @@ def estimate_round(
     return {"attgt": attgt, "effects": eff, "pretrend": pre, "twfe": tw, "notes": nt}
 
 
-def _bh(frame: pd.DataFrame, by: Sequence[str], p: str = "p", out: str = "q") -> pd.DataFrame:
-    frame = frame.copy()
-    frame[out] = np.nan
-    for _, idx in frame.groupby(list(by), sort=False).groups.items():
-        pv = frame.loc[idx, p]
-        ok = pv.notna()
-        if ok.any():
-            frame.loc[pv[ok].index, out] = multipletests(pv[ok].to_numpy(), method="fdr_bh")[1]
-    return frame
-
-
 def _subsets(data: pd.DataFrame, heterogeneity: bool) -> list[tuple[str, str, pd.DataFrame]]:
     out = [("all", "all", data)]
     if heterogeneity:
@@ -432,7 +421,7 @@ def evaluate(
     simple = eff[(eff["type"] == "simple") & (eff["level"] == "overall")].drop(
         columns=["type", "level", "key", "band_low", "band_high"])
     simple["family"] = simple["indicator"].map(fam.set_index("indicator")["family"])
-    simple = _bh(simple, ["round", "subset", "family"])
+    simple = bh_adjust(simple, ["round", "subset", "family"], {"p": "q"})
     simple["significant"] = simple["q"] < alp
     pre = out["pretrend"][["round", "indicator", "subset", "p"]].rename(columns={"p": "pretrend_p"})
     summary = simple.merge(pre, on=["round", "indicator", "subset"], how="left").reset_index(drop=True)
@@ -482,7 +471,7 @@ def _round_difference(data_of: dict[int, pd.DataFrame], fam: pd.DataFrame, clust
             f["family"] = fam_of[ind]
             rows.append(f)
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    return _bh(out, ["type", "family"]) if len(out) else out
+    return bh_adjust(out, ["type", "family"], {"p": "q"}) if len(out) else out
 
 
 INDEX_NAMES_ZH: dict[str, str] = {"vitality": "组织活力指数", "staffing": "团干部配备指数",

@@ -61,8 +61,6 @@ GROUPINGS: tuple[str | None, ...] = (None, "group_three", "prefecture_name", "un
 STANDARDS: tuple[str, ...] = ("std_funds_per_youth", "std_liaison", "std_attends", "std_assessment")
 """是/否 policy standards tested with McNemar (人均经费 ≥ 0.5 元 and the three 党建带团建 items)."""
 
-_Z = stats.norm.ppf(0.975)
-
 
 class CompareError(ValueError):
     """The panel or options cannot give the comparison; the message names the fix."""

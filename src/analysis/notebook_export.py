@@ -19,6 +19,7 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import ExecutePreprocessor
 
 from analysis.config import paths
+from analysis.fileio import atomic_write
 
 __all__ = ["NotebookExportError", "export_notebooks"]
 
@@ -83,8 +84,5 @@ def export_notebooks(
                 raise NotebookExportError(f"{nb_path.name}: {exc}".splitlines()[0]) from exc
             body, _ = exporter.from_notebook_node(nb)
             target = out_dir / f"{nb_path.stem}.html"
-            tmp = target.with_suffix(".html.tmp")
-            tmp.write_text(body, encoding="utf-8")
-            os.replace(tmp, target)
-            written.append(target)
+            written.append(atomic_write(target, lambda tmp, body=body: Path(tmp).write_text(body, encoding="utf-8")))
     return written

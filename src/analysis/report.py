@@ -659,7 +659,6 @@ _TABLE_LABELS = {
     "baseline": "基期指数（分）", "end": "期末指数（分）", "change": "变化（分）", "base_code": "县级单位代码（2008）",
     **RANKING_LABELS_ZH,
 }
-_TABLE_DECIMALS: dict[str, int] = {}
 
 
 # --------------------------------------------------------------------------- build
@@ -746,7 +745,7 @@ def build_report(
     tables: list[TableItem] = []
     for book, sheets in _tables(data).items():
         path = write_table_xlsx(sheets, tables_dir / f"{book}.xlsx", titles={s: f"{book}：{s}" for s in sheets},
-                                notes=SOURCE, labels=_TABLE_LABELS, decimals=_TABLE_DECIMALS)
+                                notes=SOURCE, labels=_TABLE_LABELS)
         tables.append(TableItem(book, path))
     if data.evaluation is not None:
         # the same writer as `python -m analysis evaluate`, on the evaluation the charts use

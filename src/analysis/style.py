@@ -10,8 +10,6 @@ Chart functions return figures; :func:`save_figure` is the one place that writes
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -26,6 +24,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 
 from analysis.fonts import FontChoice, font_rc, use_chinese_font
+from analysis.fileio import atomic_write
 
 __all__ = [
     "CM",
@@ -310,12 +309,6 @@ def add_source_note(fig: Figure, source: str, period: str | Sequence[str]) -> Te
     return note
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _reserve_below_layout(fig: Figure, note_frac: float) -> None:
     """Shrink the constrained-layout area to leave ``note_frac`` of the height for the note.
 
@@ -379,15 +372,7 @@ def save_figure(
         for fmt in formats:
             # f"{name}.{fmt}" rather than with_suffix: stems may contain dots
             target = stem.parent / f"{stem.name}.{fmt}"
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem.name}.", suffix=f".{fmt}.tmp", dir=stem.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fig.savefig(fh, format=fmt, dpi=dpi, metadata=metadata[fmt])
-                # mkstemp creates 0600; give the chart the permissions of an ordinary file
-                os.chmod(tmp, 0o666 & ~_umask())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(target, lambda tmp, fmt=fmt: fig.savefig(
+                tmp, format=fmt, dpi=dpi, metadata=metadata[fmt]))
             written.append(target)
     return written

@@ -22,7 +22,6 @@ Excel opens the Chinese text correctly.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.fileio import atomic_write
 from analysis.ingest.guards import neutralize_formulas
 
 __all__ = ["OUTPUT_FILES", "write_outputs", "write_parquet", "write_csv", "build_panel",
@@ -49,18 +49,7 @@ _SORT_KEYS: dict[str, list[str]] = {
 }
 
 
-def _atomic(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # a fresh name in the same folder (os.replace is atomic only within one file system); the
-    # writer creates it, so the file gets the usual permissions (mkstemp would make it 0600)
-    tmp = str(path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+_atomic = atomic_write  # kept as the module-local name its writers use
 
 
 def _sorted(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -174,6 +174,8 @@ def test_planted_effects_are_large_enough_to_test(planted):
     post = planted[planted["period"].between("2012H1", END)]
     spread = post.groupby(["index", "base_code"])["planted"].mean().groupby("index").std()
     assert (spread[list(CLEAR)] > 1.5).all(), spread
+    # the demo plants improvements only, so a direction error in the index cannot hide here
+    assert (post.groupby("index")["planted"].mean()[list(CLEAR)] > 0).all()
     # and nothing is planted before round 2 starts
     assert planted.loc[planted["period"] < "2012H1", "planted"].abs().max() < 1e-9
 

@@ -29,7 +29,11 @@ EXPECTED = [
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 # an absolute POSIX path of two or more components, a home folder, or a Windows drive path
-ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:home|Users|root|tmp|work|var|opt|usr|mnt|srv)/|[A-Za-z]:\\\\")
+# (ASCII look-behind: a path straight after Chinese text, 写入/home/…, must still count)
+ABSOLUTE_PATH = re.compile(
+    r"(?<![A-Za-z0-9_.])/(?:home|Users|root|tmp|work|var|opt|usr|mnt|srv|data|secure|Volumes)/"
+    r"|[A-Za-z]:\\"
+)
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
 
 
@@ -132,6 +136,9 @@ def test_no_absolute_paths_in_outputs(path):
 def test_absolute_path_pattern_catches_paths_and_spares_dates():
     assert ABSOLUTE_PATH.search("写入 /home/analyst/data/processed")
     assert ABSOLUTE_PATH.search(r"C:\\Users\\x")
+    assert ABSOLUTE_PATH.search(r"C:\Users\x")  # as print() shows it
+    assert ABSOLUTE_PATH.search("写入/home/a/b")
+    assert ABSOLUTE_PATH.search("RESIDENCY_RAW=/secure/raw/x")
     assert not ABSOLUTE_PATH.search("数据目录： data/processed；2008/2009 年；元/人")
 
 

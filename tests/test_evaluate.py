@@ -258,12 +258,18 @@ def test_run_evaluation_end_to_end_with_prefecture_clusters(demo, tmp_path):
         warnings.simplefilter("ignore")
         out = run_evaluation(tmp_path, biters=49, seed=1, cluster="prefecture",
                              indicators=["cadres_trained", "volunteers"], heterogeneity=False)
+        by_county = run_evaluation(tmp_path, biters=49, seed=1, cluster="county",
+                                   indicators=["cadres_trained", "volunteers"], heterogeneity=False)
     assert {"summary", "effects", "attgt", "pretrend", "twfe", "round_difference", "design", "timing"} <= set(out)
     s = out["summary"].set_index(["round", "indicator"])
     ref = out0["summary"].set_index(["round", "indicator"])
     # same points as the county-clustered run; only the uncertainty changes with 21 clusters
     assert s.loc[(2, "cadres_trained"), "att"] == pytest.approx(ref.loc[(2, "cadres_trained"), "att"])
     assert np.isfinite(s["se"]).all() and (s["se"] > 0).all()
+    # the option is really used: same draws and points, other clusters → other standard errors
+    c = by_county["summary"].set_index(["round", "indicator"]).loc[s.index]
+    np.testing.assert_allclose(s["att"], c["att"], rtol=1e-12)
+    assert (s["se"] - c["se"]).abs().min() > 1e-6
     assert out["timing"]["seconds"].ge(0).all()
 
 

@@ -20,8 +20,6 @@ from analysis.catalog import load_catalog
 from analysis.demo import params
 from analysis.demo.roster import rng_for
 
-CONTEXT = ("youth_population", "townships_total", "nonpublic_firms", "posts_authorized")
-
 
 def profile(event_time: np.ndarray) -> np.ndarray:
     """Share of the peak effect at each event time (half-years since the batch start).

@@ -16,7 +16,7 @@ import pandas as pd
 from analysis.demo import params
 
 GRADES = ("优秀", "良好", "合格", "不合格")
-RATINGS = ("完成", "基本完成", "未完成")
+RATINGS = ("完成", "基本完成", "未完成")  # best first, as the roster form lists them
 
 
 def rng_for(seed: int, *keys: object) -> np.random.Generator:
@@ -117,5 +117,5 @@ def roster_frame(officials: pd.DataFrame) -> pd.DataFrame:
     lo, hi = params.TASK_RATING_CUTS
     for i, task in enumerate(params.TASKS, start=1):
         m = officials[f"task_{i}"]
-        roster[task] = np.select([m.isna(), m < lo, m < hi], ["", "未完成", "基本完成"], "完成")
+        roster[task] = np.select([m.isna(), m < lo, m < hi], ["", RATINGS[2], RATINGS[1]], RATINGS[0])
     return roster.reset_index(drop=True)

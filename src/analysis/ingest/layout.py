@@ -216,8 +216,6 @@ class Layout:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per column: col, letter, role, header_text, indicator, header_unit."""
-        from analysis.ingest.read import col_letter
-
         return pd.DataFrame(
             [dict(col=c.col, letter=col_letter(c.col), role=c.role, header_text=c.header_text,
                   indicator=c.indicator, header_unit=c.header_unit) for c in self.columns],

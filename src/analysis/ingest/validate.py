@@ -344,12 +344,6 @@ def check_cells(values: pd.DataFrame, catalog: pd.DataFrame | None = None) -> pd
     ])
 
 
-def _wide(values: pd.DataFrame, column: str) -> pd.DataFrame:
-    key = ["county_code", "period"]
-    return values.pivot_table(index=key, columns="indicator", values=column,
-                              aggfunc="first", dropna=False)
-
-
 def check_cross(values: pd.DataFrame, notes: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cross-field rules ``part <= total`` of :data:`PART_TOTAL`, within one county and period.
 

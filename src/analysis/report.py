@@ -37,7 +37,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import charts
-from analysis.catalog import DOMAIN_NAMES_ZH, load_catalog
+from analysis.catalog import DOMAINS, DOMAIN_NAMES_ZH, load_catalog
 from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index
 from analysis.evaluate import (
     INDEX_OUTCOME,
@@ -90,11 +90,9 @@ STANDARDS: dict[str, str] = {
 }
 """The four policy standards of the compliance charts (catalog code → the standard in words, for
 the chart title); each is 1 (met) / 0 in the processed panel, evaluated by the clean step."""
-DOMAINS: tuple[str, ...] = ("vitality", "staffing", "tasks")
 """Domain indices drawn, besides the overall index, in the change maps and round dumbbells."""
 ROUND2_BATCH_STARTS: dict[int, str] = dict(enumerate(ROUND_BATCHES[2], start=1))
 """First half-year of each round-2 batch (``analysis.design.ROUND_BATCHES[2]``)."""
-ROUND_ZH = ROUND_NAMES_ZH
 INDEX_ZH = {**{k: v for k, v in DOMAIN_NAMES_ZH.items() if k != "context"}, "overall": "综合指数"}
 DID_SEED = 20120215
 """Seed of the evaluation run: the default of :func:`analysis.evaluate.run_evaluation`, so the
@@ -220,7 +218,7 @@ def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.Data
         # estimates that failed are named; routine warnings (dropped counties) are summed up above
         if str(row.note).startswith("not estimated"):
             name = fam["name_zh"].get(row.indicator, row.indicator)
-            notes.append(f"{ROUND_ZH.get(int(row.round), '')}{name}（{row.subset}）未能估计："
+            notes.append(f"{ROUND_NAMES_ZH.get(int(row.round), '')}{name}（{row.subset}）未能估计："
                          f"{row.note.removeprefix('not estimated: ')}")
     return result
 
@@ -377,7 +375,7 @@ def _event_study_reading(d: ReportData) -> str:
         post = g[g["event_time"] >= 0]
         pre = g[g["event_time"] < 0]
         flat = bool(((pre["ci_low"] <= 0) & (pre["ci_high"] >= 0)).all())
-        parts.append(f"{ROUND_ZH[int(rnd)]}驻点后平均提升{post['att'].mean():+.1f}分"
+        parts.append(f"{ROUND_NAMES_ZH[int(rnd)]}驻点后平均提升{post['att'].mean():+.1f}分"
                      f"（驻点前{'无' if flat else '有'}显著差异）")
     return "；".join(parts) + "。"
 
@@ -517,7 +515,7 @@ def _compliance_reading(standard: str) -> Callable[[ReportData], str]:
         # county-weighted: the provincial share, not the mean of prefecture shares
         share = f.groupby("round").apply(lambda g: np.average(g["share"], weights=g["n_counties"]),
                                          include_groups=False)
-        parts = [f"{ROUND_ZH[r]}末{share[r]:.0%}" for r in share.index]
+        parts = [f"{ROUND_NAMES_ZH[r]}末{share[r]:.0%}" for r in share.index]
         return f"全省“{STANDARDS[standard]}”达标县占比：" + "，".join(parts) + "。"
 
     return reading
@@ -645,7 +643,7 @@ def _tables(d: ReportData) -> dict[str, dict[str, pd.DataFrame]]:
     weights = d.weights.assign(name=d.weights["indicator"].map(names))[["indicator", "name", "weight"]]
     ranks = d.ranks.copy()
     changes = d.changes.assign(
-        round=d.changes["round"].map(ROUND_ZH), index=d.changes["index"].map(INDEX_ZH))
+        round=d.changes["round"].map(ROUND_NAMES_ZH), index=d.changes["index"].map(INDEX_ZH))
     # the effects (event study, round differences, indicators and indices) are written by
     # analysis.evaluate.write_evaluation_tables from the same evaluation run as the charts
     return {

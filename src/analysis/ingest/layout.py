@@ -313,7 +313,7 @@ def _is_footer_text(t: str) -> bool:
 
 
 def _is_footer_row(texts: list[str]) -> bool:
-    return any(t and _is_footer_text(t) for t in texts)
+    return any(map(_is_footer_text, texts))  # an empty text is no footer
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -644,13 +644,13 @@ def _classify_body(grid: _Grid, layout: Layout, start: int) -> None:
         label = texts[label_col] if label_col is not None and label_col < len(texts) else next(
             (t for t in texts if t), "")
         # "注：估计" in a 备注 cell of a county row does not make the row a footer: only a row
-        # whose label cell is empty or itself a footer line is one
-        if _is_footer_row(texts) and (not label or _is_footer_row([label])):
+        # whose label cell is empty or itself a footer line is one (the label is tested first:
+        # it rules out almost every data row without looking at the other cells)
+        if (not label or _is_footer_text(label)) and _is_footer_row(texts):
             layout.row_reasons[r] = "footer"
             in_footer = True
             continue
-        has_number = any(_number(grid.cell(r, c)) is not None for c in data_cols)
-        if in_footer and not (label and has_number):
+        if in_footer and not (label and any(_number(grid.cell(r, c)) is not None for c in data_cols)):
             layout.row_reasons[r] = "footer"  # continuation lines of 注 ("2、乡镇数含街道")
             continue
         if _is_total_label(label):
@@ -770,7 +770,7 @@ def _detect_form(grid: _Grid, scores: list[tuple[int, int]]) -> Layout | None:
             continue
         label = texts[label_c] if label_c < len(texts) else ""
         has_value = any(c < len(texts) and texts[c] for c in value_cols)
-        if _is_footer_row(texts) and (not label or _is_footer_row([label])):
+        if (not label or _is_footer_text(label)) and _is_footer_row(texts):  # as in _classify_body
             layout.row_reasons[r] = "footer"
             in_footer = True
             continue

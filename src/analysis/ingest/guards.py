@@ -30,6 +30,7 @@ the used area of each worksheet is measured from its XML before any engine opens
 from __future__ import annotations
 
 import codecs
+import operator
 import os
 import re
 import zipfile
@@ -43,7 +44,9 @@ from analysis.ingest.errors import UnreadableFileError
 
 __all__ = [
     "ArchiveLimits",
+    "ArchiveScan",
     "check_archive",
+    "check_open_archive",
     "is_formula_like",
     "neutralize_formulas",
     "FORMULA_PREFIXES",
@@ -124,6 +127,24 @@ class ArchiveLimits:
         )
 
 
+@dataclass(frozen=True)
+class ArchiveScan:
+    """What :func:`check_archive` learnt while inflating every member, kept for the reader so
+    that it need not open and inflate the archive again.
+
+    Attributes
+    ----------
+    names : tuple of str
+        The member names, in archive order.
+    error_parts : frozenset of str
+        Worksheet members holding at least one error-typed cell (``<c … t="e">``, a cached
+        ``#DIV/0!`` and the like), which calamine blanks and the reader patches back in.
+    """
+
+    names: tuple[str, ...] = ()
+    error_parts: frozenset[str] = frozenset()
+
+
 def _refuse(path: Path, message: str, rule: str) -> UnreadableFileError:
     return UnreadableFileError(message, file=path, rule=rule)
 
@@ -134,6 +155,8 @@ _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
 # these, so one plain scan finds the used area (no tag matching: measured 2–3× faster)
 _REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{0,3})([0-9]{1,7})["']""")
 _ROOT_START = re.compile(r"<[A-Za-z_:]")
+# a cell start tag typed as an error (t="e"), with or without a namespace prefix
+_ERROR_CELL_TAG = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\bt\s*=\s*["']e["']""")
 _CHUNK = 1 * _MB
 
 
@@ -148,7 +171,7 @@ def _text_decoder(first: bytes):
     return codecs.getincrementaldecoder("latin-1")()
 
 
-def check_archive(path: str | os.PathLike, limits: ArchiveLimits | None = None) -> None:
+def check_archive(path: str | os.PathLike, limits: ArchiveLimits | None = None) -> ArchiveScan:
     """Refuse a zip-based workbook that would exhaust memory or carries an XML attack.
 
     Order: the zip directory (member count, declared sizes and ratios — nothing inflated);
@@ -162,6 +185,11 @@ def check_archive(path: str | os.PathLike, limits: ArchiveLimits | None = None) 
     limits : ArchiveLimits, optional
         Default :meth:`ArchiveLimits.from_env`.
 
+    Returns
+    -------
+    ArchiveScan
+        Member names and the worksheets holding error cells (see :func:`check_open_archive`).
+
     Raises
     ------
     UnreadableFileError
@@ -171,44 +199,67 @@ def check_archive(path: str | os.PathLike, limits: ArchiveLimits | None = None) 
         archive, bad CRC, unsupported compression).
     """
     p = Path(path)
-    lim = limits or ArchiveLimits.from_env()
-    fix = "请用 Excel 打开后另存为 .xlsx 重新报送"
     try:
         zf = zipfile.ZipFile(p)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise _refuse(p, f"is a damaged or truncated archive ({exc}) — {fix}", "corrupt_zip") from exc
+        raise _refuse(p, f"is a damaged or truncated archive ({exc}) — {_FIX}", "corrupt_zip") from exc
     with zf:
-        infos = zf.infolist()
-        if len(infos) > lim.max_members:
-            raise _refuse(p, f"holds {len(infos)} archive members, more than the limit "
-                             f"{lim.max_members} — refused as a possible zip bomb; {fix}", "zip_bomb")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > lim.max_member_bytes or (
-                    info.file_size >= lim.ratio_floor_bytes and ratio > lim.max_ratio):
-                raise _refuse(p, f"member {info.filename} would inflate to "
-                                 f"{info.file_size / _MB:.1f} MiB (ratio {ratio:.0f}:1; limits "
-                                 f"{lim.max_member_bytes / _MB:.0f} MiB, {lim.max_ratio:.0f}:1) — "
-                                 f"refused as a possible zip bomb; {fix}", "zip_bomb")
-        if total > lim.max_total_bytes:
-            raise _refuse(p, f"would inflate to {total / _MB:.1f} MiB in all (limit "
-                             f"{lim.max_total_bytes / _MB:.0f} MiB) — refused as a possible zip "
-                             f"bomb; {fix}", "zip_bomb")
-        inflated = 0
-        for info in infos:
-            if info.is_dir():
-                continue
-            inflated += _scan_member(zf, info, p, lim, inflated)
+        return check_open_archive(zf, p, limits)
+
+
+_FIX = "请用 Excel 打开后另存为 .xlsx 重新报送"
+
+
+def check_open_archive(zf: zipfile.ZipFile, path: str | os.PathLike,
+                       limits: ArchiveLimits | None = None) -> ArchiveScan:
+    """:func:`check_archive` on an archive the caller has already opened (the reader opens it
+    once to sniff the format, check it and patch error cells); ``path`` names it in messages.
+
+    The one inflate pass also notes which worksheets hold error-typed cells, so that the reader
+    does not scan the sheet XML a second time to find out.
+    """
+    p = Path(path)
+    lim = limits or ArchiveLimits.from_env()
+    infos = zf.infolist()
+    if len(infos) > lim.max_members:
+        raise _refuse(p, f"holds {len(infos)} archive members, more than the limit "
+                         f"{lim.max_members} — refused as a possible zip bomb; {_FIX}", "zip_bomb")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > lim.max_member_bytes or (
+                info.file_size >= lim.ratio_floor_bytes and ratio > lim.max_ratio):
+            raise _refuse(p, f"member {info.filename} would inflate to "
+                             f"{info.file_size / _MB:.1f} MiB (ratio {ratio:.0f}:1; limits "
+                             f"{lim.max_member_bytes / _MB:.0f} MiB, {lim.max_ratio:.0f}:1) — "
+                             f"refused as a possible zip bomb; {_FIX}", "zip_bomb")
+    if total > lim.max_total_bytes:
+        raise _refuse(p, f"would inflate to {total / _MB:.1f} MiB in all (limit "
+                         f"{lim.max_total_bytes / _MB:.0f} MiB) — refused as a possible zip "
+                         f"bomb; {_FIX}", "zip_bomb")
+    inflated = 0
+    error_parts = []
+    for info in infos:
+        if info.is_dir():
+            continue
+        size, has_errors = _scan_member(zf, info, p, lim, inflated)
+        inflated += size
+        if has_errors:
+            error_parts.append(info.filename)
+    return ArchiveScan(tuple(i.filename for i in infos), frozenset(error_parts))
 
 
 def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: ArchiveLimits,
-                 before: int) -> int:
-    """Inflate one member as a stream; return its real size; refuse on the limits or a DOCTYPE."""
+                 before: int) -> tuple[int, bool]:
+    """Inflate one member as a stream; refuse on the limits or a DOCTYPE.
+
+    Returns the member's real size and, for a worksheet, whether it holds an error-typed cell.
+    """
     is_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
     is_sheet = bool(_SHEET.match(info.filename))
     max_row = max_col = 0
+    has_errors = False
     raw_tail = b""
     size = 0
     prolog_done = not is_xml
@@ -227,20 +278,18 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
                                      f"{lim.max_total_bytes / _MB:.0f} MiB in all) — refused as a "
                                      "possible zip bomb", "zip_bomb")
                 if is_sheet:
-                    window = raw_tail + chunk
-                    for col, row in _REF.findall(window):
-                        if int(row) > max_row:
-                            max_row = int(row)
-                        if col and _column_number(col) > max_col:
-                            max_col = _column_number(col)
-                    raw_tail = chunk[-512:]  # a start tag split across two chunks
+                    window = raw_tail + chunk  # a start tag split across two chunks
+                    rows, cols = _used_area(window)
+                    max_row, max_col = max(max_row, rows), max(max_col, cols)
+                    has_errors = has_errors or _has_error_cell(window)
+                    raw_tail = chunk[-512:]
                 if not prolog_done:
                     if decoder is None:
                         decoder = _text_decoder(chunk[:4])
                     text = tail + decoder.decode(chunk)
-                    hit = _DOCTYPE.search(text)
                     root = _ROOT_START.search(text)
-                    if hit and (root is None or hit.start() < root.start()):
+                    # only the prolog, before the root element, can declare anything
+                    if _DOCTYPE.search(text, 0, len(text) if root is None else root.start()):
                         raise _refuse(p, f"member {info.filename} declares a DOCTYPE/ENTITY, "
                                          "which no genuine workbook does (an XML entity attack "
                                          "such as billion laughs) — refused; 请用 Excel 重新保存后报送",
@@ -261,7 +310,34 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
         raise _refuse(p, f"member {info.filename} cannot be inflated ({exc}) — the archive is "
                          "damaged or encrypted; 请用 Excel 打开后另存为 .xlsx 重新报送",
                       "corrupt_zip") from exc
-    return size
+    return size, has_errors
+
+
+_ROW_OF = operator.itemgetter(1)
+_COL_OF = operator.itemgetter(0)
+
+
+def _used_area(xml: bytes) -> tuple[int, int]:
+    """Largest row number and column number referenced in a piece of sheet XML (0 when none).
+
+    The references are collected by one regex scan; the maxima are taken over the *distinct*
+    row numbers and column letters (a few dozen columns, a few hundred rows), so the work per
+    cell stays inside the regex engine and ``map``.
+    """
+    refs = _REF.findall(xml)
+    if not refs:
+        return 0, 0
+    max_row = max(map(int, set(map(_ROW_OF, refs))))
+    max_col = max(map(_column_number, set(map(_COL_OF, refs))))
+    return max_row, max_col
+
+
+def _has_error_cell(xml: bytes) -> bool:
+    """Whether a piece of sheet XML has an error-typed cell; a substring test first, because
+    almost no sheet has one and the regex would otherwise scan every sheet."""
+    if b'"e"' not in xml and b"'e'" not in xml:
+        return False
+    return _ERROR_CELL_TAG.search(xml) is not None
 
 
 def _column_number(letters: bytes) -> int:

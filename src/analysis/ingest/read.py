@@ -9,9 +9,9 @@ Engines
 - ``python-calamine`` first for ``.xlsx``/``.xlsm``/``.xls``/``.ods``: it is the fastest reader
   and, in version 0.9, exposes both sheet visibility (``sheets_metadata``) and merged ranges
   (``merged_cell_ranges``, for xlsx and xls).  It does **not** keep Excel error cells
-  (``#DIV/0!`` comes back as ``""``), so an xlsx whose sheet XML holds error cells (``t="e"``,
-  found by a cheap byte scan) is re-read with ``openpyxl``, which keeps them as text, and the
-  error cells of an xls are listed by ``xlrd`` and patched into calamine's grid.
+  (``#DIV/0!`` comes back as ``""``), so they are patched into calamine's grid: for an xlsx
+  from the sheet XML (the archive guard's inflate pass notes which worksheets have ``t="e"``
+  cells), for an xls from ``xlrd`` (one pass that also measures each sheet's used area).
 - ``openpyxl`` (xlsx) and ``xlrd`` (xls) are the fallbacks when calamine cannot open a file.
 - CSV files go through :func:`read_csv_file` (encoding detection below); HTML tables saved
   with an ``.xls`` name (a common "export to Excel" of web systems) through a small
@@ -24,18 +24,23 @@ Engines
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import html
 import io
 import os
+import posixpath
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
+from xml.etree import ElementTree
 
 from analysis.ingest.errors import UnreadableFileError
-from analysis.ingest.guards import ArchiveLimits, check_archive
+from analysis.ingest.guards import ArchiveLimits, check_open_archive
 
 __all__ = [
     "Sheet",
@@ -184,25 +189,46 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 def sniff_format(path: str | Path) -> FileFormat:
     """What a file really is, from its first bytes (and, for zips, its member names)."""
-    p = Path(path)
+    with _sniffed(Path(path)) as (fmt, _archive):
+        return fmt
+
+
+@contextlib.contextmanager
+def _sniffed(p: Path) -> Iterator[tuple[FileFormat, zipfile.ZipFile | None]]:
+    """The file's format and, for a zip-based workbook, the archive left open until the block
+    ends: the guard inflates it and the error-cell patch reads from it, so one open serves all
+    three (each open parses the whole zip directory again)."""
     try:
         with p.open("rb") as fh:
             head = fh.read(4096)
     except OSError as exc:
         raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p, rule="unreadable") from exc
+    if not head.startswith(b"PK\x03\x04"):
+        yield _sniff_head(head), None
+        return
+    try:
+        archive = zipfile.ZipFile(p)
+    except zipfile.BadZipFile:
+        yield "unknown", None
+        return
+    with archive:
+        yield _zip_format(archive.namelist()), archive
+
+
+def _zip_format(names: list[str]) -> FileFormat:
+    """A zip's format from its member names: an OOXML workbook keeps its parts under ``xl/``,
+    an ODF spreadsheet has ``content.xml``."""
+    if "xl/workbook.xml" in names or any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    if "content.xml" in names:
+        return "ods"
+    return "unknown"
+
+
+def _sniff_head(head: bytes) -> FileFormat:
+    """The format of a file that is not a zip, from its first 4 KiB."""
     if not head.strip():
         return "empty"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(p) as zf:
-                names = set(zf.namelist())
-        except zipfile.BadZipFile:
-            return "unknown"
-        if "xl/workbook.xml" in names or any(n.startswith("xl/") for n in names):
-            return "xlsx"
-        if "content.xml" in names:
-            return "ods"
-        return "unknown"
     if head.startswith(_OLE2):
         return "xls"  # also encrypted xlsx; the reader reports that
     text = head.lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n").lower().replace(b"\x00", b"")
@@ -224,50 +250,184 @@ def sniff_format(path: str | Path) -> FileFormat:
 # workbooks
 
 
-def _xlsx_has_error_cells(path: Path) -> bool:
-    """Cheap scan of the sheet XML for error-typed cells (``t="e"``), which calamine blanks."""
+CellPatch = tuple[int, int, str]
+"""An Excel error cell to put back into calamine's grid: 0-based row, column and its text."""
+
+_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix on an element name
+_ERROR_CELL = re.compile(rb"<" + _PREFIX + rb"""c\s[^>]*?\bt\s*=\s*["']e["'][^>]*>""")
+_CELL_END = re.compile(rb"</" + _PREFIX + rb"c\s*>")
+_VALUE = re.compile(rb"<" + _PREFIX + rb"v(?:\s[^>]*)?>(.*?)</" + _PREFIX + rb"v\s*>", re.DOTALL)
+_CELL_REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
+
+
+def _error_cells_in_sheet_xml(xml: bytes) -> list[CellPatch] | None:
+    """The error cells of one worksheet part (``<c r="D7" t="e"><v>#DIV/0!</v></c>``) with the
+    text Excel shows, as openpyxl reads it (the cached ``<v>``, XML-unescaped); a cell without
+    a value is left out (calamine's ``""`` is right for it).
+
+    ``None`` when an error cell has no ``r`` reference: its place then depends on the cells
+    before it, which only a full parse knows.
+    """
+    found: list[CellPatch] = []
+    for tag in _ERROR_CELL.finditer(xml):
+        ref = _CELL_REF.search(tag.group(0))
+        if ref is None:
+            return None
+        if tag.group(0).endswith(b"/>"):
+            continue
+        end = _CELL_END.search(xml, tag.end())
+        value = _VALUE.search(xml, tag.end(), end.start() if end else len(xml))
+        if value is None or not value.group(1):
+            continue
+        letters, digits = ref.groups()
+        col = 0
+        for ch in letters:
+            col = col * 26 + ch - 64
+        text = html.unescape(value.group(1).decode("utf-8", errors="replace"))
+        found.append((int(digits) - 1, col - 1, text))
+    return found
+
+
+def _local(tag: str) -> str:
+    """An XML element or attribute name without its ``{namespace}``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _rels_targets(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """The relationships of ``part``: id → (type, target part name), targets resolved against
+    the part's folder (``worksheets/sheet1.xml`` next to ``xl/workbook.xml``) or the archive
+    root (``/xl/worksheets/sheet1.xml``)."""
+    folder, name = posixpath.split(part)
+    rels = posixpath.join(folder, "_rels", name + ".rels")
     try:
-        with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():
-                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    if re.search(rb'<c [^>]*t="e"', zf.read(name)):
-                        return True
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return False
-    return False
+        root = ElementTree.fromstring(archive.read(rels))
+    except KeyError:
+        return {}
+    out = {}
+    for rel in root:
+        target = rel.get("Target", "")
+        if rel.get("TargetMode") == "External" or not target:
+            continue
+        resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        out[rel.get("Id", "")] = (rel.get("Type", ""), resolved)
+    return out
 
 
-def _patch_xls_errors(path: Path, sheets: list[Sheet]) -> int:
-    """Put the Excel error cells of an .xls back into calamine's grids; return how many.
+def _sheet_names_by_part(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Worksheet part name (lower case, as OPC compares them) → sheet name, through the
+    workbook part and its relationships: a sheet's part is not always ``sheetN.xml``.
 
-    calamine blanks error cells in BIFF files as it does in xlsx, and there is no cheap byte
-    scan for them in an OLE container, so xlrd (the reference BIFF reader, ~5 ms for a
-    prefecture workbook against calamine's ~1 ms) lists them and we patch only those cells."""
-    import xlrd
+    The guard has already refused any DOCTYPE, so parsing these two small parts is safe."""
+    workbook = "xl/workbook.xml"
+    for kind, target in _rels_targets(archive, "").values():
+        if kind.endswith("/officeDocument"):
+            workbook = target
+    targets = _rels_targets(archive, workbook)
+    out = {}
+    for element in ElementTree.fromstring(archive.read(workbook)).iter():
+        if _local(element.tag) != "sheet":
+            continue
+        rid = next((v for k, v in element.attrib.items() if _local(k) == "id" and k != "id"), None)
+        if rid in targets:
+            out[targets[rid][1].lower()] = element.get("name", "")
+    return out
 
-    book = xlrd.open_workbook(str(path), on_demand=True)
+
+def _xlsx_error_cells(archive: zipfile.ZipFile, parts: frozenset[str]) -> dict[str, list[CellPatch]] | None:
+    """Error cells per sheet name, read from the worksheet parts the guard found them in.
+
+    ``None`` when they cannot be placed for certain (an error cell without a reference, or a
+    workbook part that does not parse): the caller then reads the workbook with openpyxl.
+    """
+    try:
+        names = _sheet_names_by_part(archive)
+        out: dict[str, list[CellPatch]] = {}
+        for part in sorted(parts):
+            name = names.get(part.lower())
+            if name is None:
+                continue  # a part no sheet refers to: no engine reads it
+            cells = _error_cells_in_sheet_xml(archive.read(part))
+            if cells is None:
+                return None
+            out[name] = cells
+    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile):
+        return None
+    return out
+
+
+def _put_cells(sheets: list[Sheet], cells_by_sheet: dict[str, list[CellPatch]]) -> int:
+    """Write the error cells into the grids of the sheets they belong to, growing a grid when a
+    cell lies beyond calamine's last value; return how many were written."""
     by_name = {s.name: s for s in sheets}
     patched = 0
+    for name, cells in cells_by_sheet.items():
+        target = by_name.get(name)
+        if target is None or not cells:
+            continue
+        n_rows = max(len(target.cells), max(r for r, _, _ in cells) + 1)
+        width = max(target.n_cols, max(c for _, c, _ in cells) + 1)
+        if n_rows > len(target.cells) or width > target.n_cols:
+            target.cells = ([row + [""] * (width - len(row)) for row in target.cells]
+                            + [[""] * width for _ in range(n_rows - len(target.cells))])
+        for r, c, text in cells:
+            target.cells[r][c] = text
+            patched += 1
+    return patched
+
+
+@dataclass
+class _XlsScan:
+    """What one xlrd pass over an .xls found: its error cells per sheet name, or why xlrd could
+    not open it (``failure``)."""
+
+    errors: dict[str, list[CellPatch]] = field(default_factory=dict)
+    failure: Exception | None = None
+
+
+def _scan_xls(path: Path, limits: ArchiveLimits | None) -> _XlsScan:
+    """One xlrd pass over an .xls, before calamine builds any grid: refuse a sheet whose used
+    area exceeds ``limits.max_cells``, and list the Excel error cells.
+
+    One cell at row 65536, column IV makes calamine build a 16.7-million-cell grid (measured:
+    12 s and 1.4 GB for a 6 KiB file).  xlrd with ``ragged_rows`` keeps only the cells that
+    exist, so it measures the area cheaply.  calamine blanks error cells in BIFF files as it
+    does in xlsx, and there is no cheap byte scan for them in an OLE container, so the same
+    pass (xlrd, the reference BIFF reader) lists them for :func:`_put_cells`.
+
+    A file xlrd cannot open is left to the engines; ``failure`` keeps xlrd's reason.
+
+    Raises
+    ------
+    UnreadableFileError
+        ``sheet_too_large``.
+    """
+    import xlrd
+
+    lim = limits or ArchiveLimits.from_env()
     try:
-        for i, name in enumerate(book.sheet_names()):
-            target = by_name.get(name)
-            if target is None:
-                continue
+        book = xlrd.open_workbook(str(path), on_demand=True, ragged_rows=True)
+    except Exception as exc:  # noqa: BLE001 - corrupt or encrypted: the readers below say which
+        return _XlsScan(failure=exc)
+    scan = _XlsScan()
+    try:
+        for i in range(book.nsheets):
             sh = book.sheet_by_index(i)
-            for r in range(sh.nrows):
-                for c, ctype in enumerate(sh.row_types(r)):
-                    if ctype != xlrd.XL_CELL_ERROR:
-                        continue
-                    while len(target.cells) <= r:
-                        target.cells.append([""] * target.n_cols)
-                    width = max(target.n_cols, c + 1)
-                    target.cells = [row + [""] * (width - len(row)) for row in target.cells]
-                    target.cells[r][c] = xlrd.error_text_from_code.get(sh.cell_value(r, c), "#N/A")
-                    patched += 1
+            cells = sh.nrows * max(sh.ncols, 1)
+            if cells > lim.max_cells:
+                raise UnreadableFileError(
+                    f"sheet {sh.name} reaches row {sh.nrows}, column {sh.ncols}: {cells:,} cells, "
+                    f"more than the limit {lim.max_cells:,} — refused (a stray cell far below or "
+                    "right of the table?); 请删除表格以外的多余单元格后重新报送",
+                    file=path, rule="sheet_too_large")
+            errors = [(r, c, xlrd.error_text_from_code.get(sh.cell_value(r, c), "#N/A"))
+                      for r in range(sh.nrows)
+                      for c, ctype in enumerate(sh.row_types(r)) if ctype == xlrd.XL_CELL_ERROR]
+            if errors:
+                scan.errors.setdefault(sh.name, []).extend(errors)
             book.unload_sheet(i)
     finally:
         book.release_resources()
-    return patched
+    return scan
 
 
 def _read_calamine(path: Path) -> list[Sheet]:
@@ -382,36 +542,6 @@ def _refuse_encrypted_ole(path: Path) -> None:
         )
 
 
-def _refuse_huge_xls(path: Path, limits: ArchiveLimits | None) -> None:
-    """Refuse an .xls whose used area exceeds ``limits.max_cells`` before calamine builds it.
-
-    One cell at row 65536, column IV makes calamine build a 16.7-million-cell grid (measured:
-    12 s and 1.4 GB for a 6 KiB file).  xlrd with ``ragged_rows`` keeps only the cells that
-    exist, so it measures the area cheaply; a file xlrd cannot parse is left to the engines,
-    which report it.
-    """
-    import xlrd
-
-    lim = limits or ArchiveLimits.from_env()
-    try:
-        book = xlrd.open_workbook(str(path), on_demand=True, ragged_rows=True)
-    except Exception:  # noqa: BLE001 - corrupt or encrypted: the readers below say which
-        return
-    try:
-        for i in range(book.nsheets):
-            sh = book.sheet_by_index(i)
-            cells = sh.nrows * max(sh.ncols, 1)
-            if cells > lim.max_cells:
-                raise UnreadableFileError(
-                    f"sheet {sh.name} reaches row {sh.nrows}, column {sh.ncols}: {cells:,} cells, "
-                    f"more than the limit {lim.max_cells:,} — refused (a stray cell far below or "
-                    "right of the table?); 请删除表格以外的多余单元格后重新报送",
-                    file=path, rule="sheet_too_large")
-            book.unload_sheet(i)
-    finally:
-        book.release_resources()
-
-
 def read_workbook(path: str | Path, limits: ArchiveLimits | None = None) -> list[Sheet]:
     """Read every worksheet of an Excel or ODS workbook.
 
@@ -438,26 +568,42 @@ def read_workbook(path: str | Path, limits: ArchiveLimits | None = None) -> list
         Corrupt, encrypted or not a workbook; the message says which and what to do.
     """
     p = Path(path)
-    fmt = sniff_format(p)
-    if fmt not in ("xlsx", "xls", "ods"):
-        raise UnreadableFileError(
-            f"is not an Excel workbook (content looks like {fmt}) — 请另存为 .xlsx 后重新报送",
-            file=p, rule="not_a_workbook",
-        )
-    if fmt in ("xlsx", "ods"):
-        check_archive(p, limits)
+    with _sniffed(p) as (fmt, archive):
+        if fmt not in ("xlsx", "xls", "ods"):
+            raise UnreadableFileError(
+                f"is not an Excel workbook (content looks like {fmt}) — 请另存为 .xlsx 后重新报送",
+                file=p, rule="not_a_workbook",
+            )
+        return _read_workbook(p, fmt, archive, limits)
+
+
+def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
+                   limits: ArchiveLimits | None) -> list[Sheet]:
+    """:func:`read_workbook` once the format is known; ``archive`` is the open zip of an
+    xlsx/ods (``None`` for an xls)."""
+    error_parts: frozenset[str] = frozenset()
+    xls = _XlsScan()
+    if archive is not None:
+        error_parts = check_open_archive(archive, p, limits).error_parts
     else:
         _refuse_encrypted_ole(p)
-        _refuse_huge_xls(p, limits)
+        xls = _scan_xls(p, limits)
     notes: list[str] = []
     try:
         sheets = _read_calamine(p)
-        if fmt == "xlsx" and _xlsx_has_error_cells(p):
-            sheets = _read_openpyxl(p)
-            notes.append("read with openpyxl because the workbook has Excel error cells, which calamine blanks")
+        if fmt == "xlsx" and error_parts:
+            errors = _xlsx_error_cells(archive, error_parts)
+            if errors is None:
+                sheets = _read_openpyxl(p)
+                notes.append("read with openpyxl because the workbook has Excel error cells, which calamine blanks")
+            elif n_errors := _put_cells(sheets, errors):
+                notes.append(f"{n_errors} Excel error cell(s) taken from the sheet XML, because calamine blanks them")
         elif fmt == "xls":
-            n_errors = _patch_xls_errors(p, sheets)
-            if n_errors:
+            if xls.failure is not None:
+                # as when xlrd listed the error cells after calamine: a file xlrd cannot open
+                # goes to the fallback, whose message gives both engines' reasons
+                raise xls.failure
+            if n_errors := _put_cells(sheets, xls.errors):
                 notes.append(f"{n_errors} Excel error cell(s) taken from xlrd, because calamine blanks them")
     except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
         fallback = {"xlsx": _read_openpyxl, "xls": _read_xlrd}.get(fmt)
@@ -778,26 +924,26 @@ def read_any(path: str | Path, limits: ArchiveLimits | None = None) -> list[Shee
         message names the file and the reason).
     """
     p = Path(path)
-    fmt = sniff_format(p)
-    if fmt == "empty":
-        raise UnreadableFileError("is empty — 文件为空，请重新报送", file=p, rule="empty_file")
-    if fmt == "unknown" and _starts_with_zip(p):
-        raise UnreadableFileError(
-            "is neither a readable workbook nor text: a damaged or truncated zip archive (its "
-            "directory cannot be read) — "
-            "请用 Excel 打开后另存为 .xlsx 重新报送", file=p, rule="corrupt_zip",
-        )
-    if fmt == "unknown":
-        raise UnreadableFileError(
-            "is neither an Excel workbook, a CSV file nor an HTML table — 请另存为 .xlsx 后重新报送",
-            file=p, rule="unknown_format",
-        )
-    if fmt in ("xlsx", "xls", "ods"):
-        sheets = read_workbook(p, limits)
-    elif fmt == "html":
-        sheets = _read_html(p)
-    else:
-        sheets = [read_csv_file(p)]
+    with _sniffed(p) as (fmt, archive):
+        if fmt == "empty":
+            raise UnreadableFileError("is empty — 文件为空，请重新报送", file=p, rule="empty_file")
+        if fmt == "unknown" and _starts_with_zip(p):
+            raise UnreadableFileError(
+                "is neither a readable workbook nor text: a damaged or truncated zip archive (its "
+                "directory cannot be read) — "
+                "请用 Excel 打开后另存为 .xlsx 重新报送", file=p, rule="corrupt_zip",
+            )
+        if fmt == "unknown":
+            raise UnreadableFileError(
+                "is neither an Excel workbook, a CSV file nor an HTML table — 请另存为 .xlsx 后重新报送",
+                file=p, rule="unknown_format",
+            )
+        if fmt in ("xlsx", "xls", "ods"):
+            sheets = _read_workbook(p, fmt, archive, limits)
+        elif fmt == "html":
+            sheets = _read_html(p)
+        else:
+            sheets = [read_csv_file(p)]
     if sheets and all(s.hidden for s in sheets):
         # nothing would be read, and a file that vanishes from the counts is a silent drop
         names = "、".join(str(s.name) for s in sheets)

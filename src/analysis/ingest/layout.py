@@ -122,6 +122,11 @@ def _text(v: Any) -> str:
         return _text_of_str(v)
     if v is None:
         return ""
+    # plain numbers (a third of all cells) print without whitespace: nothing to collapse
+    if type(v) is float:
+        return str(int(v)) if v.is_integer() else str(v)
+    if type(v) is int:
+        return str(v)
     if isinstance(v, float) and v.is_integer():
         v = int(v)
     # as written (no NFKC): header_text and labels go to the user; matching uses _key()
@@ -278,7 +283,10 @@ class _Grid:
         """:func:`_text` of every cell of row r (``[]`` below the last row)."""
         out = self._texts.get(r)
         if out is None:
-            out = self._texts[r] = [_text(v) for v in self.cells[r]] if r < self.n_rows else []
+            # _text for every cell; text cells (most of them) go straight to its cached part
+            out = self._texts[r] = [
+                _text_of_str(v) if type(v) is str else _text(v) for v in self.cells[r]
+            ] if r < self.n_rows else []
         return out
 
     def keys(self, r: int) -> list[str]:
@@ -546,6 +554,52 @@ def detect_layout(sheet: Sheet) -> Layout:
     return layout
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
+def _read_header(parts: tuple[str, ...]) -> tuple[ColumnRole, str | None, str | None]:
+    """A column's (role, indicator, header unit) from its header texts, top to bottom.
+
+    Depends on the texts only, and a template's headers repeat in every file made from it, so
+    this is cached on them."""
+    keys = [_key(p) for p in parts]
+    role = "data"
+    last = keys[-1]
+    if any(k in _SEQ_KEYS for k in keys):
+        role = "sequence"
+    elif any(k in _CODE_KEYS for k in keys):
+        role = "county_code"
+    elif any(k in _PREF_KEYS for k in keys):
+        role = "prefecture"
+    elif any(k in _COUNTY_KEYS for k in keys):
+        role = "county"
+    elif last in _PERIOD_KEYS:
+        role = "period"
+    elif last in _REMARK_KEYS:
+        role = "remark"
+    elif last in _INDICATOR_KEYS:
+        role = "label"
+    elif last in _VALUE_KEYS:
+        role = "value"
+    elif last in _UNIT_KEYS:
+        role = "unit"
+    indicator = None
+    if role == "data":
+        # most specific first: the lowest header cell, then joined levels, then any level
+        candidates = [parts[-1]]
+        for i in range(len(parts) - 1):
+            candidates.append("".join(parts[i:]))
+        candidates += list(reversed(parts[:-1]))
+        for cand in candidates:
+            indicator = _match(cand)
+            if indicator:
+                break
+    unit = None
+    for p in reversed(parts):
+        unit = _unit_of(p)
+        if unit:
+            break
+    return role, indicator, unit
+
+
 def _table_columns(grid: _Grid, merges, header_rows: list[int]) -> list[Column]:
     columns: list[Column] = []
     for c in range(grid.n_cols):
@@ -557,45 +611,8 @@ def _table_columns(grid: _Grid, merges, header_rows: list[int]) -> list[Column]:
         if not parts:
             columns.append(Column(c, "", role="data"))
             continue
-        header_text = " / ".join(parts)
-        keys = [_key(p) for p in parts]
-        role = "data"
-        last = keys[-1]
-        if any(k in _SEQ_KEYS for k in keys):
-            role = "sequence"
-        elif any(k in _CODE_KEYS for k in keys):
-            role = "county_code"
-        elif any(k in _PREF_KEYS for k in keys):
-            role = "prefecture"
-        elif any(k in _COUNTY_KEYS for k in keys):
-            role = "county"
-        elif last in _PERIOD_KEYS:
-            role = "period"
-        elif last in _REMARK_KEYS:
-            role = "remark"
-        elif last in _INDICATOR_KEYS:
-            role = "label"
-        elif last in _VALUE_KEYS:
-            role = "value"
-        elif last in _UNIT_KEYS:
-            role = "unit"
-        indicator = None
-        if role == "data":
-            # most specific first: the lowest header cell, then joined levels, then any level
-            candidates = [parts[-1]]
-            for i in range(len(parts) - 1):
-                candidates.append("".join(parts[i:]))
-            candidates += list(reversed(parts[:-1]))
-            for cand in candidates:
-                indicator = _match(cand)
-                if indicator:
-                    break
-        unit = None
-        for p in reversed(parts):
-            unit = _unit_of(p)
-            if unit:
-                break
-        columns.append(Column(c, header_text, role=role, indicator=indicator, header_unit=unit))
+        role, indicator, unit = _read_header(tuple(parts))
+        columns.append(Column(c, " / ".join(parts), role=role, indicator=indicator, header_unit=unit))
     # a second "county" column (e.g. 单位 as a unit column in a long table) keeps only the first
     seen = False
     for col in columns:
@@ -683,7 +700,11 @@ def _flag_unlabelled_totals(grid: _Grid, layout: Layout) -> None:
     if len(rows) < 3:
         return
     cols = [c.col for c in layout.columns if c.role == "data"]
-    values = {(r, c): _number(grid.cell(r, c)) for r in rows for c in cols}
+    values = {}
+    for r in rows:
+        row = grid.cells[r]
+        for c in cols:
+            values[(r, c)] = _number(row[c] if c < len(row) else "")
     sums = {c: sum(v for r in rows if (v := values[(r, c)]) is not None) for c in cols}
     counts = {c: sum(values[(r, c)] is not None for r in rows) for c in cols}
     flagged = []

@@ -381,6 +381,7 @@ def _number(v: Any) -> float | None:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _number_of_text(s: str) -> float | None:
+    # CSV sheets are all text and repeat their numbers: each distinct text is read once
     p = parse_value(s, "number")
     return float(p.value) if p.ok and p.value is not None else None
 

@@ -28,6 +28,7 @@ import contextlib
 import csv
 import html
 import io
+import itertools
 import os
 import posixpath
 import re
@@ -115,7 +116,7 @@ class Sheet:
 
     @property
     def n_cols(self) -> int:
-        return max((len(r) for r in self.cells), default=0)
+        return max(map(len, self.cells), default=0)
 
     def to_frame(self) -> "pd.DataFrame":
         """The non-empty cells, long: ``row`` and ``col`` (1-based, as Excel counts), ``cell``
@@ -161,8 +162,17 @@ def a1(row: int, col: int) -> str:
 
 
 def _rectangular(rows: list[list[Any]]) -> list[list[Any]]:
-    width = max((len(r) for r in rows), default=0)
-    out = [[("" if v is None else v) for v in r] + [""] * (width - len(r)) for r in rows]
+    """The grid padded to one width with ``""`` for ``None``, trailing empty rows dropped.
+
+    The engines hand over freshly built lists, so a grid that is already rectangular and free
+    of ``None`` (calamine's, always) is kept as it is instead of copied cell by cell.
+    """
+    widths = set(map(len, rows))
+    width = max(widths, default=0)
+    if len(widths) <= 1 and None not in itertools.chain.from_iterable(rows):
+        out = rows
+    else:
+        out = [[("" if v is None else v) for v in r] + [""] * (width - len(r)) for r in rows]
     # drop trailing rows that are entirely empty (engines disagree on them)
     while out and all(v == "" for v in out[-1]):
         out.pop()
@@ -177,6 +187,8 @@ def _cover_merged(sheets: list[Sheet]) -> None:
             continue
         rows = max(len(s.cells), max(m.last_row for m in s.merged) + 1)
         cols = max(s.n_cols, max(m.last_col for m in s.merged) + 1)
+        if rows == len(s.cells) and set(map(len, s.cells)) <= {cols}:
+            continue  # already covers every block: nothing to copy
         s.cells = [r + [""] * (cols - len(r)) for r in s.cells] + [[""] * cols for _ in range(rows - len(s.cells))]
 
 

@@ -557,9 +557,10 @@ def _refuse_encrypted_ole(path: Path) -> None:
 def read_workbook(path: str | Path, limits: ArchiveLimits | None = None) -> list[Sheet]:
     """Read every worksheet of an Excel or ODS workbook.
 
-    Zip-based workbooks (xlsx, ods) pass :func:`analysis.ingest.guards.check_archive` first
-    (archive bombs, XML DOCTYPE/entity attacks, damaged archives); OLE files are checked for
-    Office encryption.
+    Zip-based workbooks (xlsx, ods) pass the archive guard first
+    (:func:`analysis.ingest.guards.check_open_archive`, on the archive opened to sniff the
+    format: archive bombs, XML DOCTYPE/entity attacks, damaged archives, far-away cells); OLE
+    files are checked for Office encryption and, by one xlrd pass, for far-away cells.
 
     Parameters
     ----------

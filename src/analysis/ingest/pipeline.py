@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 import re
 import secrets
@@ -319,18 +320,20 @@ def _normalized_headers(headers: pd.Series) -> pd.Series:
     return text.map(table)
 
 
-def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> pd.Series:
-    """value / rate / remark / unknown for each record, from its indicator and header."""
+def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """value / rate / remark / unknown for each record, from its indicator and header; and the
+    rate's catalog code for the records whose header names a derived rate (else NaN)."""
     raw_codes = set(cat.index[cat["kind"] == "raw"])
     rate_by_label = {normalize_label(n): c for c, n in cat.loc[cat["kind"] == "derived",
                                                                  "name_zh"].items()}
     header = _normalized_headers(records["header_text"])
+    rate_code = header.map(rate_by_label)
     kind = pd.Series("unknown", index=records.index)
     kind[header.isin(REMARK_HEADERS)] = "remark"
-    is_rate = header.map(rate_by_label).notna() & records["indicator"].isna()
+    is_rate = rate_code.notna() & records["indicator"].isna()
     kind[is_rate] = "rate"
     kind[records["indicator"].isin(raw_codes)] = "value"
-    return kind
+    return kind, rate_code
 
 
 def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -410,25 +413,41 @@ def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
                           "prefecture_text": _text_or(records["prefecture_text"], ""),
                           "period": _text_or(period, "")},
                          index=records.index)
-    # one resolver call per prefecture and period, over the distinct names only
-    found: dict[tuple, tuple] = {}
-    keys = frame.dropna(subset=["county_text"]).drop_duplicates()
-    for (pref, per), g in keys.groupby(["prefecture_text", "period"], sort=True):
-        names = sorted(set(g["county_text"]))
-        res = pd.DataFrame(resolver(pd.Series(names, dtype=object), prefecture=pref or None,
-                                    as_of=per or None)).reset_index(drop=True)
-        if len(res) != len(names):
-            raise RuntimeError(f"resolver returned {len(res)} rows for {len(names)} names")
-        for name, c, e in zip(names, res["code"], res["error"]):
-            ok = _present(c) and not _present(e)
-            found[(name, pref, per)] = (str(c) if ok else None,
-                                        "" if ok else (str(e) if _present(e)
-                                                       else "未找到对应的行政区划代码"))
+    found = _county_lookup(frame, resolver)
     got = [found.get(k, (None, "县（市、区）名称为空"))
            for k in zip(frame["county_text"], frame["prefecture_text"], frame["period"])]
     code = pd.Series([g[0] for g in got], index=records.index, dtype=object)
     error = pd.Series([g[1] for g in got], index=records.index, dtype=object)
     return code, error
+
+
+def _county_lookup(frame: pd.DataFrame, resolver: Resolver) -> dict[tuple, tuple]:
+    """(code or None, error text) per distinct (county text, prefecture text, period).
+
+    The default resolver is called per distinct name through its cache; any other resolver
+    once per prefecture and period, over the distinct names only (its documented contract).
+    """
+    # (prefecture, period) first: a custom resolver is called once per such group
+    keys = sorted({k for k in zip(frame["county_text"], frame["prefecture_text"], frame["period"])
+                   if k[0] is not None}, key=lambda k: (k[1], k[2], k[0]))
+    if resolver is _default_resolver:
+        got = {k: _resolve_one(str(k[0]), k[1] or None, k[2][:4] or None) for k in keys}
+    else:
+        got = {}
+        for (pref, per), group in itertools.groupby(keys, key=lambda k: (k[1], k[2])):
+            names = [k[0] for k in group]
+            res = pd.DataFrame(resolver(pd.Series(names, dtype=object), prefecture=pref or None,
+                                        as_of=per or None)).reset_index(drop=True)
+            if len(res) != len(names):
+                raise RuntimeError(f"resolver returned {len(res)} rows for {len(names)} names")
+            got.update({(name, pref, per): (c, e)
+                        for name, c, e in zip(names, res["code"], res["error"])})
+    found: dict[tuple, tuple] = {}
+    for k, (c, e) in got.items():
+        ok = _present(c) and not _present(e)
+        found[k] = (str(c) if ok else None,
+                    "" if ok else (str(e) if _present(e) else "未找到对应的行政区划代码"))
+    return found
 
 
 def _half_zh(period: str) -> str:
@@ -479,28 +498,31 @@ def _county_note_zh(error: str) -> str:
 
 
 def _parse_all(records: pd.DataFrame, types: pd.Series, units: pd.Series) -> pd.DataFrame:
-    """parse_value on every record, cached on identical (raw, type, unit, header unit)."""
-    cache: dict[tuple, tuple] = {}
-    out_value, out_status, out_rule, out_note = [], [], [], []
-    header_units = _text_or(records["header_unit"], None)
-    for raw, t, u, hu in zip(records["raw_value"], types, units, header_units):
-        # the type is part of the key so that 1, 1.0 and True stay apart
-        key = (type(raw), raw, t, u, hu)
-        try:
-            got = cache.get(key)
-        except TypeError:  # an unhashable cell value: key it by its repr
-            key = (type(raw), repr(raw), t, u, hu)
-            got = cache.get(key)
-        if got is None:
-            p = parse_value(raw, t, unit=u, header_unit=hu)
-            got = (np.nan if p.value is None else float(p.value), p.status, p.rule, p.note)
-            cache[key] = got
-        out_value.append(got[0])
-        out_status.append(got[1])
-        out_rule.append(got[2])
-        out_note.append(got[3])
-    return pd.DataFrame({"value": out_value, "status": out_status, "parse_rule": out_rule,
-                         "parse_note": out_note}, index=records.index)
+    """parse_value on every record, once per distinct (raw, type, unit, header unit).
+
+    The raw value's Python type is part of the key so that 1, 1.0 and True (equal as dict
+    keys) stay apart.  Keys are built and looked up with zip/dict in C loops: a per-record
+    Python loop with four appends cost more than the parsing itself on the demo data.
+    """
+    raws = records["raw_value"].tolist()
+    header_units = _text_or(records["header_unit"], None).tolist()
+    keys = list(zip(map(type, raws), raws, types.tolist(), units.tolist(), header_units))
+    try:
+        parsed = dict.fromkeys(keys)
+    except TypeError:  # an unhashable cell value: key every record by its repr instead
+        keys = [(k[0], repr(k[1])) + k[2:] for k in keys]
+        parsed = dict.fromkeys(keys)
+        by_key = dict(zip(keys, raws))
+    else:
+        by_key = None
+    for key in parsed:
+        raw = key[1] if by_key is None else by_key[key]
+        p = parse_value(raw, key[2], unit=key[3], header_unit=key[4])
+        parsed[key] = (np.nan if p.value is None else float(p.value), p.status, p.rule, p.note)
+    got = [parsed[k] for k in keys]
+    return pd.DataFrame({"value": [g[0] for g in got], "status": [g[1] for g in got],
+                         "parse_rule": [g[2] for g in got], "parse_note": [g[3] for g in got]},
+                        index=records.index)
 
 
 # parser rules that read a value without changing what the clerk wrote: not worth an audit row
@@ -577,10 +599,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
                          "over all files (extract_records prefixes them with the file)")
     rec = records.reset_index(drop=True).copy()
     rec["indicator"] = _text_or(rec["indicator"], None)
-    kind = _classify(rec, cat)
-    rate_by_label = {normalize_label(n): c for c, n in cat.loc[cat["kind"] == "derived",
-                                                                 "name_zh"].items()}
-    rate_code = _normalized_headers(rec["header_text"]).map(rate_by_label)
+    kind, rate_code = _classify(rec, cat)
     rec.loc[kind == "rate", "indicator"] = rate_code[kind == "rate"]
 
     period, period_rule, period_note = _resolve_periods(rec)
@@ -627,15 +646,16 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     # county texts that are not the official name of the code they resolved to (喜德, 凉山州喜德县,
     # 达县 in 2013 …) are audited once per cell, so every transformation raw → clean is traceable
     resolved = rec[live]
-    # looked up once per distinct (code, period): a few thousand pairs, not one per cell
-    pairs = pd.MultiIndex.from_arrays([resolved["county_code"].astype(object),
-                                       resolved["period"].astype(object)])
-    codes, distinct = pairs.factorize()
-    names = np.array([_official_names(str(p)[:4]).get(c) if _present(p) else None
-                      for c, p in distinct] + [None], dtype=object)
-    official = pd.Series(names[codes], index=resolved.index, dtype=object)
+    # looked up once per distinct (code, period) and per distinct text, not once per cell
+    pairs = list(zip(resolved["county_code"].tolist(), resolved["period"].tolist()))
+    names = {(c, p): (_official_names(str(p)[:4]).get(c) if _present(p) else None)
+             for c, p in dict.fromkeys(pairs)}
+    official = pd.Series([names[k] for k in pairs], index=resolved.index, dtype=object)
     written = _text_or(resolved["county_text"], "")
-    renamed = official.notna() & (written.str.replace(r"\s+", "", regex=True) != official)
+    compact = {t: re.sub(r"\s+", "", t) for t in dict.fromkeys(written.tolist())}
+    renamed = official.notna() & pd.Series(
+        [compact[t] != o for t, o in zip(written.tolist(), official.tolist())],
+        index=resolved.index, dtype=bool)
     rows = resolved[renamed]
     audits.append(_audit_rows(rows, "county", "county_resolved", "fix", written[renamed],
                               rows["county_code"].astype(str) + " " + official[renamed],
@@ -672,34 +692,44 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     vals = rec[values_mask].sort_values(["source_file", "source_sheet", "record_id"],
                                         kind="stable")
     key = ["county_code", "period", "indicator"]
-    vals = vals.assign(_rounded=vals["value"].round(9))
-    n_copies = vals.groupby(key)["record_id"].transform("size")
+    # one integer id per (county, period, indicator); copies and distinct values counted on it
+    gid = vals.groupby(key, sort=True, dropna=False).ngroup().to_numpy()
+    n_copies = np.bincount(gid, minlength=gid.max() + 1 if len(gid) else 0)[gid]
+    rounded = vals["value"].round(9).to_numpy(dtype=float)
     # nunique ignores NaN: a "—" copy never conflicts with a number
-    distinct = vals.groupby(key)["_rounded"].transform("nunique")
-    conflict = (n_copies > 1) & (distinct > 1)
+    has_value = ~np.isnan(rounded)
+    pairs = pd.DataFrame({"g": gid[has_value], "v": rounded[has_value]}).drop_duplicates()
+    distinct = np.bincount(pairs["g"].to_numpy(), minlength=len(n_copies))[gid] \
+        if len(gid) else np.zeros(0, dtype=int)
+    conflict = pd.Series((n_copies > 1) & (distinct > 1), index=vals.index)
     conflicting = vals[conflict]
     if len(conflicting):
         # the distinct values of each group, in row order; one pass instead of a Python
         # lambda per group (groupby.transform took 36 of 65 s with 55 000 conflicting groups)
-        group = conflicting.groupby(key, sort=False).ngroup().to_numpy()
+        group = gid[conflict.to_numpy()]
         seen: dict[int, dict[str, None]] = {}
-        for g, x in zip(group, conflicting["raw_value"].tolist()):
-            if g >= 0:
-                seen.setdefault(g, {})[_as_text(x)] = None
-        listing = pd.Series([("、".join(seen[g]) if g >= 0 else np.nan) for g in group],
+        for g, x in zip(group.tolist(), conflicting["raw_value"].tolist()):
+            seen.setdefault(g, {})[_as_text(x)] = None
+        listing = pd.Series(["、".join(seen[g]) for g in group.tolist()],
                             index=conflicting.index, dtype=object)
         failures.append(failure_rows(conflicting, "duplicate_conflict",
                                      extra={"values": listing}))
         outcome[conflicting.index] = "quarantined"
-    agree = vals[~conflict]
-    # keep the first copy that holds a value (a "—" copy adds nothing to a reported number)
-    agree = agree.assign(_has=agree["value"].notna()).sort_values(
-        key + ["_has"], ascending=[True, True, True, False], kind="stable")
-    first = ~agree.duplicated(key, keep="first")
+    # keep the first copy that holds a value (a "—" copy adds nothing to a reported number):
+    # within each group, copies with a value first, then the sorted order above
+    agree_mask = ~conflict.to_numpy()
+    agree = vals[agree_mask]
+    order = np.lexsort((~has_value[agree_mask], gid[agree_mask]))  # stable: last key primary
+    agree = agree.iloc[order]
+    agree_gid = gid[agree_mask][order]
+    first = np.ones(len(agree_gid), dtype=bool)
+    first[1:] = agree_gid[1:] != agree_gid[:-1]
     kept, merged = agree[first], agree[~first]
     if len(merged):
-        keeper = kept.set_index(key)["record_id"]
-        kept_id = [keeper.get(tuple(k)) for k in merged[key].itertuples(index=False)]
+        keeper_ids = agree["record_id"].to_numpy()[first]
+        # index of each merged row's group leader among the kept rows
+        leader = np.searchsorted(agree_gid[first], agree_gid[~first])
+        kept_id = keeper_ids[leader]
         audits.append(_audit_rows(merged, "duplicate", "duplicate_merged", "merge",
                                   merged["raw_value"].map(_as_text), merged["value"].map(_as_text),
                                   pd.Series([f"same value as {k}" for k in kept_id],

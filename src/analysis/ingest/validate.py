@@ -294,6 +294,11 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
     return out[FAILURE_COLUMNS]
 
 
+def _blank(x: object) -> bool:
+    """None, NA or NaN (the missing markers a groupby key or a note column can hold)."""
+    return x is None or x is pd.NA or (isinstance(x, float) and x != x)
+
+
 def _empty_failures() -> pd.DataFrame:
     return pd.DataFrame(columns=FAILURE_COLUMNS)
 
@@ -374,14 +379,24 @@ def check_cross(values: pd.DataFrame, notes: pd.DataFrame | None = None) -> pd.D
     names_zh = load_catalog()["name_zh"].to_dict()
     note_by_key: dict[tuple, str] = {}
     if notes is not None and not notes.empty:
-        good = notes[notes["note"].astype(object).fillna("").astype(str).str.strip() != ""]
-        for k, g in good.groupby(key, sort=True):
-            note_by_key[k] = "；".join(dict.fromkeys(g["note"].astype(str).str.strip()))
+        # distinct remarks per (county, period) in their row order, one pass over plain lists
+        # (a groupby with a pandas join per group took 0.16 s for the demo's 472 keys)
+        texts: dict[tuple, dict[str, None]] = {}
+        for c, per, n in zip(notes["county_code"].tolist(), notes["period"].tolist(),
+                             notes["note"].tolist()):
+            text = "" if _blank(n) else str(n).strip()
+            if text and not (_blank(c) or _blank(per)):
+                texts.setdefault((c, per), {})[text] = None
+        note_by_key = {k: "；".join(v) for k, v in texts.items()}
     frames = []
+    # the rows of each indicator the rules name, split once (not two masks per rule)
+    named = {code for rule in PART_TOTAL for code in rule[:2]}
+    by_indicator = dict(tuple(values[values["indicator"].isin(named)].groupby("indicator",
+                                                                             sort=False)))
+    empty = values.iloc[:0]
     for part, total, rule, note_allowed in PART_TOTAL:
-        p = values[values["indicator"] == part]
-        t = values[values["indicator"] == total][key + ["value"]].rename(
-            columns={"value": "other"})
+        p = by_indicator.get(part, empty)
+        t = by_indicator.get(total, empty)[key + ["value"]].rename(columns={"value": "other"})
         m = p.merge(t, on=key, how="inner")
         v = pd.to_numeric(m["value"], errors="coerce")
         o = pd.to_numeric(m["other"], errors="coerce")

@@ -317,7 +317,17 @@ def _normalized_headers(headers: pd.Series) -> pd.Series:
     """normalize_label over the distinct headers only (a few dozen per run, not one per cell)."""
     text = _text_or(headers, "")
     table = {h: normalize_label(h) if h else "" for h in text.unique()}
-    return text.map(table)
+    return _lookup(text, table)
+
+
+def _lookup(series: pd.Series, mapping: dict, default: object = None) -> pd.Series:
+    """``series.map(mapping)`` as one dict lookup per cell (object dtype, ``default`` when
+    absent).  Series.map with a dict or Series first builds an index over the mapping and
+    converts the result; for 10⁵ cells of a few dozen distinct values that cost more than
+    the lookups."""
+    get = mapping.get
+    return pd.Series([get(x, default) for x in series.tolist()], index=series.index,
+                     dtype=object)
 
 
 def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -327,7 +337,7 @@ def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> tuple[pd.Series, pd.S
     rate_by_label = {normalize_label(n): c for c, n in cat.loc[cat["kind"] == "derived",
                                                                  "name_zh"].items()}
     header = _normalized_headers(records["header_text"])
-    rate_code = header.map(rate_by_label)
+    rate_code = _lookup(header, rate_by_label)
     kind = pd.Series("unknown", index=records.index)
     kind[header.isin(REMARK_HEADERS)] = "remark"
     is_rate = rate_code.notna() & records["indicator"].isna()
@@ -588,15 +598,32 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
         If, for some file, records in ≠ clean + quarantined + merged + set aside.
     """
     cat = load_catalog() if catalog is None else catalog
-    resolver = resolver or _default_resolver
-    to_base = to_base or _default_to_base
+    prepared = _prepare(records, cat, resolver or _default_resolver)
+    return _settle(prepared, structure=structure, to_base=to_base or _default_to_base, cat=cat)
+
+
+@dataclass
+class _Prepared:
+    """Records after the per-record steps 1–4 of :func:`clean_records`.
+
+    ``rec`` holds the records with ``kind``, ``period``, ``county_code``, the parsed ``value``
+    (``status``, ``parse_rule``, ``parse_note``) and ``outcome`` ("" while still undecided);
+    ``audits`` and ``failures`` are the rows written so far; ``notes`` the remarks per county
+    and period.  Nothing here looks across records of different files, so prepared parts of
+    disjoint file sets can be joined (:func:`_join_prepared`) and settled once.
+    """
+
+    rec: pd.DataFrame
+    audits: list[pd.DataFrame]
+    failures: list[pd.DataFrame]
+    notes: pd.DataFrame
+
+
+def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _Prepared:
+    """Steps 1–4: classify, period and county, parse, per-cell rules (see the module doc)."""
     missing_cols = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing_cols:
         raise ValueError(f"clean_records: records lack column(s) {missing_cols}")
-    if records["record_id"].duplicated().any():
-        dup = records.loc[records["record_id"].duplicated(), "record_id"].iloc[0]
-        raise ValueError(f"clean_records: record_id {dup!r} is not unique; ids must be unique "
-                         "over all files (extract_records prefixes them with the file)")
     rec = records.reset_index(drop=True).copy()
     rec["indicator"] = _text_or(rec["indicator"], None)
     kind, rate_code = _classify(rec, cat)
@@ -662,8 +689,8 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
                               "县名按行政区划代码规范化"))
 
     # 3. parse values into the catalog unit
-    types = rec["indicator"].map(cat["type"]).fillna("number")
-    units = rec["indicator"].map(cat["unit"])
+    types = _lookup(rec["indicator"], cat["type"].to_dict(), "number")
+    units = _lookup(rec["indicator"], cat["unit"].to_dict())
     units = _text_or(units, None)
     parsed = _parse_all(rec[live], types[live], units[live])
     rec = rec.join(parsed)
@@ -686,9 +713,34 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     cells = check_cells(rec[values_mask], cat)
     failures.append(cells)
     outcome[rec["record_id"].isin(set(cells["record_id"])) & values_mask] = "quarantined"
-    values_mask &= outcome == ""
+    rec["kind"] = kind
+    rec["outcome"] = outcome
+    return _Prepared(rec=rec, audits=audits, failures=failures, notes=notes)
 
+
+def _join_prepared(parts: list[_Prepared]) -> _Prepared:
+    """Prepared parts of disjoint file sets, in order, as one."""
+    if len(parts) == 1:
+        return parts[0]
+    return _Prepared(rec=pd.concat([p.rec for p in parts], ignore_index=True),
+                     audits=[a for p in parts for a in p.audits],
+                     failures=[f for p in parts for f in p.failures],
+                     notes=pd.concat([p.notes for p in parts]))
+
+
+def _settle(prepared: _Prepared, *, structure: pd.DataFrame | None,
+            to_base: Callable[[Sequence[str]], pd.Series], cat: pd.DataFrame) -> CleanResult:
+    """Steps 5–7 over all records at once: repeats, cross-field rules, outputs, conservation."""
+    rec, audits, failures, notes = (prepared.rec, list(prepared.audits),
+                                    list(prepared.failures), prepared.notes)
+    if rec["record_id"].duplicated().any():
+        dup = rec.loc[rec["record_id"].duplicated(), "record_id"].iloc[0]
+        raise ValueError(f"clean_records: record_id {dup!r} is not unique; ids must be unique "
+                         "over all files (extract_records prefixes them with the file)")
+    kind = rec["kind"]
+    outcome = rec["outcome"].copy()
     # 5. repeats of (county, period, indicator)
+    values_mask = (outcome == "") & (kind == "value")
     vals = rec[values_mask].sort_values(["source_file", "source_sheet", "record_id"],
                                         kind="stable")
     key = ["county_code", "period", "indicator"]
@@ -750,7 +802,7 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     kept = kept[~in_cross]
     outcome[kept.index] = "clean"
 
-    rates = rec[live & (kind == "rate")]
+    rates = rec[(outcome == "") & (kind == "rate")]
     rate_rows = reconcile_rates(rates, kept)
     failures.append(rate_rows[rate_rows["action"] == "fix"])
     rr = rate_rows.set_index("record_id").reindex(rates["record_id"])
@@ -791,7 +843,6 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
         lost = rec.loc[outcome == "", "record_id"].tolist()[:5]
         raise ConservationError(f"clean_records: records without an outcome, e.g. {lost}")
     rec["outcome"] = outcome
-    rec["kind"] = kind
     files = _file_counts(rec, structure)
     _check_conservation(files, indicators, quarantine, audit)
     quality = _quality(rec, indicators, audit, quarantine, to_base)
@@ -1107,16 +1158,54 @@ def _pool_size(n_files: int, workers: int | None) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS, n_files // 10))
 
 
-def _scan_pair(item: tuple[Path, str]) -> dict:
-    return _scan_file(*item)
+def _scan_batch(batch: list[tuple[Path, str]]) -> tuple[list[dict], _Prepared | None]:
+    """Worker task: scan consecutive files and prepare their records (steps 1–4) in one go.
+
+    The records travel back as one prepared frame instead of per-file lists; the scans keep
+    everything else (sheets, layouts, problems, roster cells, structure rows).
+    """
+    scans = [_scan_file(path, rel) for path, rel in batch]
+    cpu = time.process_time()
+    prepared = _prepare(_records_frame(scans), load_catalog(), _default_resolver)
+    for scan in scans:
+        scan["records"] = None
+    scans[0]["prepare_cpu"] = time.process_time() - cpu
+    return scans, prepared
 
 
-def _scan_files(found: list[tuple[Path, str]], workers: int | None, progress: bool):
-    """:func:`_scan_file` over every file, in order; in worker processes when it pays.
+def _batches(found: list[tuple[Path, str]], n: int) -> list[list[tuple[Path, str]]]:
+    """``n`` runs of consecutive files with about equal bytes (file order is kept, so the
+    joined result is the same as one pass over all files)."""
+    sizes = []
+    for path, _rel in found:
+        try:
+            sizes.append(max(path.stat().st_size, 1))
+        except OSError:
+            sizes.append(1)
+    total = float(sum(sizes))
+    out: list[list[tuple[Path, str]]] = [[] for _ in range(n)]
+    done = 0
+    for item, size in zip(found, sizes):
+        # the run whose byte range holds this file's midpoint
+        k = min(n - 1, int((done + size / 2) / total * n))
+        out[k].append(item)
+        done += size
+    return [b for b in out if b]
 
-    Worker processes are forked where the platform allows it, so they share the parent's
-    loaded catalog and caches instead of importing pandas again (measured: spawn start-up
-    cost more CPU than the demo's whole layout detection).
+
+BATCHES_PER_WORKER = 3  # a few runs per worker balance the load; each run costs one prepare
+
+
+def _scan_files(found: list[tuple[Path, str]], workers: int | None, progress: bool,
+                prepare_in_workers: bool):
+    """Scan every file, in order, in batches; yields ``(scans, prepared or None)``.
+
+    In one process each file is its own batch and nothing is prepared (the caller prepares all
+    records at once).  With a pool, worker processes scan runs of consecutive files and, when
+    ``prepare_in_workers``, also prepare their records (:func:`_scan_batch`).  Workers are
+    forked where the platform allows it, so they share the parent's loaded catalog and caches
+    instead of importing pandas again (measured: spawn start-up cost more CPU than the demo's
+    whole layout detection).
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -1129,8 +1218,8 @@ def _scan_files(found: list[tuple[Path, str]], workers: int | None, progress: bo
     n = _pool_size(len(found), workers)
     try:
         if n == 1:
-            for item in found:
-                yield _scan_pair(item)
+            for path, rel in found:
+                yield [_scan_file(path, rel)], None
                 if bar is not None:
                     bar.update()
             return
@@ -1141,16 +1230,21 @@ def _scan_files(found: list[tuple[Path, str]], workers: int | None, progress: bo
         load_catalog()
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-        # chunks of a few files: fewer round trips, still balanced over the workers
-        chunk = max(1, min(16, len(found) // (4 * n)))
+        batches = _batches(found, n * BATCHES_PER_WORKER)
+        task = _scan_batch if prepare_in_workers else _scan_only
         with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            for scan in pool.map(_scan_pair, found, chunksize=chunk):
-                yield scan
+            for scans, prepared in pool.map(task, batches):
+                yield scans, prepared
                 if bar is not None:
-                    bar.update()
+                    bar.update(len(scans))
     finally:
         if bar is not None:
             bar.close()
+
+
+def _scan_only(batch: list[tuple[Path, str]]) -> tuple[list[dict], None]:
+    """Worker task without preparation (a custom resolver stays in the calling process)."""
+    return [_scan_file(path, rel) for path, rel in batch], None
 
 
 def _finish_file(scan: dict, salt_getter) -> tuple[dict, list[pd.DataFrame]]:
@@ -1255,29 +1349,43 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         timings[name] = timings.get(name, 0.0) + now - cpu
         cpu = now
 
-    scans = []
-    for scan in _scan_files(found, workers, progress):
-        scans.append(scan)
+    # steps 1–4 run in the workers with the default resolver; a custom one (a test double,
+    # another code book) stays in this process, where it was given
+    in_workers = resolver is None and _pool_size(len(found), workers) > 1
+    scans: list[dict] = []
+    parts: list[_Prepared] = []
+    for batch, prepared in _scan_files(found, workers, progress, in_workers):
+        scans += batch
+        if prepared is not None:
+            parts.append(prepared)
     if _pool_size(len(found), workers) > 1:
         # CPU of this phase is spent in the workers; this process only waited and unpickled
         lap("pool_wait")
         timings["read_layout_extract"] = sum(scan["cpu"] for scan in scans)
+        if parts:
+            timings["prepare"] = sum(scan.get("prepare_cpu", 0.0) for scan in scans)
     for scan in scans:
         info, tables = _finish_file(scan, salt_getter)
         infos.append(info)
         roster += tables
         structure += scan["structure"]
     lap("read_layout_extract")
-    all_records = _records_frame(scans)
-    del scans
     from analysis.ingest.layout import STRUCTURE_COLUMNS
 
     all_structure = (pd.DataFrame(structure, columns=STRUCTURE_COLUMNS) if structure
                      else pd.DataFrame(columns=["source_file"]))
-    lap("concat")
-    result = clean_records(all_records, structure=all_structure, resolver=resolver,
-                           to_base=to_base)
-    lap("clean_records")
+    cat = load_catalog()
+    if not parts:
+        all_records = _records_frame(scans)
+        del scans
+        lap("concat")
+        parts = [_prepare(all_records, cat, resolver or _default_resolver)]
+        lap("prepare")
+    else:
+        del scans
+    result = _settle(_join_prepared(parts), structure=all_structure,
+                     to_base=to_base or _default_to_base, cat=cat)
+    lap("settle")
     info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
                                         "hidden_sheets", "layouts", "roster_rows"])
     files = info.merge(result.files, on="source_file", how="left")

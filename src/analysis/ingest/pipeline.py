@@ -842,7 +842,7 @@ def _settle(prepared: _Prepared, *, structure: pd.DataFrame | None,
     if (outcome == "").any():  # every record must have exactly one fate
         lost = rec.loc[outcome == "", "record_id"].tolist()[:5]
         raise ConservationError(f"clean_records: records without an outcome, e.g. {lost}")
-    rec["outcome"] = outcome
+    rec = rec.assign(outcome=outcome)  # the prepared records stay as they were given
     files = _file_counts(rec, structure)
     _check_conservation(files, indicators, quarantine, audit)
     quality = _quality(rec, indicators, audit, quarantine, to_base)

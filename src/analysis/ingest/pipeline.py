@@ -557,6 +557,18 @@ def _audit_rows(rows: pd.DataFrame, stage: str, rule, action: str, before, after
     }, columns=AUDIT_COLUMNS)
 
 
+def _as_texts(series: pd.Series) -> pd.Series:
+    """:func:`_as_text` of every cell, computed once per distinct (type, value); the type is
+    part of the key because 1, 1.0 and True are equal keys but read differently."""
+    cells = series.tolist()
+    keys = list(zip(map(type, cells), cells))
+    try:
+        table = {k: _as_text(k[1]) for k in dict.fromkeys(keys)}
+    except TypeError:  # an unhashable cell value
+        return pd.Series([_as_text(x) for x in cells], index=series.index, dtype=object)
+    return pd.Series([table[k] for k in keys], index=series.index, dtype=object)
+
+
 def _as_text(x: object) -> str:
     if not _present(x):
         return ""
@@ -642,7 +654,7 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
     aside = kind.isin(["unknown", "remark"])
     for k, rule in (("unknown", "unknown_column"), ("remark", "remark")):
         rows = rec[kind == k]
-        audits.append(_audit_rows(rows, "column", rule, "set_aside", rows["raw_value"].map(_as_text),
+        audits.append(_audit_rows(rows, "column", rule, "set_aside", _as_texts(rows["raw_value"]),
                                   "", rows["header_text"].astype(object).fillna("").astype(str)))
     outcome[aside] = "set_aside"
     notes = rec.loc[kind == "remark", ["county_code", "period", "raw_value"]].rename(
@@ -651,7 +663,7 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
         notes = pd.concat([notes, rec.loc[rec["note"].map(_present),
                                           ["county_code", "period", "note"]]])
     notes = notes[notes["county_code"].notna() & notes["period"].notna()]
-    notes["note"] = notes["note"].map(_as_text)
+    notes["note"] = _as_texts(notes["note"])
     # a remark of "无" / "—" explains nothing
     notes = notes[~notes["note"].map(lambda t: re.sub(r"\s+", "", unicodedata.normalize(
         "NFKC", t)).lower() in PLACEHOLDERS)]
@@ -705,7 +717,7 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
     rows = rec[changed]
     audits.append(_audit_rows(rows, "value", rows["parse_rule"],
                               np.where(rows["status"] == "missing", "missing", "fix"),
-                              rows["raw_value"].map(_as_text), rows["value"].map(_as_text),
+                              _as_texts(rows["raw_value"]), _as_texts(rows["value"]),
                               rows["parse_note"]))
 
     # 4. per-cell catalog rules
@@ -752,8 +764,8 @@ def _repeats(vals: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str],
     conflicting = many[conflict]
     # the distinct values of each group, in row order
     seen: dict[int, dict[str, None]] = {}
-    for g, x in zip(gid[conflict].tolist(), conflicting["raw_value"].tolist()):
-        seen.setdefault(g, {})[_as_text(x)] = None
+    for g, x in zip(gid[conflict].tolist(), _as_texts(conflicting["raw_value"]).tolist()):
+        seen.setdefault(g, {})[x] = None
     listing = pd.Series(["、".join(seen[g]) for g in gid[conflict].tolist()],
                         index=conflicting.index, dtype=object)
     # keep the first copy that holds a value (a "—" copy adds nothing to a reported number):
@@ -791,7 +803,7 @@ def _settle(prepared: _Prepared, *, structure: pd.DataFrame | None,
         outcome[conflicting.index] = "quarantined"
     if len(merged):
         audits.append(_audit_rows(merged, "duplicate", "duplicate_merged", "merge",
-                                  merged["raw_value"].map(_as_text), merged["value"].map(_as_text),
+                                  _as_texts(merged["raw_value"]), _as_texts(merged["value"]),
                                   pd.Series([f"same value as {k}" for k in kept_id],
                                             index=merged.index)))
         outcome[merged.index] = "merged"
@@ -803,8 +815,8 @@ def _settle(prepared: _Prepared, *, structure: pd.DataFrame | None,
     fixed_cross = cross[cross["action"] == "fix"]
     audits.append(_audit_rows(rec.set_index("record_id").loc[fixed_cross["record_id"]]
                               .reset_index(), "cross", fixed_cross["rule"], "fix",
-                              fixed_cross["raw_value"].map(_as_text),
-                              fixed_cross["value"].map(_as_text), fixed_cross["message"]))
+                              _as_texts(fixed_cross["raw_value"]),
+                              _as_texts(fixed_cross["value"]), fixed_cross["message"]))
     in_cross = kept["record_id"].isin(quarantined_cross)
     outcome[kept.index[in_cross]] = "quarantined"
     kept = kept[~in_cross]
@@ -815,8 +827,8 @@ def _settle(prepared: _Prepared, *, structure: pd.DataFrame | None,
     failures.append(rate_rows[rate_rows["action"] == "fix"])
     rr = rate_rows.set_index("record_id").reindex(rates["record_id"])
     audits.append(_audit_rows(rates, "rate", rr["rule"], rr["action"],
-                              rates["raw_value"].map(_as_text),
-                              rr["value"].map(_as_text), rr["message"]))
+                              _as_texts(rates["raw_value"]),
+                              _as_texts(rr["value"]), rr["message"]))
     outcome[rates.index] = "set_aside"
 
     # 7. outputs
@@ -841,7 +853,7 @@ def _settle(prepared: _Prepared, *, structure: pd.DataFrame | None,
     quarantine = quarantine.sort_values(["file", "sheet", "record_id", "rule"],
                                         ignore_index=True)[QUARANTINE_COLUMNS]
     # raw cells mix numbers, text and dates; one text column reads the same in CSV and Parquet
-    quarantine["raw_value"] = quarantine["raw_value"].map(_as_text).astype(object)
+    quarantine["raw_value"] = _as_texts(quarantine["raw_value"]).astype(object)
     audit = pd.concat([a for a in audits if len(a)] or [pd.DataFrame(columns=AUDIT_COLUMNS)],
                       ignore_index=True)
     audit = audit.sort_values(["source_file", "source_sheet", "record_id", "stage", "rule"],

@@ -28,7 +28,9 @@ Actions
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -205,6 +207,19 @@ class _Fields(dict):
         return "?"
 
 
+_ABSENT = object()
+"""A message field the row does not have (the template shows "?" for it)."""
+
+
+@lru_cache(maxsize=None)
+def _template_fields(rule: str) -> frozenset[str]:
+    """Names of the fields the rule's message template uses (``{min:g}`` → ``min``)."""
+    template = _RULES_BY_NAME[rule].message_zh if rule in _RULES_BY_NAME else \
+        _RULES_BY_NAME["value_unreadable"].message_zh
+    return frozenset(re.split(r"[.\[]", name, maxsplit=1)[0]
+                     for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
 def _message(rule: str, fields: dict) -> str:
     template = _RULES_BY_NAME[rule].message_zh if rule in _RULES_BY_NAME else \
         _RULES_BY_NAME["value_unreadable"].message_zh
@@ -262,34 +277,55 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
         "action": declared.action,
         "record_id": rows["record_id"].to_numpy(),
     })
-    messages = []
-    header = rows.get("header_text", pd.Series("", index=rows.index)).to_numpy()
-    extra_arrays = {k: (v.to_numpy() if isinstance(v, pd.Series) else [v] * len(rows))
-                    for k, v in extra.items()}
+    header = rows.get("header_text", pd.Series("", index=rows.index)).tolist()
+    indicators = out["indicator"].tolist()
+    n = len(indicators)
+    used = _template_fields(rule)
+    # one list per field the message uses, filled as the per-row field dict used to be
+    # (``_ABSENT`` where that dict had no such key: the message shows "?")
+    fields: dict[str, list] = {}
+    if "indicator_zh" in used:
+        fields["indicator_zh"] = [names_zh.get(ind, ind or h or "")
+                                  for ind, h in zip(indicators, header)]
+    if "raw_value" in used:
+        # 130.0 read from Excel was written 130
+        fields["raw_value"] = [int(r) if isinstance(r, float) and r.is_integer() else r
+                               for r in out["raw_value"].tolist()]
+    if "value" in used:
+        fields["value"] = out["value"].tolist()
+    if "county_text" in used:
+        fields["county_text"] = out["county"].tolist()
+    if "header_text" in used:
+        fields["header_text"] = header
     # catalog bounds once per indicator: cat.at per row dominated the run time when a large
     # batch of duplicates was quarantined (measured: 12 of 18 s for 110k rows)
     bounds = {code: (cat.at[code, "min"], cat.at[code, "max"])
-              for code in dict.fromkeys(out["indicator"]) if code in names_zh}
-    # only the four columns the messages use, as lists: itertuples walked all twelve
-    # (text columns are Arrow-backed, slow to iterate element by element)
-    columns = zip(out["indicator"].tolist(), out["raw_value"].tolist(), out["value"].tolist(),
-                  out["county"].tolist())
-    for i, (indicator, raw, value, county) in enumerate(columns):
-        if isinstance(raw, float) and raw.is_integer():
-            raw = int(raw)  # 130.0 read from Excel was written 130
-        fields = {
-            "indicator_zh": names_zh.get(indicator, indicator or header[i] or ""),
-            "raw_value": raw,
-            "value": value,
-            "county_text": county,
-            "header_text": header[i],
-        }
-        if indicator in names_zh:
-            fields.update(min=bounds[indicator][0], max=bounds[indicator][1])
-        for k, arr in extra_arrays.items():
-            fields[k] = arr[i]
-        fields.setdefault("note", "")
-        messages.append(_message(rule, fields))
+              for code in dict.fromkeys(indicators) if code in names_zh}
+    for i, name in enumerate(("min", "max")):
+        if name in used:
+            fields[name] = [bounds[ind][i] if ind in bounds else _ABSENT for ind in indicators]
+    for k, v in extra.items():
+        if k in used:
+            fields[k] = v.tolist() if isinstance(v, pd.Series) else [v] * n
+    if "note" in used and "note" not in fields:
+        fields["note"] = [""] * n
+    names = list(fields)
+    # each distinct combination of those fields is formatted once (a batch of 600 000
+    # conflicting repeats has one message per group); the Python type is part of the key
+    # because 1, 1.0 and True are equal keys but print differently
+    cache: dict[tuple, str] = {}
+    messages = []
+    for values in zip(*fields.values()) if names else ((),) * n:
+        try:
+            key = values + tuple(map(type, values))
+            text = cache.get(key)
+        except TypeError:  # an unhashable cell value
+            key, text = None, None
+        if text is None:
+            text = _message(rule, {k: v for k, v in zip(names, values) if v is not _ABSENT})
+            if key is not None:
+                cache[key] = text
+        messages.append(text)
     out.insert(FAILURE_COLUMNS.index("message"), "message", messages)
     return out[FAILURE_COLUMNS]
 

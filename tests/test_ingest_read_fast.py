@@ -118,6 +118,8 @@ def test_the_guard_names_the_sheets_with_error_cells(error_book, monkeypatch):
     scan = check_archive(error_book)
     assert scan.error_parts == {"xl/worksheets/second.xml", "xl/worksheets/data_b.xml"}
     assert "xl/workbook.xml" in scan.names
+    # the same pass maps the worksheet parts to sheet names through the relationships
+    assert scan.sheet_names == {"xl/worksheets/second.xml": "甲", "xl/worksheets/data_b.xml": "乙"}
 
 
 def test_a_workbook_without_error_cells_has_no_error_parts(tmp_path):

@@ -125,6 +125,94 @@ def test_the_used_area_of_a_sheet_is_limited_before_any_engine_runs():
         read_any(BAD / "far_away_cell.xlsx")
 
 
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_FAR_CELL = '<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row>'
+
+
+def _workbook_with_sheet_at(path, part, target, rows, *, workbook="xl/workbook.xml", package_rels=True):
+    """A one-sheet xlsx written by hand whose worksheet part is ``part``, named by the workbook's
+    relationship ``target`` (absolute or relative, as written); the workbook part is
+    ``workbook``, found through ``_rels/.rels`` and ``[Content_Types].xml`` (only through the
+    latter without ``package_rels``)."""
+    folder, name = workbook.rsplit("/", 1)
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f'<Override PartName="/{workbook}" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        f'<Override PartName="/{part}" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        '</Types>')
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", content_types)
+        if package_rels:
+            zf.writestr("_rels/.rels", f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG_RELS}">'
+                                       f'<Relationship Id="rId1" Type="{_DOC}/officeDocument" Target="{workbook}"/>'
+                                       '</Relationships>')
+        zf.writestr(workbook, f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_MAIN}" xmlns:r="{_DOC}">'
+                              '<sheets><sheet name="表" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        zf.writestr(f"{folder}/_rels/{name}.rels",
+                    f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG_RELS}">'
+                    f'<Relationship Id="rId1" Type="{_DOC}/worksheet" Target="{target}"/></Relationships>')
+        zf.writestr(part, f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}">'
+                          f'<sheetData>{rows}</sheetData></worksheet>')
+    return path
+
+
+def _engines_must_not_run(monkeypatch):
+    """Make reaching calamine (or its openpyxl fallback) fail the test instead of aborting the
+    process with a 17-billion-cell allocation."""
+    from analysis.ingest import read as read_mod
+
+    def reached(path):
+        pytest.fail(f"an engine was asked to read {path}: the guard let a far-away cell through")
+
+    monkeypatch.setattr(read_mod, "_read_calamine", reached)
+    monkeypatch.setattr(read_mod, "_read_openpyxl", reached)
+
+
+@pytest.mark.parametrize("part, target, workbook, package_rels", [
+    # absolute target, a folder other than xl/worksheets/
+    ("xl/other/s.xml", "/xl/other/s.xml", "xl/workbook.xml", True),
+    # relative target climbing out of the workbook's folder and back
+    ("xl/sheets/a.xml", "../xl/sheets/a.xml", "xl/workbook.xml", True),
+    # plain relative target in another folder; the target spelt in other case (calamine
+    # looks members up case-insensitively)
+    ("xl/data/Sheet.xml", "DATA/sheet.XML", "xl/workbook.xml", True),
+    # no _rels/.rels: calamine fails and openpyxl, the fallback, finds the workbook part
+    # through [Content_Types].xml, at a path of its own
+    ("xl/wb/s.xml", "s.xml", "xl/wb/book.xml", False),
+])
+def test_a_far_away_cell_in_a_sheet_outside_xl_worksheets_is_refused_before_any_engine(
+        tmp_path, monkeypatch, part, target, workbook, package_rels):
+    path = _workbook_with_sheet_at(tmp_path / "far.xlsx", part, target, _FAR_CELL,
+                                   workbook=workbook, package_rels=package_rels)
+    _engines_must_not_run(monkeypatch)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "sheet_too_large"
+    assert f"member {part} reaches row 1048576, column 16384" in info.value.message
+
+
+def test_a_sheet_outside_xl_worksheets_still_reads_with_its_error_cells(tmp_path):
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>县</t></is></c><c r="B1"><v>5</v></c></row>'
+            '<row r="2"><c r="A2" t="inlineStr"><is><t>喜德县</t></is></c><c r="B2" t="e"><v>#DIV/0!</v></c></row>')
+    path = _workbook_with_sheet_at(tmp_path / "off_path.xlsx", "xl/other/s.xml", "/xl/other/s.xml", rows)
+    scan = check_archive(path)
+    assert scan.error_parts == {"xl/other/s.xml"} and scan.sheet_names == {"xl/other/s.xml": "表"}
+    # the used area is measured there too: rows 1–2, columns A–B
+    check_archive(path, ArchiveLimits(max_cells=4))
+    with pytest.raises(UnreadableFileError, match="member xl/other/s.xml reaches row 2, column 2"):
+        check_archive(path, ArchiveLimits(max_cells=3))
+    (sheet,) = read_any(path)
+    assert sheet.name == "表" and sheet.engine == "calamine"
+    assert sheet.cells == [["县", 5.0], ["喜德县", "#DIV/0!"]]
+
+
 def test_text_files_over_the_size_limit_are_refused_before_reading(tmp_path, monkeypatch):
     path = tmp_path / "big.csv"
     path.write_bytes(b"a,b\n" + b"1,2\n" * 300_000)  # 1.2 MB

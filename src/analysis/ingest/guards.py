@@ -24,19 +24,27 @@ Limits are configurable per call (:class:`ArchiveLimits`) or by environment vari
 
 A third guard concerns the engines themselves: a sheet whose cell references reach far away
 (one cell at ``XFD1048576``) makes calamine allocate the whole grid and abort the process, so
-the used area of each worksheet is measured from its XML before any engine opens it.
+the used area of each worksheet is measured from its XML before any engine opens it.  Which
+members are worksheets is read from the workbook's relationships, as the engines find them
+(:func:`_sheet_parts`), not from the usual ``xl/worksheets/`` folder alone: a crafted workbook
+can keep its sheet at any path.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import functools
 import operator
 import os
+import posixpath
 import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 
@@ -139,10 +147,15 @@ class ArchiveScan:
     error_parts : frozenset of str
         Worksheet members holding at least one error-typed cell (``<c … t="e">``, a cached
         ``#DIV/0!`` and the like), which calamine blanks and the reader patches back in.
+    sheet_names : dict or None
+        Worksheet member → sheet name, through the workbook part that ``_rels/.rels`` names
+        and its relationships (the sheets' part names need not follow the sheet order);
+        ``None`` when that workbook part is missing or does not parse.
     """
 
     names: tuple[str, ...] = ()
     error_parts: frozenset[str] = frozenset()
+    sheet_names: dict[str, str] | None = None
 
 
 def _refuse(path: Path, message: str, rule: str) -> UnreadableFileError:
@@ -244,26 +257,200 @@ def check_open_archive(zf: zipfile.ZipFile, path: str | os.PathLike,
         raise _refuse(p, f"would inflate to {total / _MB:.1f} MiB in all (limit "
                          f"{lim.max_total_bytes / _MB:.0f} MiB) — refused as a possible zip "
                          f"bomb; {_FIX}", "zip_bomb")
-    inflated = 0
-    error_parts = []
-    for info in infos:
-        if info.is_dir():
-            continue
-        size, has_errors = _scan_member(zf, info, p, lim, inflated)
-        inflated += size
+    inflater = _Inflater(zf, p, lim)
+    # the workbook and relationship parts first (each checked before it is parsed), so that the
+    # worksheets are known when the other members are inflated
+    names, sheet_parts = _sheet_parts(inflater.read)
+    for info, key in inflater.members:
+        inflater.scan(info, key in sheet_parts or bool(_SHEET.match(info.filename)))
+    sheet_names = None if names is None else {
+        info.filename: names[key] for info, key in inflater.members if key in names}
+    return ArchiveScan(tuple(i.filename for i in infos), frozenset(inflater.error_parts), sheet_names)
+
+
+class _Inflater:
+    """The guard's one inflate pass over an archive: every member once, against the limits.
+
+    Members can be asked for out of archive order (:meth:`read`, for the workbook and
+    relationship parts, whose bytes are kept) before the rest are scanned in order
+    (:meth:`scan`); a member is inflated again only if it turns out to be a worksheet after it
+    was inflated as something else, which no genuine workbook does.
+    """
+
+    def __init__(self, zf: zipfile.ZipFile, path: Path, lim: ArchiveLimits) -> None:
+        self.zf, self.path, self.lim = zf, path, lim
+        self.inflated = 0
+        self.error_parts: list[str] = []
+        self.as_sheet: dict[zipfile.ZipInfo, bool] = {}  # inflated members: scanned as a sheet?
+        self.kept: dict[zipfile.ZipInfo, bytes] = {}
+        self.members = [(info, part_key(info.filename)) for info in zf.infolist() if not info.is_dir()]
+        self.by_key: dict[str, list[zipfile.ZipInfo]] = {}
+        for info, key in self.members:
+            self.by_key.setdefault(key, []).append(info)
+
+    def scan(self, info: zipfile.ZipInfo, is_sheet: bool, keep: bool = False) -> bytes | None:
+        """Inflate ``info`` unless done already (as a sheet, when ``is_sheet``); its bytes when
+        ``keep``."""
+        done = self.as_sheet.get(info)
+        if done is not None and (done or not is_sheet):
+            return None
+        size, has_errors, data = _scan_member(self.zf, info, self.path, self.lim, self.inflated, is_sheet, keep)
+        if done is None:
+            self.inflated += size
+        self.as_sheet[info] = is_sheet
         if has_errors:
-            error_parts.append(info.filename)
-    return ArchiveScan(tuple(i.filename for i in infos), frozenset(error_parts))
+            self.error_parts.append(info.filename)
+        return data
+
+    def read(self, part: str) -> list[bytes]:
+        """The bytes of every member whose name is ``part`` (:func:`part_key` spelling), each
+        inflated under the limits and checked for a DOCTYPE before anyone parses it."""
+        out = []
+        for info in self.by_key.get(part, ()):
+            if info not in self.kept:
+                data = self.scan(info, bool(_SHEET.match(info.filename)), keep=True)
+                self.kept[info] = data if data is not None else b""
+            out.append(self.kept[info])
+        return out
+
+
+@functools.lru_cache(maxsize=4096)  # the same few dozen member names in every workbook
+def part_key(name: str) -> str:
+    """A part name as the engines compare them: ``/`` for ``\\``, ``.``/``..`` resolved, no
+    leading ``/``, lower case (calamine looks members up case-insensitively)."""
+    return posixpath.normpath(name.replace("\\", "/")).lstrip("/").lower()
+
+
+def _local(tag: str) -> str:
+    """An XML element or attribute name without its ``{namespace}``."""
+    return tag.rsplit("}", 1)[-1]
+
+
+Reader = Callable[[str], list[bytes]]
+"""Bytes of the members with a given :func:`part_key` (several when names differ only in case)."""
+
+
+def _rels_targets(read: Reader, part: str) -> dict[str, tuple[str, str]]:
+    """The relationships of ``part``: id → (type, target part key), targets resolved against
+    the part's folder (``worksheets/sheet1.xml`` next to ``xl/workbook.xml``) or the archive
+    root (``/xl/worksheets/sheet1.xml``), as openpyxl does; ``{}`` without a ``.rels`` part."""
+    folder, name = posixpath.split(part)
+    out = {}
+    for data in read(part_key(posixpath.join(folder, "_rels", name + ".rels"))):
+        for rid, kind, target in _parsed(_relationships, data, folder):
+            out[rid] = (kind, target)
+    return out
+
+
+def _relationships(data: bytes, folder: str) -> tuple[tuple[str, str, str], ...]:
+    """(Id, Type, target part key) of each internal relationship in a ``.rels`` part whose
+    source part is in ``folder``."""
+    return tuple((rel.get("Id", ""), rel.get("Type", ""), part_key(posixpath.join(folder, rel.get("Target"))))
+                 for rel in ElementTree.fromstring(data)
+                 if rel.get("TargetMode") != "External" and rel.get("Target"))
+
+
+def _sheet_ids(data: bytes) -> tuple[tuple[str | None, str], ...]:
+    """(relationship id, name) of each ``<sheet>`` in a workbook part."""
+    return tuple((next((v for k, v in element.attrib.items() if _local(k) == "id" and k != "id"), None),
+                  element.get("name", ""))
+                 for element in ElementTree.fromstring(data).iter() if _local(element.tag) == "sheet")
+
+
+def _workbook_overrides(data: bytes) -> tuple[str, ...]:
+    """Part names ``[Content_Types].xml`` declares as a workbook (content type ``….main+xml``:
+    workbook, template, macro-enabled)."""
+    return tuple(element.get("PartName", "") for element in ElementTree.fromstring(data).iter()
+                 if _local(element.tag) == "Override" and element.get("ContentType", "").endswith("main+xml"))
+
+
+_PARSE_CACHE_MAX = 64 * 1024
+
+
+def _parsed(parse: Callable[..., tuple], data: bytes, *args: str) -> tuple:
+    """``parse(data, *args)``, remembered per distinct text of a small part: the package, workbook
+    and relationship parts that one spreadsheet program writes are mostly byte-identical, so
+    most workbooks need no XML parse at all.  Large parts are parsed afresh (not kept)."""
+    if len(data) > _PARSE_CACHE_MAX:
+        return parse(data, *args)
+    return _parsed_small(parse, data, *args)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_small(parse: Callable[..., tuple], data: bytes, *args: str) -> tuple:
+    return parse(data, *args)
+
+
+def _workbook_sheets(read: Reader, workbook: str) -> dict[str, str]:
+    """Part key → sheet name for every ``<sheet>`` of a workbook part (worksheets, chart and
+    dialog sheets alike) that its relationships resolve.
+
+    Raises KeyError when the part is missing, ``ElementTree.ParseError`` when it or its
+    relationships do not parse."""
+    copies = read(workbook)
+    if not copies:
+        raise KeyError(workbook)
+    targets = _rels_targets(read, workbook)
+    out = {}
+    for data in copies:
+        for rid, name in _parsed(_sheet_ids, data):
+            if rid in targets:
+                out[targets[rid][1]] = name
+    return out
+
+
+_WORKBOOK = "xl/workbook.xml"
+
+
+def _sheet_parts(read: Reader) -> tuple[dict[str, str] | None, set[str]]:
+    """Which members the engines may read as sheets, from the workbook relationships.
+
+    Returns the sheet names by part key of the workbook that ``_rels/.rels`` names (``None``
+    when it is missing or does not parse: the reader then cannot place error cells), and the
+    part keys of every sheet of every workbook part an engine might open: that one; the
+    ``workbook.xml`` in its folder (calamine takes only the folder from ``_rels/.rels``);
+    the workbook ``[Content_Types].xml`` declares (openpyxl, the fallback, finds it there);
+    and ``xl/workbook.xml``.  Parts that are missing or do not parse are skipped; the
+    ``xl/worksheets/`` folder is scanned in any case.
+    """
+    office = _WORKBOOK
+    with contextlib.suppress(ElementTree.ParseError):
+        for kind, target in _rels_targets(read, "").values():
+            if kind.endswith("/officeDocument"):
+                office = target
+    candidates = dict.fromkeys([office, part_key(posixpath.join(posixpath.dirname(office), "workbook.xml")),
+                                _WORKBOOK, *_declared_workbooks(read)])
+    names = None
+    parts: set[str] = set()
+    for workbook in candidates:
+        try:
+            sheets = _workbook_sheets(read, workbook)
+        except (KeyError, ElementTree.ParseError):
+            continue
+        if workbook == office:
+            names = sheets
+        parts.update(sheets)
+    return names, parts
+
+
+def _declared_workbooks(read: Reader) -> list[str]:
+    """Part keys of the workbook parts ``[Content_Types].xml`` declares."""
+    out = []
+    with contextlib.suppress(ElementTree.ParseError):
+        for data in read("[content_types].xml"):
+            out.extend(map(part_key, _parsed(_workbook_overrides, data)))
+    return out
 
 
 def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: ArchiveLimits,
-                 before: int) -> tuple[int, bool]:
+                 before: int, is_sheet: bool, keep: bool = False) -> tuple[int, bool, bytes | None]:
     """Inflate one member as a stream; refuse on the limits or a DOCTYPE.
 
-    Returns the member's real size and, for a worksheet, whether it holds an error-typed cell.
+    Returns the member's real size, for a worksheet whether it holds an error-typed cell, and
+    its bytes when ``keep``.
     """
     is_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
-    is_sheet = bool(_SHEET.match(info.filename))
+    kept: list[bytes] | None = [] if keep else None
     max_row = max_col = 0
     has_errors = False
     raw_tail = b""
@@ -287,6 +474,8 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
                     max_row, max_col = max(max_row, rows), max(max_col, cols)
                     has_errors = has_errors or _has_error_cell(window)
                     raw_tail = chunk[-512:]
+                if kept is not None:
+                    kept.append(chunk)
                 if prolog is not None and prolog.feed(chunk):
                     prolog = None
                 if len(chunk) < _CHUNK:
@@ -304,7 +493,7 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
         raise _refuse(p, f"member {info.filename} cannot be inflated ({exc}) — the archive is "
                          "damaged or encrypted; 请用 Excel 打开后另存为 .xlsx 重新报送",
                       "corrupt_zip") from exc
-    return size, has_errors
+    return size, has_errors, None if kept is None else b"".join(kept)
 
 
 class _Prolog:

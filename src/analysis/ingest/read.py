@@ -30,7 +30,6 @@ import html
 import io
 import itertools
 import os
-import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
@@ -38,10 +37,9 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
-from xml.etree import ElementTree
 
 from analysis.ingest.errors import UnreadableFileError
-from analysis.ingest.guards import ArchiveLimits, check_open_archive
+from analysis.ingest.guards import ArchiveLimits, ArchiveScan, check_open_archive
 
 __all__ = [
     "Sheet",
@@ -300,69 +298,26 @@ def _error_cells_in_sheet_xml(xml: bytes) -> list[CellPatch] | None:
     return found
 
 
-def _local(tag: str) -> str:
-    """An XML element or attribute name without its ``{namespace}``."""
-    return tag.rsplit("}", 1)[-1]
-
-
-def _rels_targets(archive: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
-    """The relationships of ``part``: id → (type, target part name), targets resolved against
-    the part's folder (``worksheets/sheet1.xml`` next to ``xl/workbook.xml``) or the archive
-    root (``/xl/worksheets/sheet1.xml``)."""
-    folder, name = posixpath.split(part)
-    rels = posixpath.join(folder, "_rels", name + ".rels")
-    try:
-        root = ElementTree.fromstring(archive.read(rels))
-    except KeyError:
-        return {}
-    out = {}
-    for rel in root:
-        target = rel.get("Target", "")
-        if rel.get("TargetMode") == "External" or not target:
-            continue
-        resolved = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-        out[rel.get("Id", "")] = (rel.get("Type", ""), resolved)
-    return out
-
-
-def _sheet_names_by_part(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Worksheet part name (lower case, as OPC compares them) → sheet name, through the
-    workbook part and its relationships: a sheet's part is not always ``sheetN.xml``.
-
-    The guard has already refused any DOCTYPE, so parsing these two small parts is safe."""
-    workbook = "xl/workbook.xml"
-    for kind, target in _rels_targets(archive, "").values():
-        if kind.endswith("/officeDocument"):
-            workbook = target
-    targets = _rels_targets(archive, workbook)
-    out = {}
-    for element in ElementTree.fromstring(archive.read(workbook)).iter():
-        if _local(element.tag) != "sheet":
-            continue
-        rid = next((v for k, v in element.attrib.items() if _local(k) == "id" and k != "id"), None)
-        if rid in targets:
-            out[targets[rid][1].lower()] = element.get("name", "")
-    return out
-
-
-def _xlsx_error_cells(archive: zipfile.ZipFile, parts: frozenset[str]) -> dict[str, list[CellPatch]] | None:
-    """Error cells per sheet name, read from the worksheet parts the guard found them in.
+def _xlsx_error_cells(archive: zipfile.ZipFile, scan: ArchiveScan) -> dict[str, list[CellPatch]] | None:
+    """Error cells per sheet name, read from the worksheet parts the guard found them in and
+    placed by the guard's map of worksheet parts to sheet names (the workbook relationships).
 
     ``None`` when they cannot be placed for certain (an error cell without a reference, or a
     workbook part that does not parse): the caller then reads the workbook with openpyxl.
     """
+    if scan.sheet_names is None:
+        return None
     try:
-        names = _sheet_names_by_part(archive)
         out: dict[str, list[CellPatch]] = {}
-        for part in sorted(parts):
-            name = names.get(part.lower())
+        for part in sorted(scan.error_parts):
+            name = scan.sheet_names.get(part)
             if name is None:
                 continue  # a part no sheet refers to: no engine reads it
             cells = _error_cells_in_sheet_xml(archive.read(part))
             if cells is None:
                 return None
             out[name] = cells
-    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile):
+    except (KeyError, zipfile.BadZipFile):
         return None
     return out
 
@@ -594,18 +549,18 @@ def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
                    limits: ArchiveLimits | None) -> list[Sheet]:
     """:func:`read_workbook` once the format is known; ``archive`` is the open zip of an
     xlsx/ods (``None`` for an xls)."""
-    error_parts: frozenset[str] = frozenset()
+    scan = ArchiveScan()
     xls = _XlsScan()
     if archive is not None:
-        error_parts = check_open_archive(archive, p, limits).error_parts
+        scan = check_open_archive(archive, p, limits)
     else:
         _refuse_encrypted_ole(p)
         xls = _scan_xls(p, limits)
     notes: list[str] = []
     try:
         sheets = _read_calamine(p)
-        if fmt == "xlsx" and error_parts:
-            errors = _xlsx_error_cells(archive, error_parts)
+        if fmt == "xlsx" and scan.error_parts:
+            errors = _xlsx_error_cells(archive, scan)
             if errors is None:
                 sheets = _read_openpyxl(p)
                 notes.append("read with openpyxl because the workbook has Excel error cells, which calamine blanks")

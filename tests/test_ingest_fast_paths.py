@@ -163,3 +163,17 @@ def test_prepared_parts_of_disjoint_files_settle_like_one_pass():
     assert len(whole.indicators) == 2
     assert whole.files.set_index("source_file")["merged"].to_dict() == {
         "a.xlsx": 0, "b.xlsx": 1, "c.xlsx": 1}
+
+
+def test_object_frame_keeps_text_as_objects_broadcasts_scalars_and_takes_series_by_position():
+    from analysis.ingest.frames import object_frame
+
+    s = pd.Series(["b", "a"], index=[7, 3])          # taken by position, not by label
+    got = object_frame({"t": s, "k": "same", "v": ["1.5", None], "x": [("a", 1), None]}, 2,
+                       floats=("v",))
+    assert got["t"].tolist() == ["b", "a"] and got["k"].tolist() == ["same", "same"]
+    assert got["t"].dtype == object and got["k"].dtype == object
+    assert got["v"].dtype == float and got["v"].iloc[0] == 1.5 and math.isnan(got["v"].iloc[1])
+    assert got["x"].iloc[0] == ("a", 1)               # a tuple stays one cell
+    assert got.index.tolist() == [0, 1]
+    assert len(object_frame({"t": "x", "v": np.nan}, 0, floats=("v",))) == 0

@@ -42,6 +42,7 @@ import pandas as pd
 
 from analysis.catalog import load_catalog, normalize_label
 from analysis.ingest.errors import IngestError, PeriodError
+from analysis.ingest.frames import object_frame
 from analysis.ingest.periods import parse_period, periods_from_file
 from analysis.ingest.validate import (
     FAILURE_COLUMNS,
@@ -541,20 +542,16 @@ _SILENT_PARSE_RULES = frozenset({"number", "yes_no"})
 
 def _audit_rows(rows: pd.DataFrame, stage: str, rule, action: str, before, after,
                 note) -> pd.DataFrame:
-    def col(x):
-        return x.to_numpy() if isinstance(x, pd.Series) else x
-
-    return pd.DataFrame({
-        "record_id": rows["record_id"].to_numpy(),
-        "source_file": rows["source_file"].to_numpy(),
-        "source_sheet": rows["source_sheet"].to_numpy(),
-        "source_cell": rows["source_cell"].to_numpy(),
-        "county_code": rows["county_code"].to_numpy(),
-        "period": rows["period"].to_numpy(),
-        "indicator": rows["indicator"].to_numpy(),
-        "stage": stage, "rule": col(rule), "action": action,
-        "before": col(before), "after": col(after), "note": col(note),
-    }, columns=AUDIT_COLUMNS)
+    """Audit rows for ``rows``; ``rule``, ``before``, ``after`` and ``note`` are one value or
+    one per row (by position)."""
+    return object_frame({
+        "record_id": rows["record_id"], "source_file": rows["source_file"],
+        "source_sheet": rows["source_sheet"], "source_cell": rows["source_cell"],
+        "county_code": rows["county_code"], "period": rows["period"],
+        "indicator": rows["indicator"],
+        "stage": stage, "rule": rule, "action": action,
+        "before": before, "after": after, "note": note,
+    }, len(rows))[AUDIT_COLUMNS]
 
 
 def _as_texts(series: pd.Series) -> pd.Series:
@@ -773,8 +770,10 @@ def _repeats(vals: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str],
     seen: dict[int, dict[str, None]] = {}
     for g, x in zip(gid[conflict].tolist(), _as_texts(conflicting["raw_value"]).tolist()):
         seen.setdefault(g, {})[x] = None
-    listing = pd.Series(["、".join(seen[g]) for g in gid[conflict].tolist()],
-                        index=conflicting.index, dtype=object)
+    joined = np.full(gid.max() + 1 if len(gid) else 0, None, dtype=object)
+    for g, texts in seen.items():
+        joined[g] = "、".join(texts)
+    listing = pd.Series(joined[gid[conflict]], index=conflicting.index, dtype=object)
     # keep the first copy that holds a value (a "—" copy adds nothing to a reported number):
     # within each group, copies with a value first, then the sorted order above
     agree = many[~conflict]

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
+from analysis.ingest.frames import object_frame
 
 __all__ = [
     "Rule",
@@ -262,21 +263,21 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
     cat = load_catalog()
     names_zh = cat["name_zh"].to_dict()
     extra = extra or {}
-    out = pd.DataFrame({
-        "file": rows["source_file"].to_numpy(),
-        "sheet": rows["source_sheet"].to_numpy(),
-        "cell": rows["source_cell"].to_numpy(),
-        "county": rows.get("county_text", pd.Series(None, index=rows.index)).to_numpy(),
-        "county_code": rows.get("county_code", pd.Series(None, index=rows.index)).to_numpy(),
-        "period": rows.get("period", pd.Series(None, index=rows.index)).to_numpy(),
-        "indicator": rows["indicator"].to_numpy(),
-        "raw_value": rows["raw_value"].to_numpy(),
-        "value": pd.to_numeric(rows.get("value", pd.Series(np.nan, index=rows.index)),
-                               errors="coerce").to_numpy(dtype=float),
-        "rule": (parser_rule.to_numpy() if parser_rule is not None else rule),
+    none = [None] * len(rows)
+    out = object_frame({
+        "file": rows["source_file"],
+        "sheet": rows["source_sheet"],
+        "cell": rows["source_cell"],
+        "county": rows["county_text"] if "county_text" in rows else none,
+        "county_code": rows["county_code"] if "county_code" in rows else none,
+        "period": rows["period"] if "period" in rows else none,
+        "indicator": rows["indicator"],
+        "raw_value": rows["raw_value"],
+        "value": rows["value"] if "value" in rows else np.nan,
+        "rule": parser_rule if parser_rule is not None else rule,
         "action": declared.action,
-        "record_id": rows["record_id"].to_numpy(),
-    })
+        "record_id": rows["record_id"],
+    }, len(rows), floats=("value",))
     header = rows.get("header_text", pd.Series("", index=rows.index)).tolist()
     indicators = out["indicator"].tolist()
     n = len(indicators)
@@ -326,7 +327,7 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
             if key is not None:
                 cache[key] = text
         messages.append(text)
-    out.insert(FAILURE_COLUMNS.index("message"), "message", messages)
+    out.insert(FAILURE_COLUMNS.index("message"), "message", pd.Series(messages, dtype=object))
     return out[FAILURE_COLUMNS]
 
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from analysis.ingest.errors import PeriodError
 
-__all__ = ["parse_period", "periods_from_file", "period_sort_key", "PERIOD_PATTERN"]
+__all__ = ["parse_period", "periods_from_file", "period_sort_key", "half_year_label",
+           "PERIOD_PATTERN"]
 
 PERIOD_PATTERN = re.compile(r"^(\d{4})H([12])$")
 
@@ -162,6 +163,24 @@ def period_sort_key(period: str) -> tuple[int, int]:
     if not m:
         raise ValueError(f"{period!r} is not a period like '2012H1'")
     return int(m.group(1)), int(m.group(2))
+
+
+def half_year_label(period: str) -> str:
+    """Chinese label of a half-year period: ``"2012H1"`` → ``"2012年上半年"``.
+
+    The one spelling used by chart notes (``style.period_label``), clerks' messages and the demo
+    generator's folder names.  It lives here, with the other period rules, because the ingest
+    workers need it and must not import the plotting modules.
+
+    Parameters
+    ----------
+    period : ``YYYYH1`` or ``YYYYH2``; anything else (``"2013年"``) is returned unchanged
+        (stripped of surrounding spaces).
+    """
+    p = period.strip()
+    if len(p) == 6 and p[:4].isdigit() and p[4] in "Hh" and p[5] in "12":
+        return f"{p[:4]}年{'上' if p[5] == '1' else '下'}半年"
+    return p
 
 
 def periods_from_file(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ingest import pipeline
+from analysis.ingest import pipeline, settle
 from analysis.ingest.outputs import OUTPUT_FILES, run_clean_cli, write_outputs
 from analysis.ingest.pipeline import (
     ConservationError,
@@ -183,12 +183,12 @@ def test_row_conservation_is_checked_from_the_output_tables(monkeypatch):
     res = clean_records(r.frame())
     assert res.files.iloc[0]["records_in"] == 2
     # a step that silently drops a clean value must be caught
-    real = pipeline._check_conservation
+    real = settle._check_conservation
 
     def drop_one(files, indicators, quarantine, audit):
         return real(files, indicators.iloc[1:], quarantine, audit)
 
-    monkeypatch.setattr(pipeline, "_check_conservation", drop_one)
+    monkeypatch.setattr(settle, "_check_conservation", drop_one)
     with pytest.raises(ConservationError, match="2 data cells in"):
         clean_records(r.frame())
 

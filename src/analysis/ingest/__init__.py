@@ -4,7 +4,9 @@ The first half of the ingest step.  :mod:`~analysis.ingest.read` opens workbooks
 whatever their real format and encoding; :mod:`~analysis.ingest.layout` recognises the sheet's
 shape and extracts one row per data cell with its provenance; :mod:`~analysis.ingest.values` and
 :mod:`~analysis.ingest.periods` read cell values and reporting periods.  The cleaning pipeline
-(``pipeline``, ``validate``, ``outputs``) builds on these functions.
+builds on these functions: ``pipeline`` (the entry points) runs ``scan`` (files → records),
+``prepare`` (per-record steps), ``settle`` (steps over all records), ``roster`` (the cadre
+roster), with the rules of ``validate`` and the tables written by ``outputs``.
 """
 
 from analysis.ingest.errors import (

@@ -1,0 +1,253 @@
+"""Files → records: read each file, find its sheets' layouts, extract one record per data cell.
+
+Per-file scanning and the pool of worker processes that runs it.  Kept apart from the cleaning
+rules because it is about where the work runs, not what it decides: worker processes are forked
+and call the module-level functions here (:func:`_scan_batch`, :func:`_scan_only`), which send
+back plain Python values and prepared parts (:mod:`~analysis.ingest.prepare`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.catalog import load_catalog
+from analysis.ingest.cells import _present
+from analysis.ingest.errors import IngestError
+from analysis.ingest.prepare import _default_resolver, _official_names, _prepare, _Prepared
+from analysis.ingest.result import RECORD_COLUMNS
+from analysis.ingest.roster import _is_roster, roster_from_table
+
+
+def _sheet_grid(cells) -> pd.DataFrame:
+    """The cells of a ``read.Sheet`` as a DataFrame grid (row/column 0 = cell A1)."""
+    return pd.DataFrame(list(cells), dtype=object)
+
+
+def _first_rows_text(sheet, n: int = 3) -> str:
+    return " ".join(str(v) for row in sheet.cells[:n] for v in row if _present(v))
+
+
+def _scan_file(path: Path, rel: str) -> dict:
+    """Read one file into plain lists: records (one list per column), structure rows, roster
+    sheets and what went wrong, sheet by sheet.
+
+    Hidden sheets are listed but not read: in practice they hold earlier drafts whose numbers
+    were superseded by the visible sheet, and reading them would create false duplicates.
+
+    Everything returned is plain Python (lists, tuples, str), so a worker process can send it
+    back cheaply; rosters are pseudonymised by the caller (:func:`_finish_file`), which holds
+    the salt.
+    """
+    from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
+    from analysis.ingest.layout import _extract_columns, detect_layout
+    from analysis.ingest.read import read_any
+
+    cpu = time.process_time()
+    scan = {"source_file": rel, "path": str(path), "unreadable": "", "sheets": 0, "hidden": [],
+            "layouts": [], "problems": [], "extracted": 0, "roster": [], "structure": [],
+            "records": {c: [] for c in LAYOUT_COLUMNS + ["source_path", "note"]}}
+    try:
+        sheets = read_any(path)
+    except IngestError as exc:
+        scan["unreadable"] = str(exc).replace(str(path), rel)
+        scan["cpu"] = time.process_time() - cpu
+        return scan
+    scan["sheets"] = len(sheets)
+    cols = scan["records"]
+    for i, sheet in enumerate(sheets):
+        name = str(sheet.name)
+        if sheet.hidden:
+            scan["hidden"].append(name)
+            continue
+        try:
+            if _is_roster(path, name, _first_rows_text(sheet)):
+                # (sheet order, name, cells): pseudonyms need the salt, read in the caller
+                scan["roster"].append((i, name, sheet.cells))
+                continue
+            layout = detect_layout(sheet)
+            got, struct = _extract_columns(sheet, layout, str(path))
+        except IngestError as exc:
+            scan["problems"].append((i, f"sheet {name}: {exc.message} (rule: {exc.rule})"))
+            continue
+        scan["extracted"] += 1
+        scan["layouts"].append(str(layout.kind))
+        n = len(got["source_row"])
+        for c, values in got.items():
+            if c not in ("source_file", "record_id"):
+                cols[c] += values
+        cols["source_file"] += [rel] * n
+        # the layout's record_id names the county row; the pipeline needs one id per cell
+        cols["record_id"] += [f"{rel}!{name}!{cell}" for cell in got["source_cell"]]
+        cols["source_path"] += [str(path)] * n
+        remark = layout.column("remark")
+        cols["note"] += ([sheet.cell(r - 1, remark.col) for r in got["source_row"]]
+                         if remark is not None else [None] * n)
+        scan["structure"] += [(rel,) + row[1:] for row in struct]
+    scan["cpu"] = time.process_time() - cpu
+    return scan
+
+
+MAX_WORKERS = 8
+POOL_MIN_FILES = 40  # below this, starting processes costs more than it saves
+
+
+def _pool_size(n_files: int, workers: int | None) -> int:
+    if workers is not None:
+        if int(workers) < 1:
+            raise ValueError(f"clean: workers={workers!r}; use 1 (no pool) or more processes")
+        return min(int(workers), max(n_files, 1))
+    if n_files < POOL_MIN_FILES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS, n_files // 10))
+
+
+def _scan_batch(batch: list[tuple[Path, str]]) -> tuple[list[dict], _Prepared | None]:
+    """Worker task: scan consecutive files and prepare their records (steps 1–4) in one go.
+
+    The records travel back as one prepared frame instead of per-file lists; the scans keep
+    everything else (sheets, layouts, problems, roster cells, structure rows).
+    """
+    scans = [_scan_file(path, rel) for path, rel in batch]
+    cpu = time.process_time()
+    prepared = _prepare(_records_frame(scans), load_catalog(), _default_resolver)
+    for scan in scans:
+        scan["records"] = None
+    scans[0]["prepare_cpu"] = time.process_time() - cpu
+    return scans, prepared
+
+
+def _batches(found: list[tuple[Path, str]], n: int) -> list[list[tuple[Path, str]]]:
+    """``n`` runs of consecutive files with about equal bytes (file order is kept, so the
+    joined result is the same as one pass over all files)."""
+    sizes = []
+    for path, _rel in found:
+        try:
+            sizes.append(max(path.stat().st_size, 1))
+        except OSError:
+            sizes.append(1)
+    total = float(sum(sizes))
+    out: list[list[tuple[Path, str]]] = [[] for _ in range(n)]
+    done = 0
+    for item, size in zip(found, sizes):
+        # the run whose byte range holds this file's midpoint
+        k = min(n - 1, int((done + size / 2) / total * n))
+        out[k].append(item)
+        done += size
+    return [b for b in out if b]
+
+
+BATCHES_PER_WORKER = 2  # a few runs per worker balance the load; each run costs one prepare
+
+
+def _warm_shared_caches() -> None:
+    """Load, before the workers fork, what every worker would otherwise load for itself: the
+    catalog and its header index, the reference tables and the official county names of each
+    code book, and the readers' modules (measured: ~50 ms per worker)."""
+    from analysis.catalog import header_index
+    from analysis.reference import STUDY_VINTAGES, _ref
+
+    header_index()
+    load_catalog()
+    _ref()
+    for year in STUDY_VINTAGES:
+        _official_names(str(year))
+    import python_calamine  # noqa: F401 - imported by the readers on first use
+    import xlrd  # noqa: F401
+
+
+def _scan_files(found: list[tuple[Path, str]], workers: int | None, progress: bool,
+                prepare_in_workers: bool):
+    """Scan every file, in order, in batches; yields ``(scans, prepared or None)``.
+
+    In one process each file is its own batch and nothing is prepared (the caller prepares all
+    records at once).  With a pool, worker processes scan runs of consecutive files and, when
+    ``prepare_in_workers``, also prepare their records (:func:`_scan_batch`).  Workers are
+    forked where the platform allows it, so they share the parent's loaded catalog and caches
+    instead of importing pandas again (measured: spawn start-up cost more CPU than the demo's
+    whole layout detection).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    bar = None
+    if progress and len(found) > 20:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(found), desc="clean", unit="file", file=sys.stderr)
+    n = _pool_size(len(found), workers)
+    try:
+        if n == 1:
+            for path, rel in found:
+                yield [_scan_file(path, rel)], None
+                if bar is not None:
+                    bar.update()
+            return
+        _warm_shared_caches()
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        batches = _batches(found, n * BATCHES_PER_WORKER)
+        task = _scan_batch if prepare_in_workers else _scan_only
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+            for scans, prepared in pool.map(task, batches):
+                yield scans, prepared
+                if bar is not None:
+                    bar.update(len(scans))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _scan_only(batch: list[tuple[Path, str]]) -> tuple[list[dict], None]:
+    """Worker task without preparation (a custom resolver stays in the calling process)."""
+    return [_scan_file(path, rel) for path, rel in batch], None
+
+
+def _finish_file(scan: dict, salt_getter) -> tuple[dict, list[pd.DataFrame]]:
+    """The file's summary row and its roster tables (pseudonymised with the salt)."""
+    rel = scan["source_file"]
+    info = {"source_file": rel, "status": "ok", "error": "", "sheets": scan["sheets"],
+            "hidden_sheets": "|".join(scan["hidden"]), "layouts": "", "roster_rows": 0}
+    if scan["unreadable"]:
+        info.update(status="unreadable", error=scan["unreadable"], sheets=0)
+        return info, []
+    roster: list[pd.DataFrame] = []
+    layouts = list(scan["layouts"])
+    problems = list(scan["problems"])
+    for i, name, cells in scan["roster"]:
+        try:
+            roster.append(roster_from_table(_sheet_grid(cells),
+                                            salt=salt_getter(), source_file=rel,
+                                            source_sheet=name))
+            layouts.append("roster")
+        except IngestError as exc:
+            problems.append((i, f"sheet {name}: {exc.message} (rule: {exc.rule})"))
+    info["roster_rows"] = int(sum(len(r) for r in roster))
+    info["layouts"] = "|".join(sorted(set(layouts)))
+    if problems:
+        errors = [text for _, text in sorted(problems, key=lambda p: p[0])]
+        info.update(status="partly_unreadable" if scan["extracted"] or roster else "unreadable",
+                    error=" ; ".join(errors))
+    return info, roster
+
+
+def _records_frame(scans: list[dict]) -> pd.DataFrame:
+    """One DataFrame of every file's records, built once from the stacked lists."""
+    from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
+
+    names = LAYOUT_COLUMNS + ["source_path", "note"]
+    stacked = {c: [v for scan in scans for v in scan["records"][c]] for c in names}
+    if not stacked["record_id"]:
+        return pd.DataFrame(columns=RECORD_COLUMNS)
+    if all(v is None for v in stacked["note"]):
+        del stacked["note"]  # as before: a note column only when some sheet has a 备注 column
+    # object columns: cells mix text, numbers and dates, and names keep None (not NaN) when
+    # empty, exactly as the per-sheet frames did
+    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in stacked.items()})
+    frame["source_row"] = frame["source_row"].astype("int64")
+    frame["sheet_hidden"] = frame["sheet_hidden"].astype(bool)
+    return frame

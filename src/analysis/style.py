@@ -24,6 +24,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 
 from analysis.fonts import FontChoice, font_rc, use_chinese_font
+from analysis.ingest.periods import half_year_label
 from analysis.fileio import atomic_write
 
 __all__ = [
@@ -258,10 +259,7 @@ def period_label(period: str) -> str:
     ----------
     period : ``YYYYH1`` or ``YYYYH2``; anything else (``"2013年"``) is returned unchanged.
     """
-    p = period.strip()
-    if len(p) == 6 and p[:4].isdigit() and p[4] in "Hh" and p[5] in "12":
-        return f"{p[:4]}年{'上' if p[5] == '1' else '下'}半年"
-    return p
+    return half_year_label(period)
 
 
 def add_source_note(fig: Figure, source: str, period: str | Sequence[str]) -> Text:

@@ -16,6 +16,7 @@ from analysis.demo import mess, params
 from analysis.demo.dgp import catalog_meta
 from analysis.demo.roster import rng_for
 from analysis.demo.writers import Book, Sheet
+from analysis.ingest.periods import half_year_label
 
 # Group headers above the indicator headers, per form (round-1 and round-2 templates differ).
 GROUPS = {
@@ -53,7 +54,8 @@ def _months(period: str) -> str:
 
 
 def _half_dir(period: str) -> str:
-    return f"{period[:4]}年{'上' if period.endswith('1') else '下'}半年"
+    """The folder of a half-year's submissions: ``"2012H1"`` → ``"2012年上半年"``."""
+    return half_year_label(period)
 
 
 def _prev(period: str) -> str:

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
+from analysis.ingest.roster import round_from_text
 from analysis.reference import base_units, to_base
 
 __all__ = [
@@ -119,7 +120,6 @@ treatment cell uses it under the varying base period — and would drop every co
 """
 
 _PERIOD = re.compile(r"^(\d{4})H([12])$")
-_SHEET_ROUND = {"第一轮": 1, "第二轮": 2, "一轮": 1, "二轮": 2}
 
 
 class DesignError(ValueError):
@@ -205,9 +205,9 @@ def _round_of(row: pd.Series) -> int | None:
             return int(r)
         except (TypeError, ValueError):
             return None
-    # The roster workbook keeps one sheet per round (第一轮/第二轮) without a 轮次 column.
-    sheet = str(row.get("source_sheet") or "")
-    return next((v for k, v in _SHEET_ROUND.items() if k in sheet), None)
+    # The roster workbook keeps one sheet per round (第一轮/第二轮) without a 轮次 column;
+    # the sheet name is read as the roster reader reads it
+    return round_from_text(str(row.get("source_sheet") or ""))
 
 
 def _where(row: pd.Series, i: int) -> str:

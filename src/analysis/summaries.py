@@ -21,6 +21,7 @@ import pandas as pd
 from analysis.catalog import load_catalog
 from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH
 from analysis.ingest.periods import parse_period, period_sort_key
+from analysis.ingest.roster import round_from_text
 from analysis.reference import base_units, load_prefectures, load_units
 
 __all__ = [
@@ -108,7 +109,6 @@ ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WI
 :data:`analysis.design.CHANGE_WINDOWS` (the programme calendar is kept in one place there)."""
 
 _SENDER = re.compile(r"(?:^|/)([^/_]+?(?:市|州))团委")
-_SHEET_ROUND = {"第一轮": 1, "第二轮": 2}
 
 
 class SummaryInputError(ValueError):
@@ -409,6 +409,11 @@ def sheet_list(files: pd.DataFrame, column: str = "hidden_sheets") -> pd.DataFra
     return _sort(out, ["period", "source_file", "item"])
 
 
+def _sheet_round(sheet: object) -> int | None:
+    """The round a roster sheet's name names (第一轮, 第2轮, Round 1 …), else None."""
+    return round_from_text(sheet) if isinstance(sheet, str) else None
+
+
 def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:
     """The cleaned roster with ``round`` filled and ``grade`` named as the indices expect.
 
@@ -432,7 +437,7 @@ def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:
     _require(roster, ["batch", "assessment"], "prepare_roster")
     out = roster.copy()
     given = pd.to_numeric(out["round"], errors="coerce") if "round" in out else pd.Series(np.nan, index=out.index)
-    from_sheet = (out["source_sheet"].astype(object).map(_SHEET_ROUND).astype(float)
+    from_sheet = (out["source_sheet"].astype(object).map(_sheet_round).astype(float)
                   if "source_sheet" in out else pd.Series(np.nan, index=out.index))
     rnd = given.astype(float).fillna(from_sheet)
     if rnd.isna().any():

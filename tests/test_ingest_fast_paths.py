@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis.ingest import pipeline
-from analysis.ingest.pipeline import _as_text, _as_texts, _batches, clean_records
+from analysis.ingest.cells import _as_text, _as_texts
+from analysis.ingest.pipeline import _batches, clean_records
 from analysis.ingest.validate import _template_fields, failure_rows
 
 XIDE = "513432"
@@ -177,3 +178,51 @@ def test_object_frame_keeps_text_as_objects_broadcasts_scalars_and_takes_series_
     assert got["x"].iloc[0] == ("a", 1)               # a tuple stays one cell
     assert got.index.tolist() == [0, 1]
     assert len(object_frame({"t": "x", "v": np.nan}, 0, floats=("v",))) == 0
+
+
+def test_equal_values_that_print_differently_keep_their_own_text():
+    from datetime import datetime, timedelta, timezone
+    from decimal import Decimal
+
+    utc = datetime(2013, 6, 30, tzinfo=timezone.utc)
+    beijing = utc.astimezone(timezone(timedelta(hours=8)))   # the same instant, equal
+    cells = [Decimal("12.0"), Decimal("12.00"), utc, beijing, 1, True]
+    assert _as_texts(pd.Series(cells, dtype=object)).tolist() == [
+        "12.0", "12.00", "2013-06-30 00:00:00+00:00", "2013-06-30 08:00:00+08:00", "1", "True"]
+    got = failure_rows(_rows([Decimal("120.0"), Decimal("120.00")]), "above_max")["message"]
+    assert got.tolist() == ["团费收缴率为120.0，超过允许的最大值100，请核对单位和数值后更正。",
+                            "团费收缴率为120.00，超过允许的最大值100，请核对单位和数值后更正。"]
+
+
+def test_text_or_blanks_every_missing_marker_and_keeps_types_apart():
+    from analysis.ingest.cells import _text_or
+
+    cells = [None, float("nan"), pd.NA, pd.NaT, "  ", "喜德县", 1, True, 2.0]
+    assert _text_or(pd.Series(cells, dtype=object), "-").tolist() == [
+        "-", "-", "-", "-", "-", "喜德县", "1", "True", "2"]
+
+
+def test_a_catalog_row_without_a_type_is_read_as_a_number():
+    from analysis.catalog import load_catalog
+
+    cat = load_catalog()
+    cat.loc["league_members", "type"] = np.nan   # a blank cell in an edited catalog
+    records = pd.DataFrame([_record(1, "喜德县", "凉山州", "2013年上半年", raw="约300人")])
+    res = clean_records(records, catalog=cat)
+    assert res.indicators["value"].tolist() == [300.0]
+
+
+def test_counties_resolve_after_the_working_folder_is_deleted(tmp_path):
+    import os
+
+    from analysis.reference import resolve_county
+
+    here = os.getcwd()
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    os.chdir(gone)
+    try:
+        gone.rmdir()
+        assert resolve_county("喜德县", prefecture="凉山州", as_of="2013") == XIDE
+    finally:
+        os.chdir(here)

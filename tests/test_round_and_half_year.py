@@ -29,6 +29,10 @@ SHEETS = ["第一轮（2008-2010）", "第 2 轮", "Round 1", "round 2", "第二
     ("名册", None),
     ("Sheet1", None),
     ("", None),
+    ("round 12", None),       # not round 1 followed by a 2
+    ("around 1", None),       # "round" inside another word
+    ("第十二轮", None),        # the twelfth round is not the second
+    ("round2", 2),
 ])
 def test_round_from_text(text, expected):
     assert round_from_text(text) == expected

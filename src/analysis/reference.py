@@ -170,9 +170,14 @@ def _reference(folder: str) -> _Reference:
 def _ref() -> _Reference:
     # paths() and Path.resolve() cost more than the lookups they serve (measured: 0.2 s of the
     # demo's 1,600 county resolutions); they depend only on the environment and the working
-    # folder, so the folder is worked out once per such state
+    # folder, so the folder is worked out once per such state (a symlink re-pointed while the
+    # process runs is not noticed)
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working folder was deleted: work the folder out without the cache
+        return _reference(str(paths().reference.resolve()))
     return _reference(_reference_folder(os.environ.get(ENV_PREFIX + "ROOT"),
-                                        os.environ.get(ENV_PREFIX + "REFERENCE"), os.getcwd()))
+                                        os.environ.get(ENV_PREFIX + "REFERENCE"), cwd))
 
 
 @lru_cache(maxsize=16)

@@ -13,13 +13,40 @@ import pandas as pd
 
 
 def _lookup(series: pd.Series, mapping: dict, default: object = None) -> pd.Series:
-    """``series.map(mapping)`` as one dict lookup per cell (object dtype, ``default`` when
-    absent).  Series.map with a dict or Series first builds an index over the mapping and
-    converts the result; for 10⁵ cells of a few dozen distinct values that cost more than
-    the lookups."""
-    get = mapping.get
+    """``series.map(mapping)`` as one dict lookup per cell (object dtype), with ``default``
+    where the cell is not in the mapping or maps to a missing value (None/NaN), as
+    ``series.map(mapping).fillna(default)`` would give.  Series.map with a dict or Series first
+    builds an index over the mapping and converts the result; for 10⁵ cells of a few dozen
+    distinct values that cost more than the lookups."""
+    table = {k: (default if _missing(v) else v) for k, v in mapping.items()}
+    get = table.get
     return pd.Series([get(x, default) for x in series.tolist()], index=series.index,
                      dtype=object)
+
+
+def _missing(x: object) -> bool:
+    """None, NaN or pandas' NA/NaT markers."""
+    return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and x != x)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+"""Cell types whose equal values always print the same (unlike Decimal("12.0") and
+Decimal("12.00"), or one instant in two time zones)."""
+
+
+def distinct_key(x: object) -> tuple:
+    """A dict key under which cells that must read the same text meet: (type, value) for the
+    plain types — 1, 1.0 and True are equal but print differently — and the object itself
+    (its identity) for anything else."""
+    t = x.__class__
+    return (t, x) if t in _PLAIN else (t, id(x))
+
+
+def per_distinct(cells: list, fn) -> list:
+    """``[fn(x) for x in cells]`` with ``fn`` called once per :func:`distinct_key`."""
+    keys = [distinct_key(x) for x in cells]
+    table = {k: fn(x) for k, x in dict(zip(keys, cells)).items()}
+    return [table[k] for k in keys]
 
 
 def _text_or(series: pd.Series, empty: object) -> pd.Series:
@@ -28,10 +55,13 @@ def _text_or(series: pd.Series, empty: object) -> pd.Series:
     The vectorised form of :func:`_present` for columns of 10⁵ cells: each *distinct* value is
     converted once (columns repeat a few hundred distinct texts).
     """
-    codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
-    converted = [_as_text(u) if not isinstance(u, str) else u for u in uniques]
-    table = np.array([t if t.strip() else empty for t in converted] + [empty], dtype=object)
-    return pd.Series(table[codes], index=series.index, dtype=object)
+    def text(x: object) -> object:
+        if _missing(x):
+            return empty
+        t = x if isinstance(x, str) else _as_text(x)
+        return t if t.strip() else empty
+
+    return pd.Series(per_distinct(series.tolist(), text), index=series.index, dtype=object)
 
 
 def _present(x: object) -> bool:
@@ -41,15 +71,8 @@ def _present(x: object) -> bool:
 
 
 def _as_texts(series: pd.Series) -> pd.Series:
-    """:func:`_as_text` of every cell, computed once per distinct (type, value); the type is
-    part of the key because 1, 1.0 and True are equal keys but read differently."""
-    cells = series.tolist()
-    keys = list(zip(map(type, cells), cells))
-    try:
-        table = {k: _as_text(k[1]) for k in dict.fromkeys(keys)}
-    except TypeError:  # an unhashable cell value
-        return pd.Series([_as_text(x) for x in cells], index=series.index, dtype=object)
-    return pd.Series([table[k] for k in keys], index=series.index, dtype=object)
+    """:func:`_as_text` of every cell, computed once per :func:`distinct_key`."""
+    return pd.Series(per_distinct(series.tolist(), _as_text), index=series.index, dtype=object)
 
 
 def _as_text(x: object) -> str:

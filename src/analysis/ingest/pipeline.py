@@ -38,7 +38,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.catalog import load_catalog
-from analysis.ingest.cells import _as_text, _as_texts  # noqa: F401 - re-exported for tests
 from analysis.ingest.prepare import (  # noqa: F401 - re-exported for tests and benchmarks
     REMARK_HEADERS,
     Resolver,
@@ -229,10 +228,12 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     salt : bytes, optional
         Pseudonym key; default :func:`load_salt` (``$RESIDENCY_SALT`` or a salt file).
     workers : int, optional
-        Processes that read files and find their layouts.  Default: one per CPU (at most
-        :data:`MAX_WORKERS`) when there are at least :data:`POOL_MIN_FILES` files, else 1 (in
-        this process).  Results are the same for any number: files are read independently and
-        collected in the order of :func:`discover_files`.
+        Processes that read files, find their layouts and — with the default resolver —
+        prepare their records (steps 1–4); the repeats, cross-field rules and outputs are
+        settled in this process.  Default: one per CPU (at most :data:`MAX_WORKERS`) when there
+        are at least :data:`POOL_MIN_FILES` files, else 1 (in this process).  Results are the
+        same for any number: files are read independently and joined in the order of
+        :func:`discover_files`.
 
     Returns
     -------
@@ -279,7 +280,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         lap("pool_wait")
         timings["read_layout_extract"] = sum(scan["cpu"] for scan in scans)
         if parts:
-            timings["prepare"] = sum(scan.get("prepare_cpu", 0.0) for scan in scans)
+            timings["prepare"] = sum(part.cpu for part in parts)
     for scan in scans:
         info, tables = _finish_file(scan, salt_getter)
         infos.append(info)

@@ -296,6 +296,8 @@ class _Prepared:
     audits: list[pd.DataFrame]
     failures: list[pd.DataFrame]
     notes: pd.DataFrame
+    cpu: float = 0.0
+    """CPU seconds the preparation took (for the benchmark's phase times)."""
 
 
 def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _Prepared:

@@ -233,8 +233,9 @@ def round_from_text(text: str) -> int | None:
     The one reading of a round from a sheet name: the roster reader, :mod:`analysis.design` and
     :mod:`analysis.summaries` all use it, so a sheet names the same round everywhere.
     """
-    m = re.search(r"第\s*([一二12])\s*轮|round\s*([12])", unicodedata.normalize("NFKC", text),
-                  re.IGNORECASE)
+    # "round" as a word and one digit: not "around 1", not "round 12"
+    m = re.search(r"第\s*([一二12])\s*轮|(?<![a-z])round\s*([12])(?!\d)",
+                  unicodedata.normalize("NFKC", text), re.IGNORECASE)
     if not m:
         return None
     token = m.group(1) or m.group(2)

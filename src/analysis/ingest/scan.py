@@ -115,9 +115,9 @@ def _scan_batch(batch: list[tuple[Path, str]]) -> tuple[list[dict], _Prepared | 
     scans = [_scan_file(path, rel) for path, rel in batch]
     cpu = time.process_time()
     prepared = _prepare(_records_frame(scans), load_catalog(), _default_resolver)
+    prepared.cpu = time.process_time() - cpu
     for scan in scans:
         scan["records"] = None
-    scans[0]["prepare_cpu"] = time.process_time() - cpu
     return scans, prepared
 
 

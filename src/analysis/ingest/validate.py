@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
+from analysis.ingest.cells import distinct_key
 from analysis.ingest.frames import object_frame
 
 __all__ = [
@@ -312,20 +313,16 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
         fields["note"] = [""] * n
     names = list(fields)
     # each distinct combination of those fields is formatted once (a batch of 600 000
-    # conflicting repeats has one message per group); the Python type is part of the key
-    # because 1, 1.0 and True are equal keys but print differently
+    # conflicting repeats has one message per group); see cells.distinct_key for what counts
+    # as the same value
     cache: dict[tuple, str] = {}
     messages = []
     for values in zip(*fields.values()) if names else ((),) * n:
-        try:
-            key = values + tuple(map(type, values))
-            text = cache.get(key)
-        except TypeError:  # an unhashable cell value
-            key, text = None, None
+        key = tuple(map(distinct_key, values))
+        text = cache.get(key)
         if text is None:
-            text = _message(rule, {k: v for k, v in zip(names, values) if v is not _ABSENT})
-            if key is not None:
-                cache[key] = text
+            text = cache[key] = _message(rule, {k: v for k, v in zip(names, values)
+                                                if v is not _ABSENT})
         messages.append(text)
     out.insert(FAILURE_COLUMNS.index("message"), "message", pd.Series(messages, dtype=object))
     return out[FAILURE_COLUMNS]

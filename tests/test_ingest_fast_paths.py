@@ -160,7 +160,7 @@ def test_prepared_parts_of_disjoint_files_settle_like_one_pass():
                              to_base=pipeline._default_to_base, cat=cat)
     for name in ("indicators", "quarantine", "audit", "quality", "files"):
         pd.testing.assert_frame_equal(getattr(split, name), getattr(whole, name),
-                                      check_dtype=False, obj=name)
+                                      obj=name)
     assert len(whole.indicators) == 2
     assert whole.files.set_index("source_file")["merged"].to_dict() == {
         "a.xlsx": 0, "b.xlsx": 1, "c.xlsx": 1}

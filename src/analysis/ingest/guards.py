@@ -171,8 +171,13 @@ _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
 _REF = re.compile(rb""" r\s*=\s*["']([A-Z]{0,3})([0-9]{1,7})["']""")
 _SPACES = bytes.maketrans(b"\t\n\r\f\v", b"     ")  # the bytes \s matches, besides " "
 _ROOT_START = re.compile(r"<[A-Za-z_:]")
-# a cell start tag typed as an error (t="e"), with or without a namespace prefix
-_ERROR_CELL_TAG = re.compile(rb"""<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\bt\s*=\s*["']e["']""")
+XML_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
+"""An optional namespace prefix on an element name (``x:`` in ``<x:c>``), as a bytes pattern."""
+ERROR_CELL_START = re.compile(rb"<" + XML_PREFIX + rb"""c\s[^>]*?\bt\s*=\s*["']e["']""")
+"""The start of a cell tag typed as an error (``<c r="D7" t="e"``, with or without a namespace
+prefix), up to its type: the guard notes the worksheets that have one, the reader
+(:mod:`analysis.ingest.read`) patches them back into calamine's grid; both use this one
+pattern so that they cannot disagree about what an error cell is."""
 _CHUNK = 1 * _MB
 
 
@@ -555,7 +560,7 @@ def _has_error_cell(xml: bytes) -> bool:
     almost no sheet has one and the regex would otherwise scan every sheet."""
     if b'"e"' not in xml and b"'e'" not in xml:
         return False
-    return _ERROR_CELL_TAG.search(xml) is not None
+    return ERROR_CELL_START.search(xml) is not None
 
 
 def _column_number(letters: bytes) -> int:
@@ -564,6 +569,16 @@ def _column_number(letters: bytes) -> int:
     for ch in letters:
         n = n * 26 + ch - 64
     return n
+
+
+def cell_reference(tag: bytes) -> tuple[int, int] | None:
+    """The 0-based (row, column) of a cell start tag's ``r`` reference (``r="D7"`` → (6, 3)),
+    by the same pattern the guard measures the used area with; ``None`` when the tag has no
+    reference, or only a row number (its place then depends on the cells before it)."""
+    ref = _REF.search(tag.translate(_SPACES))
+    if ref is None or not ref.group(1):
+        return None
+    return int(ref.group(2)) - 1, _column_number(ref.group(1)) - 1
 
 
 def is_formula_like(value: object) -> bool:

@@ -12,7 +12,16 @@ Engines
   (``#DIV/0!`` comes back as ``""``), so they are patched into calamine's grid: for an xlsx
   from the sheet XML (the archive guard's inflate pass notes which worksheets have ``t="e"``
   cells), for an xls from ``xlrd`` (one pass that also measures each sheet's used area).
-- ``openpyxl`` (xlsx) and ``xlrd`` (xls) are the fallbacks when calamine cannot open a file.
+  The error cells are the only thing taken from elsewhere: a workbook that has them is
+  otherwise read by calamine like every other workbook, deliberately (it was once re-read
+  whole by openpyxl, which types cells differently).  So, there as everywhere, whole numbers
+  come back as ``float``, dates at midnight as ``date`` (not ``datetime``), and the covered
+  cells of a merged range keep whatever value the file stores in them (openpyxl empties them).
+  An error cell takes the text openpyxl reads for it (the cached ``<v>``, entity references
+  resolved, CDATA sections taken literally).
+- ``openpyxl`` (xlsx) and ``xlrd`` (xls) are the fallbacks when calamine cannot open a file;
+  openpyxl also reads an xlsx whose error cells cannot be placed from the sheet XML alone
+  (an error cell without an ``r`` reference).
 - CSV files go through :func:`read_csv_file` (encoding detection below); HTML tables saved
   with an ``.xls`` name (a common "export to Excel" of web systems) through a small
   ``html.parser`` reader that keeps ``colspan``/``rowspan`` as merged ranges.
@@ -39,7 +48,8 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from analysis.ingest.errors import UnreadableFileError
-from analysis.ingest.guards import ArchiveLimits, ArchiveScan, check_open_archive
+from analysis.ingest.guards import (ERROR_CELL_START, XML_PREFIX, ArchiveLimits, ArchiveScan,
+                                     cell_reference, check_open_archive)
 
 __all__ = [
     "Sheet",
@@ -263,39 +273,49 @@ def _sniff_head(head: bytes) -> FileFormat:
 CellPatch = tuple[int, int, str]
 """An Excel error cell to put back into calamine's grid: 0-based row, column and its text."""
 
-_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # an optional namespace prefix on an element name
-_ERROR_CELL = re.compile(rb"<" + _PREFIX + rb"""c\s[^>]*?\bt\s*=\s*["']e["'][^>]*>""")
-_CELL_END = re.compile(rb"</" + _PREFIX + rb"c\s*>")
-_VALUE = re.compile(rb"<" + _PREFIX + rb"v(?:\s[^>]*)?>(.*?)</" + _PREFIX + rb"v\s*>", re.DOTALL)
-_CELL_REF = re.compile(rb"""\sr\s*=\s*["']([A-Z]{1,3})([0-9]{1,7})["']""")
+_CELL_END = re.compile(rb"</" + XML_PREFIX + rb"c\s*>")
+_VALUE = re.compile(rb"<" + XML_PREFIX + rb"v(?:\s[^>]*)?>(.*?)</" + XML_PREFIX + rb"v\s*>", re.DOTALL)
+_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 
 
 def _error_cells_in_sheet_xml(xml: bytes) -> list[CellPatch] | None:
     """The error cells of one worksheet part (``<c r="D7" t="e"><v>#DIV/0!</v></c>``) with the
-    text Excel shows, as openpyxl reads it (the cached ``<v>``, XML-unescaped); a cell without
-    a value is left out (calamine's ``""`` is right for it).
+    text Excel shows, as openpyxl reads it (the cached ``<v>``, see :func:`_xml_text`); a cell
+    without a value is left out (calamine's ``""`` is right for it).
 
+    An error cell is what the archive guard counts as one (:data:`guards.ERROR_CELL_START`,
+    the start tag running to the next ``>``), placed by :func:`guards.cell_reference`.
     ``None`` when an error cell has no ``r`` reference: its place then depends on the cells
     before it, which only a full parse knows.
     """
     found: list[CellPatch] = []
-    for tag in _ERROR_CELL.finditer(xml):
-        ref = _CELL_REF.search(tag.group(0))
-        if ref is None:
+    pos = 0
+    while (start := ERROR_CELL_START.search(xml, pos)) is not None:
+        tag_end = xml.find(b">", start.end()) + 1
+        if tag_end == 0:
+            break  # an unfinished tag at the end of the part is no cell
+        pos = tag_end
+        tag = xml[start.start():tag_end]
+        place = cell_reference(tag)
+        if place is None:
             return None
-        if tag.group(0).endswith(b"/>"):
+        if tag.endswith(b"/>"):
             continue
-        end = _CELL_END.search(xml, tag.end())
-        value = _VALUE.search(xml, tag.end(), end.start() if end else len(xml))
+        end = _CELL_END.search(xml, tag_end)
+        value = _VALUE.search(xml, tag_end, end.start() if end else len(xml))
         if value is None or not value.group(1):
             continue
-        letters, digits = ref.groups()
-        col = 0
-        for ch in letters:
-            col = col * 26 + ch - 64
-        text = html.unescape(value.group(1).decode("utf-8", errors="replace"))
-        found.append((int(digits) - 1, col - 1, text))
+        found.append((*place, _xml_text(value.group(1))))
     return found
+
+
+def _xml_text(raw: bytes) -> str:
+    """The text of an element's content as an XML parser gives it: CDATA sections taken
+    literally (``<![CDATA[#N/A]]>`` → ``#N/A``), character and entity references resolved
+    everywhere else."""
+    parts = _CDATA.split(raw.decode("utf-8", errors="replace"))
+    # split with one group: even items lie outside CDATA sections, odd items are their content
+    return "".join(part if i % 2 else html.unescape(part) for i, part in enumerate(parts))
 
 
 def _xlsx_error_cells(archive: zipfile.ZipFile, scan: ArchiveScan) -> dict[str, list[CellPatch]] | None:

@@ -245,6 +245,73 @@ def test_an_error_value_in_a_cdata_section_reads_as_openpyxl_reads_it(tmp_path):
     assert _openpyxl_errors(path) == {("S", 0, 1): "#N/A", ("S", 0, 2): "#REF!", ("S", 0, 3): "&amp;&"}
 
 
+def _sheet_with_long_error_tag_at(offset: int, attribute_bytes: int) -> tuple[str, int]:
+    """A worksheet part over 1 MiB whose error cell's start tag ``<c r="B…" pad="…" t="e">``
+    begins ``offset`` bytes into the part, with ``attribute_bytes`` of padding attribute before
+    its type; and the row of that cell (1-based).  Rows of numbers fill the part up to there,
+    so it compresses like a real sheet (not like a bomb)."""
+    head = _sheet_xml("{rows}").split("{rows}")[0]
+    rows, size, r = [], len(head), 0
+    while True:
+        r += 1
+        row = f'<row r="{r}"><c r="A{r}"><v>{r * 7919 % 100003}</v></c></row>'
+        if size + len(row) + 64 > offset:
+            break
+        rows.append(row)
+        size += len(row)
+    start = f'<row r="{r}"><c r="A{r}"><v>1</v></c>'
+    gap = " " * (offset - size - len(start))
+    pad = "".join(chr(97 + i % 26) for i in range(attribute_bytes))
+    rows.append(f'{start}{gap}<c r="B{r}" pad="{pad}" t="e"><v>#DIV/0!</v></c></row>')
+    xml = _sheet_xml("".join(rows))
+    assert xml.index('<c r="B') == offset
+    return xml, r
+
+
+@pytest.mark.parametrize("attribute_bytes", [2_000, 200_000])
+def test_a_long_error_cell_tag_across_the_chunk_boundary_is_found(tmp_path, attribute_bytes):
+    """The guard inflates in 1 MiB chunks; an error cell's start tag that begins before the
+    boundary and reaches its type after it must still be seen (it once carried only the last
+    512 bytes to the next chunk, and the cell came back blank).  A tag longer than the guard
+    carries (200 kB here) flags the sheet for the reader's scan of the whole part."""
+    offset = guards._CHUNK - 1_000
+    xml, r = _sheet_with_long_error_tag_at(offset, attribute_bytes)
+    assert len(xml) > guards._CHUNK and xml.index('t="e"', offset) > guards._CHUNK
+    path = _build_xlsx(tmp_path / "long_tag.xlsx", [("S", "xl/worksheets/sheet1.xml", "worksheets/sheet1.xml", xml)])
+    assert check_archive(path).error_parts == {"xl/worksheets/sheet1.xml"}
+    (sheet,) = read_any(path)
+    assert sheet.engine == "calamine"
+    assert sheet.cell(r - 1, 1) == "#DIV/0!" == _openpyxl_errors(path)[("S", r - 1, 1)]
+
+
+def test_the_guard_carries_an_unfinished_tag_to_the_next_chunk():
+    # from the last "<", and never less than the last 512 bytes
+    short = b"x" * 600 + b"<c r='A1'"
+    assert guards._carry(short) == (short[-512:], False)
+    window = b"<row>" + b"<c r='B1' pad='" + b"p" * 1_000
+    assert guards._carry(window) == (window[5:], False)
+    # a long run of spaces is squeezed (the patterns match one space as many) ...
+    spaced = b"<c" + b" " * 100_000 + b"t='e'"
+    assert guards._carry(spaced) == (b"<c t='e'", False)
+    # ... a long tag of anything else is cut, and the sheet flagged for the reader's full scan
+    long = b"<c pad='" + b"p" * 100_000 + b"'"
+    tail, flagged = guards._carry(long)
+    assert flagged and tail == long[-guards._TAIL_MAX:]
+
+
+def test_a_workbook_without_error_cells_is_flagged_only_for_an_overlong_tag(tmp_path, monkeypatch):
+    monkeypatch.setattr(guards, "_CHUNK", 64)
+    monkeypatch.setattr(guards, "_TAIL_MAX", 128)
+    plain = _sheet_xml('<row r="1"><c r="A1"><v>1</v></c><c r="B1" pad="' + "p" * 100 + '"><v>2</v></c></row>')
+    path = _build_xlsx(tmp_path / "plain.xlsx", [("S", "xl/worksheets/sheet1.xml", "worksheets/sheet1.xml", plain)])
+    assert check_archive(path).error_parts == frozenset()
+    long = plain.replace("p" * 100, "p" * 1_000)
+    path = _build_xlsx(tmp_path / "long.xlsx", [("S", "xl/worksheets/sheet1.xml", "worksheets/sheet1.xml", long)])
+    assert check_archive(path).error_parts == {"xl/worksheets/sheet1.xml"}
+    (sheet,) = read_any(path)  # the reader's scan finds no error cell: nothing patched, no note
+    assert sheet.cells == [[1.0, 2.0]] and sheet.note == ""
+
+
 def test_the_reader_and_the_guard_agree_on_cell_references():
     assert guards.cell_reference(b'<c r="D7" t="e">') == (6, 3)
     assert guards.cell_reference(b'<c\tr = \'XFD1048576\' t="e">') == (1048575, 16383)

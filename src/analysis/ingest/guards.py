@@ -179,6 +179,9 @@ prefix), up to its type: the guard notes the worksheets that have one, the reade
 (:mod:`analysis.ingest.read`) patches them back into calamine's grid; both use this one
 pattern so that they cannot disagree about what an error cell is."""
 _CHUNK = 1 * _MB
+_TAIL_MAX = 64 * 1024
+"""Longest unfinished tag carried from one inflated chunk to the next (see :func:`_carry`)."""
+_SPACE_RUNS = re.compile(rb"  +")
 
 
 _LATIN1 = codecs.getincrementaldecoder("latin-1")
@@ -477,8 +480,8 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
                     window = raw_tail + chunk  # a start tag split across two chunks
                     rows, cols = _used_area(window)
                     max_row, max_col = max(max_row, rows), max(max_col, cols)
-                    has_errors = has_errors or _has_error_cell(window)
-                    raw_tail = chunk[-512:]
+                    raw_tail, overflow = _carry(window)
+                    has_errors = has_errors or overflow or _has_error_cell(window)
                 if kept is not None:
                     kept.append(chunk)
                 if prolog is not None and prolog.feed(chunk):
@@ -499,6 +502,31 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
                          "damaged or encrypted; 请用 Excel 打开后另存为 .xlsx 重新报送",
                       "corrupt_zip") from exc
     return size, has_errors, None if kept is None else b"".join(kept)
+
+
+def _carry(window: bytes) -> tuple[bytes, bool]:
+    """What of a scanned window the next chunk's window must start with, and whether an
+    error cell could have been missed.
+
+    That is the unfinished tag at the window's end (from its last ``<``) and at least the last
+    512 bytes, so that a cell reference or an error cell's start tag cut by the chunk boundary
+    is seen whole in the next window, however long the tag.  A tag longer than ``_TAIL_MAX``
+    is carried with its runs of spaces squeezed (the patterns match one space as they match
+    many); if it is still longer, only its last ``_TAIL_MAX`` bytes are carried and the
+    worksheet is reported as possibly holding an error cell (``True``): the reader's scan of
+    the whole part then decides, so nothing is missed and no window grows without bound.
+    """
+    last_512 = max(len(window) - 512, 0)
+    last_tag = window.rfind(b"<")
+    if last_tag < 0 or last_tag >= last_512:
+        return window[last_512:], False
+    tail = window[last_tag:]
+    if len(tail) <= _TAIL_MAX:
+        return tail, False
+    tail = _SPACE_RUNS.sub(b" ", tail.translate(_SPACES))
+    if len(tail) <= _TAIL_MAX:
+        return tail, False
+    return tail[-_TAIL_MAX:], True
 
 
 class _Prolog:

@@ -131,11 +131,13 @@ _DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _FAR_CELL = '<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>2</v></c></row>'
 
 
-def _workbook_with_sheet_at(path, part, target, rows, *, workbook="xl/workbook.xml", package_rels=True):
+def _workbook_with_sheet_at(path, part, target, rows, *, workbook="xl/workbook.xml", package_rels=True,
+                            prolog=""):
     """A one-sheet xlsx written by hand whose worksheet part is ``part``, named by the workbook's
     relationship ``target`` (absolute or relative, as written); the workbook part is
     ``workbook``, found through ``_rels/.rels`` and ``[Content_Types].xml`` (only through the
-    latter without ``package_rels``)."""
+    latter without ``package_rels``).  ``prolog`` goes between the worksheet's XML declaration
+    and its root element."""
     folder, name = workbook.rsplit("/", 1)
     content_types = (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -158,7 +160,7 @@ def _workbook_with_sheet_at(path, part, target, rows, *, workbook="xl/workbook.x
         zf.writestr(f"{folder}/_rels/{name}.rels",
                     f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG_RELS}">'
                     f'<Relationship Id="rId1" Type="{_DOC}/worksheet" Target="{target}"/></Relationships>')
-        zf.writestr(part, f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_MAIN}">'
+        zf.writestr(part, f'<?xml version="1.0" encoding="UTF-8"?>{prolog}<worksheet xmlns="{_MAIN}">'
                           f'<sheetData>{rows}</sheetData></worksheet>')
     return path
 
@@ -266,6 +268,50 @@ def test_doctype_split_across_read_chunks_is_found(tmp_path, monkeypatch):
     with pytest.raises(UnreadableFileError, match="DOCTYPE"):
         check_archive(BAD / "billion_laughs_sheet.xlsx")
     check_archive(GOOD)
+
+
+_LAUGHS = ('<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">'
+           '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>')
+_CELL_B = '<row r="1"><c r="A1" t="inlineStr"><is><t>&b;</t></is></c></row>'
+
+
+@pytest.mark.parametrize("part", ["xl/data/s.bin", "xl/data/sheet"])
+def test_a_doctype_in_a_sheet_part_not_named_xml_is_refused(tmp_path, part):
+    """The relationships may name a sheet part anything; it is XML to the engines, so its
+    prolog is checked whatever its extension."""
+    path = _workbook_with_sheet_at(tmp_path / "bin.xlsx", part, "/" + part, _CELL_B, prolog=_LAUGHS)
+    with pytest.raises(UnreadableFileError) as info:
+        check_archive(path)
+    assert info.value.rule == "xml_doctype" and f"member {part} declares" in info.value.message
+
+
+@pytest.mark.parametrize("before", [
+    "<!-- <x -->",  # a comment holding what looks like a start tag
+    "<?pi <x?>",  # a processing instruction holding one
+    "<!-- a --><?pi b?><!-- <x> -->\n",
+])
+@pytest.mark.parametrize("chunk", [7, 1024 * 1024])
+def test_a_doctype_after_a_comment_or_instruction_is_refused(tmp_path, monkeypatch, before, chunk):
+    from analysis.ingest import guards
+
+    monkeypatch.setattr(guards, "_CHUNK", chunk)  # 7: the markup spans chunk boundaries
+    path = _workbook_with_sheet_at(tmp_path / "c.xlsx", "xl/worksheets/sheet1.xml", "worksheets/sheet1.xml",
+                                   _CELL_B, prolog=before + _LAUGHS)
+    with pytest.raises(UnreadableFileError) as info:
+        check_archive(path)
+    assert info.value.rule == "xml_doctype"
+
+
+def test_comments_and_instructions_before_the_root_are_harmless(tmp_path, monkeypatch):
+    from analysis.ingest import guards
+
+    rows = '<row r="1"><c r="A1"><v>1</v></c></row>'
+    path = _workbook_with_sheet_at(tmp_path / "ok.xlsx", "xl/worksheets/sheet1.xml", "worksheets/sheet1.xml",
+                                   rows, prolog="<!-- made by <x> --><?mso-application progid?>\n")
+    (sheet,) = read_any(path)
+    assert sheet.cells == [[1.0]]
+    monkeypatch.setattr(guards, "_CHUNK", 5)
+    check_archive(path)
 
 
 def test_a_doctype_word_inside_cell_text_is_not_an_attack(tmp_path):

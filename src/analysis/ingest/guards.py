@@ -170,7 +170,10 @@ _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
 # can start with the literal " r", which the regex engine finds much faster than "\sr".
 _REF = re.compile(rb""" r\s*=\s*["']([A-Z]{0,3})([0-9]{1,7})["']""")
 _SPACES = bytes.maketrans(b"\t\n\r\f\v", b"     ")  # the bytes \s matches, besides " "
-_ROOT_START = re.compile(r"<[A-Za-z_:]")
+# what ends the search for the root element of an XML member: a comment or processing
+# instruction (skipped: "<!-- <x -->" is not the root) or the root's start tag
+_PROLOG_MARKUP = re.compile(r"<!--|<\?|<[A-Za-z_:]")
+_CLOSER = {"<!--": "-->", "<?": "?>"}
 XML_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 """An optional namespace prefix on an element name (``x:`` in ``<x:c>``), as a bytes pattern."""
 ERROR_CELL_START = re.compile(rb"<" + XML_PREFIX + rb"""c\s[^>]*?\bt\s*=\s*["']e["']""")
@@ -457,7 +460,8 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
     Returns the member's real size, for a worksheet whether it holds an error-typed cell, and
     its bytes when ``keep``.
     """
-    is_xml = info.filename.lower().endswith((".xml", ".rels", ".vml"))
+    # a sheet part is XML whatever its name: the relationships may call it "data/s.bin"
+    is_xml = is_sheet or keep or info.filename.lower().endswith((".xml", ".rels", ".vml"))
     kept: list[bytes] | None = [] if keep else None
     max_row = max_col = 0
     has_errors = False
@@ -534,7 +538,10 @@ class _Prolog:
 
     Only the prolog (before the root element) can declare anything, and it is short, so each
     chunk is decoded a few KiB at a time and the work stops at the root element rather than
-    decoding the whole member.
+    decoding the whole member.  Comments and processing instructions in the prolog are
+    skipped while looking for the root, so a ``<x`` inside them does not end the watch early;
+    a declaration anywhere before the root, even inside a comment, is refused (no genuine
+    part has one).
     """
 
     STEP = 1024
@@ -542,7 +549,9 @@ class _Prolog:
     def __init__(self, path: Path, member: str) -> None:
         self.path, self.member = path, member
         self.decoder = None
-        self.tail = ""  # a declaration split across two pieces
+        self.text = ""  # the prolog decoded so far, from where the root search resumes
+        self.pos = 0  # where in ``text`` the search for the root resumes
+        self.closer: str | None = None  # "-->" or "?>" while inside a comment or instruction
 
     def feed(self, chunk: bytes) -> bool:
         """Check the next chunk; ``True`` once the root element has started (prolog over).
@@ -551,17 +560,37 @@ class _Prolog:
         if self.decoder is None:
             self.decoder = _text_decoder(chunk[:4])
         for start in range(0, len(chunk), self.STEP):
-            text = self.tail + self.decoder.decode(chunk[start:start + self.STEP])
-            root = _ROOT_START.search(text)
-            if _DOCTYPE.search(text, 0, len(text) if root is None else root.start()):
+            self.text += self.decoder.decode(chunk[start:start + self.STEP])
+            root = self._root_start()
+            if _DOCTYPE.search(self.text, 0, len(self.text) if root is None else root):
                 raise _refuse(self.path, f"member {self.member} declares a DOCTYPE/ENTITY, "
                                          "which no genuine workbook does (an XML entity attack "
                                          "such as billion laughs) — refused; 请用 Excel 重新保存后报送",
                               "xml_doctype")
             if root is not None:
                 return True
-            self.tail = text[-16:]
+            keep = min(self.pos, max(len(self.text) - 16, 0))  # a declaration split in two
+            self.text, self.pos = self.text[keep:], self.pos - keep
         return False
+
+    def _root_start(self) -> int | None:
+        """Where the root element starts in ``text``, skipping comments and processing
+        instructions; ``None`` when the text decoded so far ends before it."""
+        text = self.text
+        while True:
+            if self.closer is not None:
+                end = text.find(self.closer, self.pos)
+                if end < 0:
+                    self.pos = max(self.pos, len(text) - len(self.closer) + 1)
+                    return None
+                self.pos, self.closer = end + len(self.closer), None
+            markup = _PROLOG_MARKUP.search(text, self.pos)
+            if markup is None:
+                self.pos = max(self.pos, len(text) - 3)  # "<!-" may continue in the next piece
+                return None
+            if markup.group() not in _CLOSER:
+                return markup.start()
+            self.pos, self.closer = markup.end(), _CLOSER[markup.group()]
 
 
 _ROW_OF = operator.itemgetter(1)

@@ -29,22 +29,21 @@ def _missing(x: object) -> bool:
     return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and x != x)
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN_TYPES = frozenset({str, int, float, bool, type(None), object})
 """Cell types whose equal values always print the same (unlike Decimal("12.0") and
-Decimal("12.00"), or one instant in two time zones)."""
-
-
-def distinct_key(x: object) -> tuple:
-    """A dict key under which cells that must read the same text meet: (type, value) for the
-    plain types — 1, 1.0 and True are equal but print differently — and the object itself
-    (its identity) for anything else."""
-    t = x.__class__
-    return (t, x) if t in _PLAIN else (t, id(x))
+Decimal("12.00"), or one instant in two time zones); ``object`` is the type of marker objects
+that only ever equal themselves."""
 
 
 def per_distinct(cells: list, fn) -> list:
-    """``[fn(x) for x in cells]`` with ``fn`` called once per :func:`distinct_key`."""
-    keys = [distinct_key(x) for x in cells]
+    """``[fn(x) for x in cells]`` with ``fn`` called once per distinct cell.
+
+    Cells are the same when they have the same type and are equal, for the plain types only —
+    1, 1.0 and True are equal but print differently — and when they are the same object, for
+    anything else (Decimal("12.0") equals Decimal("12.00") but prints differently).
+    """
+    plain = PLAIN_TYPES
+    keys = [(x.__class__, x) if x.__class__ in plain else (x.__class__, id(x)) for x in cells]
     table = {k: fn(x) for k, x in dict(zip(keys, cells)).items()}
     return [table[k] for k in keys]
 
@@ -71,7 +70,7 @@ def _present(x: object) -> bool:
 
 
 def _as_texts(series: pd.Series) -> pd.Series:
-    """:func:`_as_text` of every cell, computed once per :func:`distinct_key`."""
+    """:func:`_as_text` of every cell, computed once per distinct cell (:func:`per_distinct`)."""
     return pd.Series(per_distinct(series.tolist(), _as_text), index=series.index, dtype=object)
 
 

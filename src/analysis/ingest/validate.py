@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
-from analysis.ingest.cells import distinct_key
+from analysis.ingest.cells import PLAIN_TYPES
 from analysis.ingest.frames import object_frame
 
 __all__ = [
@@ -313,16 +313,19 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
         fields["note"] = [""] * n
     names = list(fields)
     # each distinct combination of those fields is formatted once (a batch of 600 000
-    # conflicting repeats has one message per group); see cells.distinct_key for what counts
+    # conflicting repeats has one message per group); see cells.per_distinct for what counts
     # as the same value
     cache: dict[tuple, str] = {}
     messages = []
     for values in zip(*fields.values()) if names else ((),) * n:
-        key = tuple(map(distinct_key, values))
-        text = cache.get(key)
+        types = tuple(map(type, values))
+        # shared only between rows of plain values (_ABSENT, a bare object, is one of them)
+        key = values + types if PLAIN_TYPES.issuperset(types) else None
+        text = cache.get(key) if key is not None else None
         if text is None:
-            text = cache[key] = _message(rule, {k: v for k, v in zip(names, values)
-                                                if v is not _ABSENT})
+            text = _message(rule, {k: v for k, v in zip(names, values) if v is not _ABSENT})
+            if key is not None:
+                cache[key] = text
         messages.append(text)
     out.insert(FAILURE_COLUMNS.index("message"), "message", pd.Series(messages, dtype=object))
     return out[FAILURE_COLUMNS]

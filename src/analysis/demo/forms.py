@@ -49,10 +49,6 @@ def committee(prefecture_short: str, three: bool) -> str:
     return f"{prefecture_short}{'州' if three else '市'}团委"
 
 
-def _months(period: str) -> str:
-    return f"{period[:4]}年{'1-6' if period.endswith('1') else '7-12'}月"
-
-
 def _half_dir(period: str) -> str:
     """The folder of a half-year's submissions: ``"2012H1"`` → ``"2012年上半年"``."""
     return half_year_label(period)
@@ -144,7 +140,8 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
     cat = catalog_meta()
     ext = "xls" if fmt == "xls" else "xlsx"
     form_name = "基层团建统计表" if rnd == 2 else "共青团基层组织建设统计"
-    book = Book(path=f"{_half_dir(period)}/{comm}_{form_name}_{_months(period)}.{ext}", fmt=fmt)
+    months = mess.period_text(period, "months")
+    book = Book(path=f"{_half_dir(period)}/{comm}_{form_name}_{months}.{ext}", fmt=fmt)
     if fmt == "xls":
         book.notes.append(("legacy_xls", "", ".xls", ""))
     sheet = Sheet(name="汇总表" if rnd == 2 else "Sheet1")
@@ -356,13 +353,14 @@ def county_books(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
     writer = _Writer(habits["rng"], period, habits["in_yuan"], habits["rate_style"], allow_errors=True)
     books = []
     table = wide.to_dict("index")
+    months = mess.period_text(period, "months")
     if one_file:
-        book = Book(path=f"{_half_dir(period)}/{comm}_各县（市）团建情况_{_months(period)}.xlsx", fmt="xlsx")
+        book = Book(path=f"{_half_dir(period)}/{comm}_各县（市）团建情况_{months}.xlsx", fmt="xlsx")
         book.notes.append(("sheet_per_county", "", f"{len(units)} sheets", ""))
         books.append(book)
     for _, u in units.iterrows():
         if not one_file:
-            book = Book(path=f"{_half_dir(period)}/{comm}/{u['name']}_基层团建情况表_{_months(period)}.xlsx",
+            book = Book(path=f"{_half_dir(period)}/{comm}/{u['name']}_基层团建情况表_{months}.xlsx",
                         fmt="xlsx")
             books.append(book)
         sheet = Sheet(name=u["name"][:31])

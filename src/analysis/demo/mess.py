@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.demo import params
+from analysis.ingest.periods import half_year_label
 
 MESS_KINDS = (
     "placeholder", "number_with_text", "fullwidth_digits", "yuan_not_wanyuan", "yes_no_word",
@@ -111,9 +112,10 @@ def loose_county(name: str, short: str, prefecture_committee: str, rng: np.rando
 
 def period_text(period: str, style: str) -> str:
     """Chinese period text in one of the styles seen on forms."""
+    if style == "half":
+        return half_year_label(period)
     year, half = int(period[:4]), int(period[-1])
     return {
-        "half": f"{year}年{'上' if half == 1 else '下'}半年",
         "months": f"{year}年{'1-6' if half == 1 else '7-12'}月",
         "asof": f"截至{year}年{'6月30日' if half == 1 else '12月31日'}",
         "dot": f"{year}.{6 if half == 1 else 12}",

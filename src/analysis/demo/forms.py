@@ -14,7 +14,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from analysis.demo import mess, params
 from analysis.demo.dgp import catalog_meta
-from analysis.demo.roster import rng_for
+from analysis.demo.roster import committee, person_name, rng_for
 from analysis.demo.writers import Book, Sheet
 from analysis.ingest.periods import half_year_label
 
@@ -42,11 +42,6 @@ _NOTES = ("含驻点期间新建", "数据来自团务系统", "乡镇撤并后�
 
 def template_round(period: str) -> int:
     return 2 if period >= params.FIRST_ROUND2_TEMPLATE else 1
-
-
-def committee(prefecture_short: str, three: bool) -> str:
-    """Prefecture League committee as clerks write it: 凉山州团委, 成都市团委."""
-    return f"{prefecture_short}{'州' if three else '市'}团委"
 
 
 def _half_dir(period: str) -> str:
@@ -112,11 +107,6 @@ def _file_habits(seed: int, pref: str, period: str):
         hidden=bool(rng.random() < params.HIDDEN_SHEET_SHARE),
         period_style=str(rng.choice(["half", "months", "asof", "dot"], p=[0.5, 0.2, 0.2, 0.1])),
     )
-
-
-def _person(rng: np.random.Generator) -> str:
-    k = 1 if rng.random() < 0.3 else 2
-    return str(rng.choice(list(params.SURNAMES))) + "".join(rng.choice(list(params.GIVEN_CHARS), size=k))
 
 
 def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str, fmt: str,
@@ -288,7 +278,7 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
     report_day = dt.date(int(period[:4]), 7, int(rng.integers(3, 20))) if period.endswith("1") \
         else dt.date(int(period[:4]) + 1, 1, int(rng.integers(5, 25)))
     phone = f"08{int(rng.integers(10, 40))}-{int(rng.integers(2_000_000, 8_999_999))}"
-    footer = (f"填表人：{_person(rng)}　　审核人：{_person(rng)}　　联系电话：{phone}　　"
+    footer = (f"填表人：{person_name(rng)}　　审核人：{person_name(rng)}　　联系电话：{phone}　　"
               f"填报日期：{report_day.year}年{report_day.month}月{report_day.day}日")
     sheet.merge(r, 0, r, last, footer, "note")
     sheet.merge(r + 1, 0, r + 1, last, "注：1. 本表由各县（市、区）团委填报，市（州）团委汇总；"

@@ -61,8 +61,15 @@ def assign_batches(panel: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["round", "batch", "county_code"]).reset_index(drop=True)
 
 
-def _committee(prefecture_short: str, three: bool) -> str:
+def committee(prefecture_short: str, three: bool) -> str:
+    """Prefecture League committee as clerks write it: 凉山州团委, 成都市团委."""
     return f"{prefecture_short}{'州' if three else '市'}团委"
+
+
+def person_name(rng: np.random.Generator) -> str:
+    """A fake Chinese name: a surname and one or two given characters."""
+    k = 1 if rng.random() < 0.3 else 2
+    return str(rng.choice(list(params.SURNAMES))) + "".join(rng.choice(list(params.GIVEN_CHARS), size=k))
 
 
 def draw_officials(design: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -75,17 +82,11 @@ def draw_officials(design: pd.DataFrame, seed: int) -> pd.DataFrame:
     rng = rng_for(seed, "officials")
     out = design.copy()
     n = len(out)
-    surnames = list(params.SURNAMES)
-    given = list(params.GIVEN_CHARS)
-    names = []
-    for _ in range(n):
-        k = 1 if rng.random() < 0.3 else 2
-        names.append(str(rng.choice(surnames)) + "".join(rng.choice(given, size=k)))
-    out["official"] = names
+    out["official"] = [person_name(rng) for _ in range(n)]
     provincial = rng.random(n) < params.PROVINCIAL_SHARE
     out["provincial"] = provincial
     out["sending_unit"] = [
-        "团省委" if p else _committee(s, t)
+        "团省委" if p else committee(s, t)
         for p, s, t in zip(provincial, out["prefecture_short"], out["three_prefectures"])
     ]
     starts, ends = [], []

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
+from analysis.ingest.periods import PERIOD_PATTERN
 from analysis.ingest.roster import round_from_text
 from analysis.reference import base_units, to_base
 
@@ -119,8 +120,6 @@ treatment cell uses it under the varying base period — and would drop every co
 :mod:`analysis.evaluate`, whose results feed the report's event-study and forest charts.
 """
 
-_PERIOD = re.compile(r"^(\d{4})H([12])$")
-
 
 class DesignError(ValueError):
     """The roster or panel cannot give a valid programme design; the message lists every problem."""
@@ -149,7 +148,7 @@ def period_index(period: str | Iterable[str]) -> int | np.ndarray:
         A label that is not ``YYYYH1``/``YYYYH2``.
     """
     if isinstance(period, str):
-        m = _PERIOD.match(period.strip())
+        m = PERIOD_PATTERN.match(period.strip())
         if not m:
             raise DesignError(f"period_index: {period!r} is not a half-year label like '2012H1'.")
         return (int(m.group(1)) - FIRST_YEAR) * 2 + int(m.group(2))

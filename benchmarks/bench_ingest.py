@@ -48,7 +48,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import paths
-from analysis.ingest import pipeline
 from analysis.ingest.pipeline import clean, discover_files
 
 BIG_SEEDS = tuple(range(101, 111))  # the 10× set: the demo generator with ten other seeds
@@ -117,6 +116,8 @@ def stage_times(files: list[tuple[Path, str]]) -> dict[str, float]:
     """Reading, and layout + extraction, timed separately over every file."""
     from analysis.ingest.layout import _extract_columns, detect_layout
     from analysis.ingest.read import read_any
+    from analysis.ingest.roster import _is_roster
+    from analysis.ingest.scan import _first_rows_text
 
     t_read = t_layout = 0.0
     for path, _rel in files:
@@ -124,8 +125,7 @@ def stage_times(files: list[tuple[Path, str]]) -> dict[str, float]:
         sheets = read_any(path)
         t1 = time.perf_counter()
         for sheet in sheets:
-            if sheet.hidden or pipeline._is_roster(path, sheet.name,
-                                                    pipeline._first_rows_text(sheet)):
+            if sheet.hidden or _is_roster(path, sheet.name, _first_rows_text(sheet)):
                 continue
             try:
                 _extract_columns(sheet, detect_layout(sheet), str(path))

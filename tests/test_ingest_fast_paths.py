@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ingest import pipeline
 from analysis.ingest.cells import _as_text, _as_texts
-from analysis.ingest.pipeline import _batches, clean_records
+from analysis.ingest.pipeline import clean_records
+from analysis.ingest.prepare import _default_resolver, _default_to_base, _prepare
+from analysis.ingest.scan import _batches
+from analysis.ingest.settle import _join_prepared, _settle
 from analysis.ingest.validate import _template_fields, failure_rows
 
 XIDE = "513432"
@@ -154,10 +156,9 @@ def test_prepared_parts_of_disjoint_files_settle_like_one_pass():
     records = pd.DataFrame(rows)
     cat = load_catalog()
     whole = clean_records(records)
-    parts = [pipeline._prepare(records.iloc[:1], cat, pipeline._default_resolver),
-             pipeline._prepare(records.iloc[1:], cat, pipeline._default_resolver)]
-    split = pipeline._settle(pipeline._join_prepared(parts), structure=None,
-                             to_base=pipeline._default_to_base, cat=cat)
+    parts = [_prepare(records.iloc[:1], cat, _default_resolver),
+             _prepare(records.iloc[1:], cat, _default_resolver)]
+    split = _settle(_join_prepared(parts), structure=None, to_base=_default_to_base, cat=cat)
     for name in ("indicators", "quarantine", "audit", "quality", "files"):
         pd.testing.assert_frame_equal(getattr(split, name), getattr(whole, name),
                                       obj=name)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from analysis.ingest import pipeline
+from analysis.ingest.scan import MAX_WORKERS, _pool_size
 from analysis.ingest.layout import RECORD_COLUMNS, _extract_columns, detect_layout, extract_records
 from analysis.ingest.periods import parse_period
 from analysis.ingest.read import Sheet
@@ -94,10 +95,10 @@ def test_workers_must_be_at_least_one(tmp_path):
 
 
 def test_pool_size_defaults():
-    assert pipeline._pool_size(10, None) == 1                  # few files: no pool
-    assert pipeline._pool_size(3, 8) == 3                      # never more workers than files
-    assert pipeline._pool_size(400, 1) == 1
-    assert 1 <= pipeline._pool_size(400, None) <= pipeline.MAX_WORKERS
+    assert _pool_size(10, None) == 1                  # few files: no pool
+    assert _pool_size(3, 8) == 3                      # never more workers than files
+    assert _pool_size(400, 1) == 1
+    assert 1 <= _pool_size(400, None) <= MAX_WORKERS
 
 
 def _sheet(rows, name="汇总"):

@@ -38,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.catalog import load_catalog
-from analysis.ingest.prepare import (  # noqa: F401 - re-exported for tests and benchmarks
+from analysis.ingest.prepare import (  # noqa: F401 - REMARK_HEADERS re-exported
     REMARK_HEADERS,
     Resolver,
     _default_resolver,
@@ -62,23 +62,20 @@ from analysis.ingest.roster import (  # noqa: F401 - re-exported: part of this m
     SALT_ENV,
     SALT_FILE_NAME,
     _finish_roster,
-    _is_roster,
     load_salt,
     pseudonym,
     roster_from_table,
 )
-from analysis.ingest.scan import (  # noqa: F401 - re-exported for tests and benchmarks
+from analysis.ingest.scan import (  # noqa: F401 - the pool's limits re-exported
     BATCHES_PER_WORKER,
     MAX_WORKERS,
     POOL_MIN_FILES,
-    _batches,
     _finish_file,
-    _first_rows_text,
     _pool_size,
     _records_frame,
     _scan_files,
 )
-from analysis.ingest.settle import _join_prepared, _settle  # noqa: F401
+from analysis.ingest.settle import _join_prepared, _settle
 
 __all__ = [
     "SUPPORTED_SUFFIXES",

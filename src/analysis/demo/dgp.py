@@ -41,10 +41,14 @@ def catalog_meta() -> dict[str, dict]:
     return {row["code"]: row for row in cat[cat["kind"] == "raw"].to_dict("records")}
 
 
+def template_round(period: str) -> int:
+    """The form in use in ``period``: 1, or 2 from :data:`params.FIRST_ROUND2_TEMPLATE` on."""
+    return 2 if period >= params.FIRST_ROUND2_TEMPLATE else 1
+
+
 def collected(indicator: str, period: str) -> bool:
     """Whether the form in use in ``period`` asks for ``indicator`` (catalog ``rounds``)."""
-    template = 2 if period >= params.FIRST_ROUND2_TEMPLATE else 1
-    return template in catalog_meta()[indicator]["rounds"]
+    return template_round(period) in catalog_meta()[indicator]["rounds"]
 
 
 class _Draws:

@@ -13,7 +13,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
 from analysis.demo import mess, params
-from analysis.demo.dgp import catalog_meta
+from analysis.demo.dgp import catalog_meta, template_round
 from analysis.demo.roster import committee, person_name, rng_for
 from analysis.demo.writers import Book, Sheet
 from analysis.ingest.periods import half_year_label
@@ -38,10 +38,6 @@ FORM_TITLES = {1: "共青团基层组织建设情况统计表", 2: "共青团基
 _UNIT_SUFFIX = {"人": "（人）", "个": "（个）", "%": "（%）", "万元": "（万元）", "件": "（件）",
                 "人次": "（人次）"}
 _NOTES = ("含驻点期间新建", "数据来自团务系统", "乡镇撤并后口径", "较上期有调整", "以县委组织部核定为准")
-
-
-def template_round(period: str) -> int:
-    return 2 if period >= params.FIRST_ROUND2_TEMPLATE else 1
 
 
 def _half_dir(period: str) -> str:

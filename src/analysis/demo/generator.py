@@ -111,7 +111,7 @@ def build(seed: int = params.DEFAULT_SEED, units: UnitSource | None = None):
             wide = wide_by_period[period].loc[units["county_code"]]
             wide = wide[[c for c in order if c in wide.columns and wide[c].notna().all()]]
             fmt = fmt_of[pref]
-            if fmt == "summary" or (fmt == "xls_round1" and forms.template_round(period) == 2):
+            if fmt == "summary" or (fmt == "xls_round1" and dgp.template_round(period) == 2):
                 books.append(forms.summary_book(seed, units, wide, period, "xlsx",
                                                 plan.get((pref, period), [])))
             elif fmt == "xls_round1":

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
-from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH
-from analysis.ingest.periods import parse_period, period_sort_key
+from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index
+from analysis.ingest.periods import parse_period
 from analysis.ingest.roster import round_from_text
 from analysis.reference import base_units, load_prefectures, load_units
 
@@ -233,9 +233,9 @@ def _sort(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 
 def _period_number(periods: pd.Series) -> pd.Series:
-    """``2013H1`` → 20131.0, a sortable number (NaN for anything else)."""
-    return periods.map(lambda p: float(10 * period_sort_key(p)[0] + period_sort_key(p)[1])
-                       if isinstance(p, str) and p else np.nan)
+    """Sortable number of each half-year, :func:`analysis.design.period_index` (``2013H1`` →
+    11.0); NaN for a blank, :class:`analysis.design.DesignError` for any other text."""
+    return periods.map(lambda p: float(period_index(p)) if isinstance(p, str) and p else np.nan)
 
 
 def _expected_units(periods: Sequence[str]) -> pd.DataFrame:
@@ -273,7 +273,7 @@ def coverage(quality: pd.DataFrame, by: Sequence[str] = ("period",)) -> pd.DataF
     if bad:
         raise SummaryInputError(f"coverage: cannot group by {bad}; choose period and/or prefecture")
     q = quality.assign(county_code=quality["county_code"].astype(str))
-    periods = sorted(q["period"].dropna().unique(), key=period_sort_key)
+    periods = sorted(q["period"].dropna().unique(), key=period_index)
     grid = _expected_units(periods)
     grid = grid.merge(q[["county_code", "period", "expected", "reported", "missing"]]
                         .rename(columns={"expected": "cells_exp", "reported": "cells_rep"}),
@@ -315,7 +315,7 @@ def coverage_gaps(quality: pd.DataFrame) -> pd.DataFrame:
     """
     _require(quality, ["county_code", "period", "missing"], "coverage_gaps")
     q = quality.assign(county_code=quality["county_code"].astype(str))
-    periods = sorted(q["period"].dropna().unique(), key=period_sort_key)
+    periods = sorted(q["period"].dropna().unique(), key=period_index)
     grid = _expected_units(periods).merge(q[["county_code", "period", "missing"]],
                                           on=["county_code", "period"], how="left")
     gaps = grid[grid["missing"].isna() | (grid["missing"] > 0)].copy()

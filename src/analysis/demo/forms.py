@@ -105,6 +105,17 @@ def _file_habits(seed: int, pref: str, period: str):
     )
 
 
+def _file_start(seed: int, units: pd.DataFrame, wide: pd.DataFrame,
+                period: str) -> tuple[str, int, dict, dict[str, str]]:
+    """What every file of one prefecture and period starts from: its committee, form round,
+    habits (see :func:`_file_habits`) and indicator header labels."""
+    first = units.iloc[0]
+    pref = first["prefecture_short"]
+    rnd = template_round(period)
+    return (committee(pref, bool(first["three_prefectures"])), rnd, _file_habits(seed, pref, period),
+            indicator_labels(seed, pref, rnd, list(wide.columns)))
+
+
 def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str, fmt: str,
                  bad: list[str]) -> Book:
     """Prefecture summary workbook (汇总表): one row per county.
@@ -113,16 +124,11 @@ def summary_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
     three_prefectures); ``wide``: clean values indexed by county_code, one column per indicator;
     ``bad``: kinds of bad record to plant in this file.
     """
-    first = units.iloc[0]
-    pref, three = first["prefecture_short"], bool(first["three_prefectures"])
-    comm = committee(pref, three)
-    rnd = template_round(period)
-    habits = _file_habits(seed, pref, period)
+    comm, rnd, habits, labels = _file_start(seed, units, wide, period)
     rng = habits["rng"]
     if fmt == "xls":
         habits.update(hidden=False)
-    inds = [c for c in wide.columns]
-    labels = indicator_labels(seed, pref, rnd, inds)
+    inds = list(wide.columns)
     cat = catalog_meta()
     ext = "xls" if fmt == "xls" else "xlsx"
     form_name = "基层团建统计表" if rnd == 2 else "共青团基层组织建设统计"
@@ -330,12 +336,7 @@ def county_sheet(sheet: Sheet, u: pd.Series, values: dict[str, float], period: s
 def county_books(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str,
                  one_file: bool) -> list[Book]:
     """County form workbooks: one workbook with a sheet per county, or one file per county."""
-    first = units.iloc[0]
-    pref, three = first["prefecture_short"], bool(first["three_prefectures"])
-    comm = committee(pref, three)
-    rnd = template_round(period)
-    habits = _file_habits(seed, pref, period)
-    labels = indicator_labels(seed, pref, rnd, list(wide.columns))
+    comm, rnd, habits, labels = _file_start(seed, units, wide, period)
     writer = _Writer(habits["rng"], period, habits["in_yuan"], habits["rate_style"], allow_errors=True)
     books = []
     table = wide.to_dict("index")
@@ -362,13 +363,8 @@ def county_books(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str
 
 def csv_book(seed: int, units: pd.DataFrame, wide: pd.DataFrame, period: str, encoding: str) -> Book:
     """CSV export of another system: 地区, 统计期, one column per indicator."""
-    first = units.iloc[0]
-    pref, three = first["prefecture_short"], bool(first["three_prefectures"])
-    comm = committee(pref, three)
-    rnd = template_round(period)
-    habits = _file_habits(seed, pref, period)
+    comm, rnd, habits, labels = _file_start(seed, units, wide, period)
     rng = habits["rng"]
-    labels = indicator_labels(seed, pref, rnd, list(wide.columns))
     writer = _Writer(rng, period, habits["in_yuan"], habits["rate_style"], allow_errors=False)
     stamp = f"{period[:4]}{'06' if period.endswith('1') else '12'}"
     book = Book(path=f"{_half_dir(period)}/{comm}_团务系统导出_{stamp}.csv", fmt="csv", encoding=encoding)

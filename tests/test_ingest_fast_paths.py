@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.ingest.cells import _as_text, _as_texts
+from analysis.ingest.cells import _as_text, _as_texts, _present
 from analysis.ingest.pipeline import clean_records
 from analysis.ingest.prepare import _default_resolver, _default_to_base, _prepare
 from analysis.ingest.scan import _batches
@@ -201,6 +201,9 @@ def test_text_or_blanks_every_missing_marker_and_keeps_types_apart():
     cells = [None, float("nan"), pd.NA, pd.NaT, "  ", "喜德县", 1, True, 2.0]
     assert _text_or(pd.Series(cells, dtype=object), "-").tolist() == [
         "-", "-", "-", "-", "-", "喜德县", "1", "True", "2"]
+    # the cell-by-cell readers agree with it (pd.NA and pd.NaT are blank, not "<NA>"/"NaT")
+    assert [_present(c) for c in cells] == [False] * 5 + [True] * 4
+    assert [_as_text(c) for c in cells] == ["", "", "", "", "", "喜德县", "1", "True", "2"]
 
 
 def test_a_catalog_row_without_a_type_is_read_as_a_number():

@@ -8,7 +8,6 @@ per-distinct-value shortcuts that keep them cheap over 10⁵ cells.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 
@@ -64,9 +63,8 @@ def _text_or(series: pd.Series, empty: object) -> pd.Series:
 
 
 def _present(x: object) -> bool:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return False
-    return str(x).strip() != ""
+    """Not missing (:func:`_missing`) and not blank text."""
+    return not _missing(x) and str(x).strip() != ""
 
 
 def _as_texts(series: pd.Series) -> pd.Series:

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
-from analysis.ingest.cells import PLAIN_TYPES
+from analysis.ingest.cells import PLAIN_TYPES, _missing
 from analysis.ingest.frames import object_frame
 
 __all__ = [
@@ -331,11 +331,6 @@ def failure_rows(rows: pd.DataFrame, rule: str, *, parser_rule: pd.Series | None
     return out[FAILURE_COLUMNS]
 
 
-def _blank(x: object) -> bool:
-    """None, NA or NaN (the missing markers a groupby key or a note column can hold)."""
-    return x is None or x is pd.NA or (isinstance(x, float) and x != x)
-
-
 def _empty_failures() -> pd.DataFrame:
     return pd.DataFrame(columns=FAILURE_COLUMNS)
 
@@ -421,8 +416,8 @@ def check_cross(values: pd.DataFrame, notes: pd.DataFrame | None = None) -> pd.D
         texts: dict[tuple, dict[str, None]] = {}
         for c, per, n in zip(notes["county_code"].tolist(), notes["period"].tolist(),
                              notes["note"].tolist()):
-            text = "" if _blank(n) else str(n).strip()
-            if text and not (_blank(c) or _blank(per)):
+            text = "" if _missing(n) else str(n).strip()
+            if text and not (_missing(c) or _missing(per)):
                 texts.setdefault((c, per), {})[text] = None
         note_by_key = {k: "；".join(v) for k, v in texts.items()}
     frames = []

@@ -58,6 +58,9 @@ __all__ = [
     "is_formula_like",
     "neutralize_formulas",
     "FORMULA_PREFIXES",
+    "XML_PREFIX",
+    "ERROR_CELL_START",
+    "cell_reference",
 ]
 
 _MB = 1024 * 1024

@@ -12,6 +12,7 @@ from analysis.design import (
     build_design,
     period_index,
     period_label,
+    roster_round,
     sending_level,
     to_base_panel,
 )
@@ -39,6 +40,17 @@ def test_period_index_rejects_other_labels(bad):
 )
 def test_sending_level(unit, level):
     assert sending_level(unit) == level
+
+
+@pytest.mark.parametrize(
+    "value, sheet, rnd",
+    [(2, "第一轮", 2), ("1", None, 1), (2.0, None, 2),  # the 轮次 value wins over the sheet
+     (None, "第二轮", 2), (np.nan, "第一轮", 1), (pd.NA, "Round 2", 2),  # blank: the sheet names it
+     ("第一轮", "第二轮", None),  # a value that is not a number is not read, the sheet is not asked
+     (None, "Sheet1", None), (None, None, None), (None, np.nan, None)],
+)
+def test_roster_round(value, sheet, rnd):
+    assert roster_round(value, sheet) == rnd
 
 
 def _roster() -> pd.DataFrame:

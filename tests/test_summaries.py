@@ -166,6 +166,14 @@ def test_prepare_roster_names_the_row_without_a_round():
         s.prepare_roster(bad)
 
 
+def test_prepare_roster_reads_rounds_as_build_design_does():
+    # a 轮次 value that is not a number is an error (as in build_design), not a cue to ask the sheet
+    bad = _roster().astype({"round": object})
+    bad.loc[0, "round"] = "第一"
+    with pytest.raises(s.SummaryInputError, match="names no round"):
+        s.prepare_roster(bad)
+
+
 def test_task_ratings_shares_over_rated_stints():
     r = s.prepare_roster(_roster())
     out = s.task_ratings(r, tasks={"task_1": "甲", "task_2": "乙"}).set_index(["round", "task", "rating"])

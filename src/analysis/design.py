@@ -52,6 +52,7 @@ __all__ = [
     "period_index",
     "period_label",
     "sending_level",
+    "roster_round",
     "build_design",
     "add_design",
     "to_base_panel",
@@ -197,16 +198,21 @@ def _date(value: object) -> dt.date | None:
     return None if pd.isna(ts) else ts.date()
 
 
-def _round_of(row: pd.Series) -> int | None:
-    r = row.get("round")
-    if r is not None and not pd.isna(r):
+def roster_round(value: object, sheet: object = None) -> int | None:
+    """Round of one roster row: its 轮次 ``value`` or, when that is blank, the round its sheet
+    names; None when the value is not a whole number or neither gives one.
+
+    The roster workbook keeps one sheet per round (第一轮/第二轮) without a 轮次 column; the
+    sheet name is read as the roster reader reads it
+    (:func:`analysis.ingest.roster.round_from_text`).
+    :func:`build_design` and :func:`analysis.summaries.prepare_roster` both read rounds with it.
+    """
+    if value is not None and not pd.isna(value):
         try:
-            return int(r)
+            return int(value)
         except (TypeError, ValueError):
             return None
-    # The roster workbook keeps one sheet per round (第一轮/第二轮) without a 轮次 column;
-    # the sheet name is read as the roster reader reads it
-    return round_from_text(str(row.get("source_sheet") or ""))
+    return round_from_text(sheet) if isinstance(sheet, str) else None
 
 
 def _where(row: pd.Series, i: int) -> str:
@@ -263,7 +269,7 @@ def build_design(roster: pd.DataFrame, *, tolerance_days: int = 0,
     rows = []
     for i, (_, row) in enumerate(roster.reset_index(drop=True).iterrows(), start=1):
         where = _where(row, i)
-        rnd = _round_of(row)
+        rnd = roster_round(row.get("round"), row.get("source_sheet"))
         if rnd not in ROUND_BATCHES:
             problems.append(f"{where}: round {row.get('round')!r} is not 1 or 2 (fill 轮次 or name the sheet 第一轮/第二轮)")
             continue

@@ -19,9 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import load_catalog
-from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index
+from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index, roster_round
 from analysis.ingest.periods import parse_period
-from analysis.ingest.roster import round_from_text
 from analysis.reference import base_units, load_prefectures, load_units
 
 __all__ = [
@@ -409,11 +408,6 @@ def sheet_list(files: pd.DataFrame, column: str = "hidden_sheets") -> pd.DataFra
     return _sort(out, ["period", "source_file", "item"])
 
 
-def _sheet_round(sheet: object) -> int | None:
-    """The round a roster sheet's name names (第一轮, 第2轮, Round 1 …), else None."""
-    return round_from_text(sheet) if isinstance(sheet, str) else None
-
-
 def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:
     """The cleaned roster with ``round`` filled and ``grade`` named as the indices expect.
 
@@ -436,10 +430,9 @@ def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:
     """
     _require(roster, ["batch", "assessment"], "prepare_roster")
     out = roster.copy()
-    given = pd.to_numeric(out["round"], errors="coerce") if "round" in out else pd.Series(np.nan, index=out.index)
-    from_sheet = (out["source_sheet"].astype(object).map(_sheet_round).astype(float)
-                  if "source_sheet" in out else pd.Series(np.nan, index=out.index))
-    rnd = given.astype(float).fillna(from_sheet)
+    given = out["round"] if "round" in out else pd.Series(None, index=out.index, dtype=object)
+    sheet = out["source_sheet"] if "source_sheet" in out else pd.Series(None, index=out.index, dtype=object)
+    rnd = pd.Series([roster_round(r, s) for r, s in zip(given, sheet)], index=out.index, dtype=float)
     if rnd.isna().any():
         i = rnd.index[rnd.isna()][0]
         where = (f"sheet {out.at[i, 'source_sheet']!r}, row {out.at[i, 'source_row']}"

@@ -6,6 +6,7 @@ MCA lists of changes (县级以上行政区划变更情况), not copied from the
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 
 import pandas as pd
@@ -197,6 +198,14 @@ def test_error_hierarchy():
     assert issubclass(AmbiguousCountyError, CountyResolutionError)
     assert issubclass(UnknownCountyError, CountyResolutionError)
     assert issubclass(CountyResolutionError, ValueError)
+
+
+def test_a_broken_change_chain_names_the_stranded_unit():
+    # 达县 511721 reaches 2014 only through the 2013 recode to 达川区; without the changes it is stranded
+    broken = dataclasses.replace(ref._ref(), forward={}, backward={})
+    with pytest.raises(UnknownCountyError, match=r"^code 511721 \(达县（达州市）\) has no successor or "
+                       r"predecessor in vintage 2014; check changes.csv$"):
+        ref._to_vintage(broken, "511721", "2014")
 
 
 def test_bad_as_of():

@@ -303,21 +303,12 @@ def _to_vintage(ref: _Reference, code: str, vintage: str) -> str:
             raise UnknownCountyError(f"code {code} is not a Sichuan county-level code of any vintage", code)
         step = ref.forward if _ORDER[vintage] > _ORDER[vs[-1]] else ref.backward
         if code not in step:
+            (_, name, prefecture_name), = _describe(ref, [code], None)
             raise UnknownCountyError(
-                f"code {code} ({_name_of(ref, code)}) has no successor or predecessor in vintage {vintage}; "
-                "check changes.csv", code)
+                f"code {code} ({name}（{prefecture_name}）) has no successor or predecessor in vintage "
+                f"{vintage}; check changes.csv", code)
         code = step[code]
     return code
-
-
-def _name_of(ref: _Reference, code: str, vintage: str | None = None) -> str:
-    vs = ref.vintages_of.get(code, [])
-    v = vintage if vintage in vs else (vs[-1] if vs else None)
-    if v is None:
-        return "?"
-    u = ref.units
-    row = u.loc[(u["vintage"] == v) & (u["code"] == code)].iloc[0]
-    return f"{row['name']}（{row['prefecture_name']}）"
 
 
 def _prefecture(ref: _Reference, prefecture: object) -> str | None:

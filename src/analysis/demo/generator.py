@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.catalog import load_catalog, raw_indicators
+from analysis.catalog import raw_indicators
 from analysis.demo import dgp, forms, params
 from analysis.demo.mess import BAD_KINDS
 from analysis.demo.roster import assign_batches, draw_officials, rng_for, roster_frame
@@ -94,7 +94,7 @@ def build(seed: int = params.DEFAULT_SEED, units: UnitSource | None = None):
     _atoms, panel, officials, clean, effects = _simulate(seed, source)
     wide_all = clean.pivot_table(index=["period", "county_code"], columns="indicator",
                                  values="value", aggfunc="first")
-    order = [c for c in load_catalog().query("kind == 'raw'")["code"]]
+    order = raw_indicators()
     books: list[Book] = []
     fmt_of = {}
     for pref in panel["prefecture_short"].unique():

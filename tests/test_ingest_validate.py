@@ -83,12 +83,16 @@ def test_posts_filled_above_authorized_needs_a_remark():
         ("f1", "511721", "2013H1", "posts_filled", "6", 6.0),
         ("a2", "511722", "2013H1", "posts_authorized", "5", 5.0),
         ("f2", "511722", "2013H1", "posts_filled", "7", 7.0),
+        ("a3", "511723", "2013H1", "posts_authorized", "5", 5.0),
+        ("f3", "511723", "2013H1", "posts_filled", "6", 6.0),
     ])
-    notes = pd.DataFrame({"county_code": ["511722", "511721"], "period": ["2013H1", "2013H1"],
-                          "note": ["含借调人员2名", "  "]})
+    notes = pd.DataFrame({"county_code": ["511722", "511721", "511723"],
+                          "period": ["2013H1", "2013H1", "2013H1"],
+                          "note": ["含借调人员2名", "  ", pd.NaT]}, dtype=object)
     f = check_cross(v, notes).set_index("record_id")
     assert f.at["f1", "rule"] == "filled_exceeds_authorized"
     assert f.at["f1", "action"] == "quarantine"
+    assert f.at["f3", "rule"] == "filled_exceeds_authorized"   # a NaT remark is no remark
     assert f.at["f2", "rule"] == "filled_exceeds_authorized_noted"
     assert f.at["f2", "action"] == "fix"
     assert "含借调人员2名" in f.at["f2", "message"]

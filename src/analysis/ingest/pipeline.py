@@ -303,11 +303,11 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
                                         "hidden_sheets", "layouts", "roster_rows"])
     files = info.merge(result.files, on="source_file", how="left")
-    for c in ("records_in", "clean", "quarantined", "merged", "set_aside", "structure_rows"):
+    for c in ("records_in", "clean", "quarantined", "merged", "set_aside"):
         files[c] = files[c].fillna(0).astype(int)
-    if all_structure is not None and len(all_structure):
-        s = all_structure.groupby("source_file").size()
-        files["structure_rows"] = files["source_file"].map(s).fillna(0).astype(int)
+    # counted over every file: one whose rows were all structure has no records to count them
+    files["structure_rows"] = files["source_file"].map(
+        all_structure.groupby("source_file").size()).fillna(0).astype(int)
     files["unknown_columns"] = files["unknown_columns"].astype(object).fillna("")
     result.files = files[FILE_COLUMNS].sort_values("source_file", ignore_index=True)
     result.roster = _finish_roster(roster, resolver or _default_resolver,

@@ -318,3 +318,25 @@ def test_event_time_counts_half_years_from_each_batch_start(data):
     before = np.mean([idx[("513401", p)] for p in ("2012H2", "2013H1")])
     after = np.mean([idx[("513401", p)] for p in ("2013H2", "2014H1")])
     assert f"第二轮第4批{after - before:+.1f}分" in reading
+
+
+def test_round_changes_fold_splits_by_mean_and_leave_out_units_without_both_ends():
+    # 巴州区 511902 and its 2013 split 恩阳区 511903 (base 511902); 锦江区 510104 lacks round 2's end
+    r1, r2 = report.ROUND_WINDOWS[1], report.ROUND_WINDOWS[2]
+    rows = [
+        ("511902", "511902", r1[0], 10.0), ("511902", "511902", r1[1], 16.0),
+        ("511902", "511902", r2[0], 20.0), ("511902", "511902", r2[1], 30.0),
+        ("511903", "511902", r2[1], 40.0),  # round-2 end of the base unit: (30 + 40) / 2 = 35
+        ("510104", "510104", r1[0], 50.0), ("510104", "510104", r1[1], 45.0),
+        ("510104", "510104", r2[0], 60.0),
+    ]
+    index = pd.DataFrame(rows, columns=["county_code", "base_code", "period", "value"]).assign(index="overall")
+    names = {"511902": "巴州区", "510104": "锦江区"}
+    prefs = {"511902": "巴中", "510104": "成都"}
+    out = report._round_changes(index, names, prefs)
+    expected = pd.DataFrame({
+        "base_code": ["510104", "511902", "511902"], "county": ["锦江区", "巴州区", "巴州区"],
+        "prefecture": ["成都", "巴中", "巴中"], "round": [1, 1, 2], "index": "overall",
+        "baseline": [50.0, 10.0, 20.0], "end": [45.0, 16.0, 35.0], "change": [-5.0, 6.0, 15.0],
+    })
+    pd.testing.assert_frame_equal(out, expected, check_dtype=False)

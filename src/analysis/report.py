@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 
 from analysis import charts
 from analysis.catalog import DOMAINS, DOMAIN_NAMES_ZH, load_catalog
+from analysis.compare import round_changes
 from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index
 from analysis.evaluate import (
     INDEX_OUTCOME,
@@ -183,15 +184,12 @@ def _long_panel(wide: pd.DataFrame, prefs: Mapping[str, str]) -> pd.DataFrame:
 def _round_changes(index: pd.DataFrame, names: Mapping[str, str], prefs: Mapping[str, str]) -> pd.DataFrame:
     # fold later splits onto the 2008 base unit by the mean of the parts' indices [design]
     base = index.groupby(["base_code", "period", "index"], as_index=False)["value"].mean()
-    pieces = []
-    for rnd, (start, end) in ROUND_WINDOWS.items():
-        b = base[base["period"] == start].set_index(["base_code", "index"])["value"]
-        e = base[base["period"] == end].set_index(["base_code", "index"])["value"]
-        both = pd.concat({"baseline": b, "end": e}, axis=1).dropna().reset_index()
-        both["round"] = rnd
-        pieces.append(both)
-    out = pd.concat(pieces, ignore_index=True)
-    out["change"] = out["end"] - out["baseline"]
+    # the change over each round's window, as analysis.compare measures it; units without
+    # either end have no change and are left out
+    out = round_changes(base.rename(columns={"index": "indicator"}),
+                        windows={rnd: {"round": w} for rnd, w in ROUND_WINDOWS.items()})
+    out = out.dropna(subset=["change"]).rename(
+        columns={"indicator": "index", "value_from": "baseline", "value_to": "end"})
     out["county"] = out["base_code"].map(names)
     out["prefecture"] = out["base_code"].map(prefs)
     cols = ["base_code", "county", "prefecture", "round", "index", "baseline", "end", "change"]

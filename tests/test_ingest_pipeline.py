@@ -235,6 +235,22 @@ def test_roster_sheet_keeps_no_names():
     assert "王小明" not in text and "李" not in text
 
 
+def test_roster_counties_resolve_also_for_stints_outside_the_code_books():
+    from analysis.ingest.prepare import _default_resolver, _default_to_base
+    from analysis.ingest.roster import _finish_roster
+
+    grid = pd.DataFrame([
+        ["轮次", "批次", "驻点县", "姓名", "派出单位", "开始日期", "结束日期", "考核等次"],
+        [2, 1, "凉山州喜德县", "甲", "团省委", "2012-02-01", "2012-07-31", "优秀"],
+        [2, 2, "凉山州喜德县", "乙", "团省委", "2016-02-01", "2016-07-31", "优秀"],  # after 2014
+        [2, 3, "达县", "丙", "达州市团委", "2005-02-01", "2005-07-31", "良好"],       # before 2007
+    ])
+    part = roster_from_table(grid, salt=b"k", source_file="名册.xlsx", source_sheet="名册")
+    roster = _finish_roster([part], _default_resolver, _default_to_base)
+    # no code book for 2016 or 2005: the county is resolved without one, not left blank
+    assert roster["county_code"].tolist() == [XIDE, XIDE, DAXIAN]
+    assert roster["base_code"].tolist() == [XIDE, XIDE, DAXIAN]
+
 def test_discover_files_walks_folders_and_survives_link_loops(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     for rel in ("a/x.xlsx", "a/b/y.csv", "a/b/~$x.xlsx", "a/.hidden.xlsx", "a/notes.docx"):

@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis.catalog import normalize_label
 from analysis.ingest.cells import _as_text, _present, _text_or
+from analysis.ingest.prepare import _county_lookup
 from analysis.ingest.result import ROSTER_COLUMNS
 
 __all__ = ["load_salt", "pseudonym", "roster_from_table", "round_from_text"]
@@ -251,25 +252,18 @@ def _finish_roster(parts: list[pd.DataFrame], resolver, to_base) -> pd.DataFrame
     if not parts:
         return pd.DataFrame(columns=ROSTER_COLUMNS)
     roster = pd.concat(parts, ignore_index=True)
-    roster["county_code"] = None
-    # resolve with the prefecture hint, in the code book of the stint's start year
-    year = roster["start"].map(lambda d: d[:4] if isinstance(d, str) and d[:4].isdigit()
-                               else None)
-    keys = pd.DataFrame({"t": _text_or(roster["county_text"], None),
-                         "p": _text_or(roster["prefecture_text"], ""),
-                         "y": year.where(year.notna(), "")})
-    found: dict[tuple, str | None] = {}
-    for (pref, y), g in keys.dropna(subset=["t"]).groupby(["p", "y"], sort=True):
-        names = sorted(set(g["t"]))
-        try:
-            res = pd.DataFrame(resolver(pd.Series(names, dtype=object), prefecture=pref or None,
-                                        as_of=y or None)).reset_index(drop=True)
-        except ValueError:  # a start year outside the code books: resolve without a vintage
-            res = pd.DataFrame(resolver(pd.Series(names, dtype=object), prefecture=pref or None,
-                                        as_of=None)).reset_index(drop=True)
-        for name, c, e in zip(names, res["code"], res["error"]):
-            found[(name, pref, y)] = str(c) if _present(c) and not _present(e) else None
-    roster["county_code"] = [found.get(k) for k in zip(keys["t"], keys["p"], keys["y"])]
+    # resolve with the prefecture hint, in the code book of the stint's start year; a start
+    # year outside the code books is resolved without one
+    from analysis.reference import STUDY_VINTAGES
+
+    year = [d[:4] if isinstance(d, str) and d[:4] in STUDY_VINTAGES else ""
+            for d in roster["start"].tolist()]
+    keys = pd.DataFrame({"county_text": _text_or(roster["county_text"], None),
+                         "prefecture_text": _text_or(roster["prefecture_text"], ""),
+                         "period": year}, index=roster.index)
+    found = _county_lookup(keys, resolver)
+    roster["county_code"] = [found[k][0] if k[0] is not None else None
+                             for k in zip(keys["county_text"], keys["prefecture_text"], year)]
     has = roster["county_code"].notna()
     roster["base_code"] = None
     if has.any():

@@ -40,10 +40,9 @@ def test_round_from_text(text, expected):
 
 def test_design_reads_the_round_of_a_sheet_as_the_roster_reader_does():
     for sheet in SHEETS:
-        row = pd.Series({"round": None, "source_sheet": sheet})
-        assert design._round_of(row) == round_from_text(sheet), sheet
+        assert design.roster_round(None, sheet) == round_from_text(sheet), sheet
     # a 轮次 column still wins over the sheet name
-    assert design._round_of(pd.Series({"round": 2, "source_sheet": "第一轮"})) == 2
+    assert design.roster_round(2, "第一轮") == 2
 
 
 def test_summaries_read_the_round_of_a_sheet_as_the_roster_reader_does():

@@ -375,6 +375,14 @@ def test_composite_indices_and_their_base_unit_outcomes():
     assert set(out["indicator"]) == {"index_overall", "index_vitality", "index_staffing", "index_tasks"}
 
 
+def test_composite_indices_without_index_indicators_says_so():
+    wide = pd.DataFrame({"county_code": ["511902"], "period": ["2013H1"], "league_members": [5.0]})
+    with pytest.raises(EvaluationError, match="composite_indices: the panel has no values of the index"):
+        composite_indices(wide)
+    with pytest.raises(EvaluationError, match=r"composite_indices: the panel lacks \['period'\]"):
+        composite_indices(wide.drop(columns="period"))
+
+
 def test_roster_without_batches_names_the_fix(tmp_path):
     wide, roster = _planted()
     wide.to_parquet(tmp_path / "panel.parquet")

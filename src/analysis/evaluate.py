@@ -61,6 +61,7 @@ from analysis.design import (
     to_base_panel,
 )
 from analysis.did import DIDError, aggte, att_gt, round_difference, twfe_event_study
+from analysis.reference import to_base
 
 __all__ = [
     "EvaluationError",
@@ -499,24 +500,16 @@ def composite_indices(panel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     (weights, index): entropy weights ``indicator, weight`` and the long index ``county_code,
     period, index, value`` (index points 0–100, ``index`` one of vitality/staffing/tasks/overall).
     """
-    from analysis.indices import INDEX_INDICATORS, composite_index, entropy_weights, index_inputs, rescale
+    from analysis.indices import (INDEX_INDICATORS, IndexInputError, _long_index_inputs, composite_index,
+                                  entropy_weights, rescale)
 
-    if "indicator" in panel.columns:
-        long = panel
-    else:
-        keep = [c for c in ("county_code", "base_code", "period") if c in panel.columns]
-        inds = [c for c in INDEX_INDICATORS if c in panel.columns]
-        if not inds:
-            raise EvaluationError(f"composite_indices: the panel has none of the index indicators "
-                                  f"{list(INDEX_INDICATORS)}; pass the wide panel.parquet.")
-        long = panel.melt(id_vars=keep, value_vars=inds, var_name="indicator", value_name="value").dropna(
-            subset=["value"])
-        long["county_code"] = long["county_code"].astype(str)
-        if "base_code" not in long.columns:
-            from analysis.reference import to_base
-
-            long["base_code"] = to_base(long["county_code"]).to_numpy()
-    inputs = index_inputs(long)
+    try:
+        # the reading ranking_table uses, so the report's indices and ranking share their inputs
+        inputs = _long_index_inputs(panel, INDEX_INDICATORS, where="composite_indices")
+    except IndexInputError as err:
+        raise EvaluationError(str(err)) from err
+    if "base_code" not in inputs.columns:
+        inputs["base_code"] = to_base(inputs["county_code"]).to_numpy()
     scores = rescale(inputs, inputs)
     weights = entropy_weights(scores)
     return weights, composite_index(scores, weights)

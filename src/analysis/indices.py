@@ -1083,8 +1083,10 @@ ROUND2_WINDOW: tuple[str, str] = tuple(CHANGE_WINDOWS[2]["round"])
 from the half-year before batch 1 to the last half-year of the round."""
 
 
-def _long_index_inputs(panel: pd.DataFrame, indicators: Sequence[str]) -> pd.DataFrame:
-    """A wide (``panel.parquet``) or long panel → long rows of the index indicators."""
+def _long_index_inputs(panel: pd.DataFrame, indicators: Sequence[str],
+                       where: str = "ranking_table") -> pd.DataFrame:
+    """A wide (``panel.parquet``) or long panel → long rows of the index indicators (``where``
+    names the caller in the errors)."""
     attrs = [c for c in ("prefecture", "base_code") if c in panel.columns]
     if "indicator" in panel.columns:
         long = panel
@@ -1092,14 +1094,14 @@ def _long_index_inputs(panel: pd.DataFrame, indicators: Sequence[str]) -> pd.Dat
         missing = [c for c in KEY if c not in panel.columns]
         if missing:
             raise IndexInputError(
-                f"ranking_table: the panel lacks {missing}; pass the wide panel.parquet of "
+                f"{where}: the panel lacks {missing}; pass the wide panel.parquet of "
                 "`python -m analysis clean` or a long panel (county_code, period, indicator, value)"
             )
         cols = [c for c in indicators if c in panel.columns]
         long = panel.melt(id_vars=[*KEY, *attrs], value_vars=cols, var_name="indicator", value_name="value")
     long = long[long["indicator"].isin(list(indicators))].dropna(subset=["value"])
     if long.empty:
-        raise IndexInputError(f"ranking_table: the panel has no values of the index indicators {list(indicators)}")
+        raise IndexInputError(f"{where}: the panel has no values of the index indicators {list(indicators)}")
     long = long.assign(county_code=long["county_code"].astype(str), period=long["period"].astype(str))
     return long[[*KEY, *attrs, "indicator", "value"]].reset_index(drop=True)
 

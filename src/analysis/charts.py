@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from analysis.ingest.periods import period_sort_key
 from analysis.style import (
     DIVERGING_CMAP,
     GRADE_COLORS,
@@ -540,11 +541,11 @@ def compliance_chart(
 # --------------------------------------------------------------------------- 7 trajectories
 
 def _period_key(p: str) -> tuple[int, int]:
-    s = str(p).strip().upper()
-    if len(s) == 6 and s[:4].isdigit() and s[4] == "H" and s[5] in "12":
-        return int(s[:4]), int(s[5])
-    raise ChartDataError(f"trajectories_by_batch: period {p!r} is not like '2012H1'. "
-                         "Fix: normalise periods with the cleaning step.")
+    try:
+        return period_sort_key(p)
+    except ValueError:
+        raise ChartDataError(f"trajectories_by_batch: period {p!r} is not like '2012H1'. "
+                             "Fix: normalise periods with the cleaning step.") from None
 
 
 def trajectories_by_batch(

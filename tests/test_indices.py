@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from analysis import indices as ix
@@ -83,6 +83,8 @@ def test_rescale_uses_catalog_direction():
     st.sampled_from([1, -1]),
 )
 def test_rescaling_keeps_order(values, method, direction):
+    # values 1e-181 apart have a sample sd that underflows to 0: no spread, NaN scores (documented)
+    assume(np.std(values, ddof=1) > 0)
     panel = long({"a": values})
     s = ix.rescale(panel, panel, method=method, directions={"a": direction})["score"].to_numpy()
     # along increasing x, direction·score never decreases (weakly: neighbours may round together)

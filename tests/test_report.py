@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import openpyxl
@@ -340,3 +341,26 @@ def test_round_changes_fold_splits_by_mean_and_leave_out_units_without_both_ends
         "baseline": [50.0, 10.0, 20.0], "end": [45.0, 16.0, 35.0], "change": [-5.0, 6.0, 15.0],
     })
     pd.testing.assert_frame_equal(out, expected, check_dtype=False)
+
+
+def test_trajectory_frame_averages_batches_over_the_window_and_marks_starts_with_data():
+    # window 2010H2 … 2014H1; batch 1 starts 2012H1 (data there), batch 2 starts 2012H2 (no data there)
+    index = pd.DataFrame([
+        ("510104", "2010H1", 99.0),  # before the window: left out
+        ("510104", "2012H1", 10.0), ("510105", "2012H1", 20.0), ("510105", "2012H2", np.nan),
+        ("513401", "2012H1", 40.0), ("513401", "2013H1", 50.0),
+        ("513432", "2014H2", 99.0),  # after the window: left out
+    ], columns=["base_code", "period", "value"]).assign(index="overall")
+    roster = pd.DataFrame({"round": [1, 2, 2, 2, 2], "base_code": ["510104", "510104", "510105", "513401", "513432"],
+                           "batch": [3, 1, 1, 2, 2]})
+    d = SimpleNamespace(index=index, roster=roster)
+    out = report._trajectory_frame(d)
+    assert out[["batch", "period", "value", "batch_start"]].values.tolist() == [
+        ["第二轮第1批", "2012H1", 15.0, "2012H1"],
+        ["第二轮第2批", "2012H1", 40.0, "2012H2"],
+        ["第二轮第2批", "2013H1", 50.0, "2012H2"],
+    ]
+    assert out["start"].fillna("").tolist() == ["2012H1", "", ""]
+    # the reading compares each batch's mean after its start with its mean before
+    assert "第二轮第2批+10.0分" in report._trajectories_reading(d)
+    assert "第二轮第1批" not in report._trajectories_reading(d)  # no half-year before its start

@@ -61,6 +61,7 @@ from analysis.indices import INDEX_INDICATORS, RANKING_LABELS_ZH, ranking_table
 from analysis.maps import MAP_NOTICE, choropleth
 from analysis.reference import load_units
 from analysis.style import save_figure
+from analysis.summaries import SummaryInputError, batch_trajectories
 
 __all__ = [
     "CHARTS",
@@ -521,18 +522,17 @@ def _compliance_reading(standard: str) -> Callable[[ReportData], str]:
 
 def _trajectory_frame(d: ReportData) -> pd.DataFrame:
     r = _need(d.roster, "the residency roster")
-    r2 = r[r["round"] == 2][["base_code", "batch"]].drop_duplicates("base_code")
-    r2 = _need(r2, "round-2 batches in the roster")
-    idx = d.index[d.index["index"] == "overall"].merge(r2, on="base_code")
-    hi = ROUND_WINDOWS[2][1]
     # from the end of round 1 to the end of round 2: the run-up and the whole of round 2
-    idx = idx[(idx["period"] >= ROUND_WINDOWS[1][1]) & (idx["period"] <= hi)]
-    out = idx.groupby(["batch", "period"], as_index=False)["value"].mean()
+    window = d.index["period"].between(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1])
+    idx = d.index[(d.index["index"] == "overall") & window]
+    try:
+        out = batch_trajectories(idx.rename(columns={"value": "overall"}), r, "overall", 2)
+    except SummaryInputError as err:
+        raise ReportDataError(str(err)) from err
     # a start half-year without data cannot be marked on the time axis: leave it unmarked
-    out["start"] = out["batch"].map(ROUND2_BATCH_STARTS).where(lambda s: s.isin(set(out["period"])))
-    out["batch_no"] = out["batch"].astype(int)
-    out["batch"] = "第二轮第" + out["batch_no"].astype(str) + "批"
-    return _need(out.dropna(subset=["value"]), "the overall index of round-2 batches")
+    out["batch_start"] = out["start"]
+    out["start"] = out["start"].where(out["start"].isin(set(out["period"])))
+    return _need(out, "the overall index of round-2 batches")
 
 
 def _trajectories(d: ReportData) -> Figure:
@@ -545,7 +545,7 @@ def _trajectories_reading(d: ReportData) -> str:
     t = _trajectory_frame(d)
     gains = []
     for batch, g in t.groupby("batch", sort=True):
-        start = ROUND2_BATCH_STARTS[int(g["batch_no"].iloc[0])]
+        start = g["batch_start"].iloc[0]
         before = g[g["period"] < start]["value"]
         after = g[g["period"] >= start]["value"]
         if len(before) and len(after):

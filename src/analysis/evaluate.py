@@ -272,6 +272,13 @@ def estimate_round(
     return {"attgt": attgt, "effects": eff, "pretrend": pre, "twfe": tw, "notes": nt}
 
 
+def _notes(round_: int, notes: Sequence[str], indicator: str = "", domain: str = "",
+           subset_dim: str = "all", subset: str = "all") -> pd.DataFrame:
+    """Rows of the ``notes`` table, one per note, all with the same labels (round 0: the whole run)."""
+    return pd.DataFrame({"round": round_, "indicator": indicator, "domain": domain, "subset_dim": subset_dim,
+                         "subset": subset, "note": list(notes)})
+
+
 def _subsets(data: pd.DataFrame, heterogeneity: bool) -> list[tuple[str, str, pd.DataFrame]]:
     out = [("all", "all", data)]
     if heterogeneity:
@@ -378,9 +385,8 @@ def evaluate(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             data = round_data(panel, design, r)
-        for w in caught:
-            pieces["notes"].append(pd.DataFrame([{"round": r, "indicator": "", "domain": "", "subset_dim": "all",
-                                                 "subset": "all", "note": str(w.message)}]))
+        if caught:
+            pieces["notes"].append(_notes(r, [str(w.message) for w in caught]))
         data_of[r] = data
         catalog_codes = [c for c in fam["indicator"] if c in in_catalog]
         in_round = set(family(round_=r, indicators=catalog_codes)["indicator"]) if catalog_codes else set()
@@ -402,9 +408,7 @@ def evaluate(
                                          biters=biters, seed=seed, twfe=twfe and dim == "all",
                                          aggregations=aggs)
                 except DIDError as err:
-                    pieces["notes"].append(pd.DataFrame([{"round": r, "indicator": ind, "domain": dom,
-                                                         "subset_dim": dim, "subset": name,
-                                                         "note": f"not estimated: {err}"}]))
+                    pieces["notes"].append(_notes(r, [f"not estimated: {err}"], ind, dom, dim, name))
                     continue
                 available = sub["base_code"].nunique()
                 for k, v in got.items():
@@ -626,8 +630,7 @@ def evaluate_processed(
     out = evaluate(base, design, indicators=indicators, cluster=cluster, biters=biters, seed=seed,
                    heterogeneity=heterogeneity, outcomes=meta)
     t2 = time.perf_counter()
-    extra = pd.DataFrame({"round": 0, "indicator": "", "domain": "", "subset_dim": "all", "subset": "all",
-                          "note": [str(w.message) for w in caught] + index_note})
+    extra = _notes(0, [str(w.message) for w in caught] + index_note)
     out["notes"] = pd.concat([extra, out["notes"]], ignore_index=True)
     out["design"] = design
     steps = {"design_base_panel": t1 - t0, "estimate": t2 - t1}
@@ -639,9 +642,8 @@ def evaluate_processed(
             got = compare_rounds(base, design, wanted)
             out["paired"], out["standards"] = got["paired"], got["standards"]
         except CompareError as err:
-            out["notes"] = pd.concat([out["notes"], pd.DataFrame([{
-                "round": 0, "indicator": "", "domain": "", "subset_dim": "all", "subset": "all",
-                "note": f"descriptive comparison not computed: {err}"}])], ignore_index=True)
+            out["notes"] = pd.concat([out["notes"], _notes(0, [f"descriptive comparison not computed: {err}"])],
+                                     ignore_index=True)
         steps["descriptive"] = time.perf_counter() - t2
     out["timing"] = pd.DataFrame({"step": list(steps), "seconds": list(steps.values())})
     return out

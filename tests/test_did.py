@@ -408,6 +408,19 @@ def test_unbalanced_units_are_dropped_with_warning(panel):
     assert res.dropped_units["unbalanced_or_missing_outcome"] == [7]
 
 
+def test_units_treated_in_the_first_period_are_dropped_with_warning(panel):
+    early = panel.assign(**{G: np.where(panel[ID] == 7, 1, panel[G])})  # periods are 1..7
+    with pytest.warns(UserWarning) as caught:
+        res = att_gt(early, Y, T, ID, G, bstrap=False, cband=False)
+    assert [str(w.message) for w in caught] == [
+        "att_gt: dropped 1 unit(s) already treated in the first period 1 (first: [7]); "
+        "they have no untreated period to compare."
+    ]
+    assert caught[0].filename == __file__  # the warning names the caller of att_gt
+    assert 7 not in res.unit_ids and res.n_units == 149
+    assert res.dropped_units == {"treated_in_first_period": [7]}
+
+
 def test_structural_errors(panel):
     with pytest.raises(DIDError, match="duplicated"):
         _ours(pd.concat([panel, panel.head(1)]))

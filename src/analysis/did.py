@@ -161,16 +161,19 @@ def _prepare_panel(
     for xw in x_wide:
         incomplete |= ~np.isfinite(xw.to_numpy(dtype=float)).all(axis=1)
     dropped: dict[str, list] = {}
+
+    def drop(mask, reason: str, what: str, why: str):
+        """Record and announce the units of ``mask`` as dropped; the mask of the units kept."""
+        ids = wide.index[mask].tolist()
+        dropped[reason] = ids
+        warnings.warn(f"{where}: dropped {len(ids)} unit(s) {what} (first: {ids[:5]}); {why}", stacklevel=4)
+        return ~mask
+
     if incomplete.any():
-        ids = wide.index[incomplete].tolist()
-        dropped["unbalanced_or_missing_outcome"] = ids
-        warnings.warn(
-            f"{where}: dropped {len(ids)} unit(s) with a missing period or outcome so the panel is balanced "
-            f"(first: {ids[:5]}); fill or remove them upstream to keep them.",
-            stacklevel=3,
-        )
-        x_wide = [xw.loc[~incomplete] for xw in x_wide]
-        wide = wide.loc[~incomplete]
+        keep = drop(incomplete, "unbalanced_or_missing_outcome",
+                    "with a missing period or outcome so the panel is balanced",
+                    "fill or remove them upstream to keep them.")
+        wide, x_wide = wide.loc[keep], [xw.loc[keep] for xw in x_wide]
     unit_g = df.groupby(idname)[gname].first().reindex(wide.index).to_numpy(dtype=float)
     if np.any(unit_g < 0):
         raise DIDError(f"{where}: negative values in {gname!r}; use the first treated period, or 0 for never treated.")
@@ -180,16 +183,9 @@ def _prepare_panel(
     # Units treated already in the first period have no pre-period: they cannot be compared.
     early = (unit_g > 0) & (unit_g <= periods[0] + anticipation)
     if early.any():
-        ids = wide.index[early].tolist()
-        dropped["treated_in_first_period"] = ids
-        warnings.warn(
-            f"{where}: dropped {len(ids)} unit(s) already treated in the first period {periods[0]} "
-            f"(first: {ids[:5]}); they have no untreated period to compare.",
-            stacklevel=3,
-        )
-        wide = wide.loc[~early]
-        x_wide = [xw.loc[~early] for xw in x_wide]
-        unit_g = unit_g[~early]
+        keep = drop(early, "treated_in_first_period", f"already treated in the first period {periods[0]}",
+                    "they have no untreated period to compare.")
+        wide, x_wide, unit_g = wide.loc[keep], [xw.loc[keep] for xw in x_wide], unit_g[keep]
     if len(wide) == 0:
         raise DIDError(f"{where}: no units left after balancing; check {idname!r}, {tname!r} and {yname!r}.")
     clusters, n_clusters = None, len(wide)

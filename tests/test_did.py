@@ -307,6 +307,18 @@ def test_recovers_planted_dynamic_effects():
 # ---------------------------------------------------------------------------------------------
 
 
+def _event_dummies(data: pd.DataFrame, event_times) -> tuple[pd.DataFrame, list[str]]:
+    """``data`` plus one 0/1 column per event time (``e_m2``, ``e_0``, …; never treated: all 0)."""
+    dd = data.copy()
+    e = np.where(dd[G] > 0, dd[T] - dd[G], -999)
+    names = []
+    for k in event_times:
+        name = f"e_{'m' if k < 0 else ''}{abs(k)}"
+        dd[name] = (e == k).astype(float)
+        names.append(name)
+    return dd, names
+
+
 @pytest.mark.parametrize("cluster", [None, "prefecture"])
 def test_twfe_equals_dummy_regression(cluster):
     import statsmodels.formula.api as smf
@@ -314,13 +326,7 @@ def test_twfe_equals_dummy_regression(cluster):
     data = simulate_did_panel(n_units=50, n_periods=6, cohorts=(3, 4, 5), never_share=0.2, n_clusters=8, seed=5)
     tw = twfe_event_study(data, Y, T, ID, G, ref=-1, cluster=cluster).to_frame()
     est = tw.query("not reference")
-    dd = data.copy()
-    e = np.where(dd[G] > 0, dd[T] - dd[G], -999)
-    names = []
-    for k in est["event_time"]:
-        name = f"e_{'m' if k < 0 else ''}{abs(k)}"
-        dd[name] = (e == k).astype(float)
-        names.append(name)
+    dd, names = _event_dummies(data, est["event_time"])
     fit = smf.ols(f"{Y} ~ {' + '.join(names)} + C({ID}) + C({T})", dd).fit(
         cov_type="cluster", cov_kwds={"groups": dd[cluster or ID]}
     )
@@ -336,13 +342,7 @@ def test_twfe_points_match_pyfixest():
 
     data = simulate_did_panel(n_units=40, n_periods=6, cohorts=(3, 4), never_share=0.25, seed=9)
     tw = twfe_event_study(data, Y, T, ID, G).to_frame().query("not reference")
-    dd = data.copy()
-    e = np.where(dd[G] > 0, dd[T] - dd[G], -999)
-    names = []
-    for k in tw["event_time"]:
-        name = f"e_{'m' if k < 0 else ''}{abs(k)}"
-        dd[name] = (e == k).astype(float)
-        names.append(name)
+    dd, names = _event_dummies(data, tw["event_time"])
     fit = pf.feols(f"{Y} ~ {' + '.join(names)} | {ID} + {T}", dd, vcov={"CRV1": ID})
     np.testing.assert_allclose(tw["estimate"], fit.coef()[names], atol=1e-8, rtol=0)
 

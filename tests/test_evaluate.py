@@ -225,6 +225,11 @@ def test_heterogeneity_and_twfe_on_demo_subset(demo):
     row = h.loc["三州"]
     assert row["diff_b_minus_a"] == pytest.approx(a.loc[row["subset_b"], "att"] - a.loc[row["subset_a"], "att"])
     assert row["se"] == pytest.approx(math.sqrt(a.loc["三州", "se"] ** 2 + a.loc["其他", "se"] ** 2))
+    assert (row["subset_a"], row["subset_b"]) == ("三州", "其他")  # subsets in text order, b − a
+    # normal 95 % interval and two-sided p of the difference, worked out here
+    assert row["ci_low"] == pytest.approx(row["diff_b_minus_a"] - 1.959963984540054 * row["se"])
+    assert row["ci_high"] == pytest.approx(row["diff_b_minus_a"] + 1.959963984540054 * row["se"])
+    assert row["p"] == pytest.approx(math.erfc(abs(row["diff_b_minus_a"] / row["se"]) / math.sqrt(2)))
     tw = out["twfe"]
     # the last batch starts after the DiD window, so inside it that batch is never treated and
     # e = −1 alone is the reference (with every county treated inside, a second one would be needed)

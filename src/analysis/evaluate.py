@@ -441,16 +441,18 @@ def evaluate(
 
 def _heterogeneity(simple: pd.DataFrame) -> pd.DataFrame:
     rows = []
+    z = stats.norm.ppf(0.975)  # 1.959963984540054, the 95 % normal quantile
     for (r, ind, dim), grp in simple[simple["subset_dim"] != "all"].groupby(["round", "indicator", "subset_dim"]):
         if len(grp) != 2:
             continue
-        a, b = grp.sort_values("subset").iloc[0], grp.sort_values("subset").iloc[1]
+        ordered = grp.sort_values("subset")
+        a, b = ordered.iloc[0], ordered.iloc[1]
         diff = b["att"] - a["att"]
         se = float(np.hypot(a["se"], b["se"]))
         rows.append(dict(round=r, indicator=ind, domain=a["domain"], subset_dim=dim, subset_a=a["subset"],
                          att_a=a["att"], se_a=a["se"], n_a=a["n_units"], subset_b=b["subset"], att_b=b["att"],
                          se_b=b["se"], n_b=b["n_units"], diff_b_minus_a=diff, se=se,
-                         ci_low=diff - 1.959963984540054 * se, ci_high=diff + 1.959963984540054 * se,
+                         ci_low=diff - z * se, ci_high=diff + z * se,
                          p=float(_pvalue(diff, se))))
     return pd.DataFrame(rows)
 

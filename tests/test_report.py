@@ -364,3 +364,16 @@ def test_trajectory_frame_averages_batches_over_the_window_and_marks_starts_with
     # the reading compares each batch's mean after its start with its mean before
     assert "第二轮第2批+10.0分" in report._trajectories_reading(d)
     assert "第二轮第1批" not in report._trajectories_reading(d)  # no half-year before its start
+
+
+def test_compliance_frame_counts_reporting_counties_and_leaves_out_a_round_without_data():
+    end1 = report.ROUND_WINDOWS[1][1]
+    panel = pd.DataFrame([
+        ("510104", "成都", end1, 1.0), ("510105", "成都", end1, 0.0), ("510106", "成都", end1, 1.0),
+        ("513401", "凉山", end1, 0.0), ("513432", "凉山", "2009H1", 1.0),  # not the round's end: left out
+        ("513425", "凉山", end1, np.nan),  # a blank is not "not met"
+    ], columns=["county_code", "prefecture", "period", "value"]).dropna().assign(indicator="std_liaison")
+    out = report._compliance_frame(SimpleNamespace(panel=panel), "std_liaison")
+    assert out.values.tolist() == [["成都", 1, 2 / 3, 3], ["凉山", 1, 0.0, 1]]
+    with pytest.raises(ReportDataError, match="std_attends"):
+        report._compliance_frame(SimpleNamespace(panel=panel), "std_attends")

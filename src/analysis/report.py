@@ -61,7 +61,7 @@ from analysis.indices import INDEX_INDICATORS, RANKING_LABELS_ZH, ranking_table
 from analysis.maps import MAP_NOTICE, choropleth
 from analysis.reference import load_units
 from analysis.style import save_figure
-from analysis.summaries import SummaryInputError, batch_trajectories
+from analysis.summaries import SummaryInputError, batch_trajectories, standard_shares
 
 __all__ = [
     "CHARTS",
@@ -487,16 +487,17 @@ def _dumbbell_reading(index: str) -> Callable[[ReportData], str]:
 
 
 def _compliance_frame(d: ReportData, standard: str = FUNDS_STANDARD) -> pd.DataFrame:
-    p = d.panel
-    rows = []
-    for rnd, (_, end) in ROUND_WINDOWS.items():
-        # county units reporting the standard at the round's end half-year (a blank is not "not met")
-        at = p[(p["period"] == end) & (p["indicator"] == standard)]
-        g = at.assign(ok=at["value"] == 1).groupby("prefecture", sort=False)["ok"].agg(["mean", "size"])
-        rows.append(pd.DataFrame({"prefecture": g.index, "round": rnd, "share": g["mean"].to_numpy(),
-                                  "n_counties": g["size"].to_numpy()}))
-    out = pd.concat(rows, ignore_index=True)
-    return _need(out, f"{standard} at the end of a round")
+    # county units reporting the standard at a round's end half-year (a blank is not "not met");
+    # a round without such rows is left out
+    p = d.panel[d.panel["indicator"] == standard].rename(columns={"value": standard})
+    ends = {rnd: end for rnd, (_, end) in ROUND_WINDOWS.items() if (p["period"] == end).any()}
+    if not ends:
+        raise ReportDataError(f"no data for {standard} at the end of a round")
+    try:
+        out = standard_shares(p, [standard], periods=ends)
+    except SummaryInputError as err:
+        raise ReportDataError(str(err)) from err
+    return out[["prefecture", "round", "share", "n_counties"]]
 
 
 def _compliance(standard: str) -> Callable[[ReportData], Figure]:

@@ -1272,10 +1272,9 @@ def round_difference(
         base_period=base_period, anticipation=anticipation, xformla=xformla, clustervars=clustervars,
         bstrap=False, cband=False, alp=alp,
     )
-    r1 = att_gt(data_r1, **common)
-    r2 = att_gt(data_r2, **common)
-    a1 = aggte(r1, type=type, min_e=min_e, max_e=max_e, balance_e=balance_e, bstrap=False, cband=False)
-    a2 = aggte(r2, type=type, min_e=min_e, max_e=max_e, balance_e=balance_e, bstrap=False, cband=False)
+    r1, r2 = att_gt(data_r1, **common), att_gt(data_r2, **common)
+    a1, a2 = (aggte(r, type=type, min_e=min_e, max_e=max_e, balance_e=balance_e, bstrap=False, cband=False)
+              for r in (r1, r2))
     ids = pd.Index(np.union1d(r1.unit_ids, r2.unit_ids))
     psi = np.zeros(len(ids))  # contribution of each unit to (theta2 - theta1) - truth
     psi[ids.get_indexer(r2.unit_ids)] += a2.overall_inffunc / r2.n_units
@@ -1286,8 +1285,7 @@ def round_difference(
         )
         lab = lab[~lab.index.duplicated()].reindex(ids)
         codes, uniq = pd.factorize(lab, use_na_sentinel=False)
-        s = np.zeros(len(uniq))
-        np.add.at(s, codes, psi)
+        s = _cluster_sums(psi[:, None], codes, len(uniq))[:, 0]
     else:
         s = psi
     se_an = float(np.sqrt(np.sum(s**2)))

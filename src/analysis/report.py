@@ -1,8 +1,9 @@
 """Assemble the plenary chart pack: indices → rankings and changes → charts, tables, docx, index.html.
 
 :func:`build_report` is the one entry point: it reads the processed data written by
-``python -m analysis clean`` (``panel.parquet``, ``roster.parquet``), computes what the pack
-shows, and writes into ``reports_dir``::
+``python -m analysis clean`` (``panel.parquet``, ``roster.parquet``) and computes what the pack
+shows (:func:`read_report_data`, which the plenary notebook calls too), and writes into
+``reports_dir``::
 
     figures/NN_name.{png,pdf,svg}   every chart (analysis.style.save_figure)
     tables/*.xlsx                   formatted tables (analysis.export.write_table_xlsx)
@@ -75,6 +76,7 @@ __all__ = [
     "ReportManifest",
     "build_report",
     "prepare_report_data",
+    "read_report_data",
 ]
 
 ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WINDOWS.items()}
@@ -306,6 +308,28 @@ def prepare_report_data(
         event_study=_event_study_frame(evaluation), round_effects=_round_effects_frame(evaluation),
         notes=notes, evaluation=evaluation,
     )
+
+
+def read_report_data(processed_dir: str | Path, *, n_draws: int = 999) -> ReportData:
+    """:func:`prepare_report_data` on the processed data of ``python -m analysis clean``.
+
+    Parameters
+    ----------
+    processed_dir : folder of ``panel.parquet`` (required) and ``roster.parquet`` (optional).
+    n_draws : bootstrap draws (see :func:`prepare_report_data`).
+
+    Returns
+    -------
+    ReportData
+    """
+    processed_dir = Path(processed_dir)
+    panel_path = processed_dir / "panel.parquet"
+    if not panel_path.is_file():
+        raise ReportDataError(f"{panel_path} not found; run `python -m analysis clean --out {processed_dir}` first")
+    panel = pd.read_parquet(panel_path)
+    roster_path = processed_dir / "roster.parquet"
+    roster = pd.read_parquet(roster_path) if roster_path.is_file() else None
+    return prepare_report_data(panel, roster, n_draws=n_draws)
 
 
 # --------------------------------------------------------------------------- charts
@@ -716,14 +740,8 @@ def build_report(
     -------
     ReportManifest
     """
-    processed_dir, reports_dir = Path(processed_dir), Path(reports_dir)
-    panel_path = processed_dir / "panel.parquet"
-    if not panel_path.is_file():
-        raise ReportDataError(f"{panel_path} not found; run `python -m analysis clean --out {processed_dir}` first")
-    panel = pd.read_parquet(panel_path)
-    roster_path = processed_dir / "roster.parquet"
-    roster = pd.read_parquet(roster_path) if roster_path.is_file() else None
-    data = prepare_report_data(panel, roster, n_draws=n_draws)
+    reports_dir = Path(reports_dir)
+    data = read_report_data(processed_dir, n_draws=n_draws)
 
     figures_dir, tables_dir = reports_dir / "figures", reports_dir / "tables"
     items: list[FigureItem] = []

@@ -206,3 +206,17 @@ def test_index_html_self_contained(tmp_path, pngs):
     assert "<script" not in page and "<link" not in page and "http" not in page
     again = write_index_html(items, [TableItem("县域排名", reports / "tables" / "县域排名.xlsx")], path)
     assert again.read_text(encoding="utf-8") == page
+
+
+def test_index_html_lists_tables_documents_and_notes_in_that_order(tmp_path, pngs):
+    reports = tmp_path / "reports"
+    items = [FigureItem(1, "排名", pngs[0], "汇总表", "解读")]
+    page = write_index_html(items, {"县域排名": reports / "tables" / "县域排名.xlsx"}, reports / "index.html",
+                            documents={"汇编（Word）": reports / "汇编.docx"}, notes=["缺期 <3> 县"]).read_text("utf-8")
+    tail = page[page.index("<h2>表格</h2>"):]
+    assert tail == ("<h2>表格</h2>\n<ul>\n<li><a href=\"tables/县域排名.xlsx\">县域排名</a></li>\n</ul>\n"
+                    "<h2>文档</h2>\n<ul>\n<li><a href=\"汇编.docx\">汇编（Word）</a></li>\n</ul>\n"
+                    "<h2>说明</h2>\n<ul>\n<li>缺期 &lt;3&gt; 县</li>\n</ul>\n</body>\n</html>\n")
+    # an empty list leaves out its heading
+    bare = write_index_html(items, {}, reports / "bare.html").read_text("utf-8")
+    assert "<h2>表格</h2>" not in bare and "<h2>文档</h2>" not in bare and "<h2>说明</h2>" not in bare

@@ -574,20 +574,13 @@ def write_index_html(
         if links:
             out.append(f'<p class="files">下载：{"".join(links)}</p>')
         out.append("</figure>")
-    if tables:
-        out.append("<h2>表格</h2>")
-        out.append("<ul>")
-        out += [f'<li><a href="{e(_rel(t.path, base))}">{e(t.title)}</a></li>' for t in tables]
-        out.append("</ul>")
-    if documents:
-        out.append("<h2>文档</h2>")
-        out.append("<ul>")
-        out += [f'<li><a href="{e(_rel(Path(p), base))}">{e(k)}</a></li>' for k, p in documents.items()]
-        out.append("</ul>")
-    if notes:
-        out.append("<h2>说明</h2>")
-        out.append("<ul>")
-        out += [f"<li>{e(str(n))}</li>" for n in notes]
-        out.append("</ul>")
+    lists = {
+        "表格": [f'<a href="{e(_rel(t.path, base))}">{e(t.title)}</a>' for t in tables],
+        "文档": [f'<a href="{e(_rel(Path(p), base))}">{e(k)}</a>' for k, p in (documents or {}).items()],
+        "说明": [e(str(n)) for n in notes],
+    }
+    for heading, entries in lists.items():
+        if entries:
+            out += [f"<h2>{heading}</h2>", "<ul>", *(f"<li>{x}</li>" for x in entries), "</ul>"]
     out += ["</body>", "</html>", ""]
     return _atomic_write(path, "\n".join(out).encode("utf-8"))

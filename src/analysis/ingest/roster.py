@@ -231,8 +231,9 @@ def roster_from_table(table: pd.DataFrame, *, salt: bytes, source_file: str = ""
 def round_from_text(text: str) -> int | None:
     """``第一轮`` / ``第2轮`` / ``round 1`` in a sheet name or title → 1 or 2 (else ``None``).
 
-    The one reading of a round from a sheet name: the roster reader, :mod:`analysis.design` and
-    :mod:`analysis.summaries` all use it, so a sheet names the same round everywhere.
+    The one reading of a round from a sheet name: the roster reader uses it, and so does
+    :func:`analysis.design.roster_round` (which :mod:`analysis.summaries` calls), so a sheet names
+    the same round everywhere.
     """
     # "round" as a word and one digit: not "around 1", not "round 12"
     m = re.search(r"第\s*([一二12])\s*轮|(?<![a-z])round\s*([12])(?!\d)",

@@ -334,3 +334,25 @@ def test_every_rule_of_the_data_contract_has_a_chinese_reading():
     rules = set(table_rules) | set(parser_rules)
     assert {"county_resolved", "period_contradiction", "duplicate_merged"} <= rules
     assert sorted(rules - set(s.RULE_LABELS)) == []
+
+
+def test_before_after_start_means_each_side_of_the_start():
+    traj = pd.DataFrame({
+        "batch": ["第二轮第1批"] * 4 + ["第二轮第2批"] * 2,
+        "period": ["2011H2", "2012H1", "2012H2", "2013H1", "2012H2", "2013H1"],
+        "value": [10.0, 14.0, 20.0, 30.0, 5.0, 7.0],
+        "start": ["2012H1"] * 4 + ["2012H2"] * 2,
+    })
+    out = s.before_after_start(traj)
+    # batch 1: before = 2011H2 only (10); from 2012H1 on: (14 + 20 + 30) / 3 = 21.33…
+    # batch 2: starts at its first half-year, so nothing before: NaN and no change
+    assert out.index.tolist() == ["第二轮第1批", "第二轮第2批"]
+    assert out.loc["第二轮第1批"].tolist() == [10.0, pytest.approx(64 / 3), pytest.approx(34 / 3)]
+    b2 = out.loc["第二轮第2批"]
+    assert pd.isna(b2["before"]) and b2["after"] == 6.0 and pd.isna(b2["change"])
+    # the start is compared as a half-year: another column can hold it
+    moved = s.before_after_start(traj.assign(later="2013H1"), start="later")
+    assert moved.loc["第二轮第1批"].tolist() == [pytest.approx(44 / 3), 30.0, pytest.approx(46 / 3)]
+    assert list(out.rename(columns=s.BEFORE_AFTER_LABELS_ZH).columns) == ["驻点前", "驻点后", "差"]
+    with pytest.raises(s.SummaryInputError, match="no start half-year"):
+        s.before_after_start(traj.assign(start=None))

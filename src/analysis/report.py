@@ -62,7 +62,7 @@ from analysis.indices import INDEX_INDICATORS, RANKING_LABELS_ZH, ranking_table
 from analysis.maps import MAP_NOTICE, choropleth
 from analysis.reference import load_units
 from analysis.style import save_figure
-from analysis.summaries import SummaryInputError, batch_trajectories, standard_shares
+from analysis.summaries import SummaryInputError, batch_trajectories, before_after_start, standard_shares
 
 __all__ = [
     "CHARTS",
@@ -567,17 +567,10 @@ def _trajectories(d: ReportData) -> Figure:
 
 
 def _trajectories_reading(d: ReportData) -> str:
-    t = _trajectory_frame(d)
-    gains = []
-    for batch, g in t.groupby("batch", sort=True):
-        start = g["batch_start"].iloc[0]
-        before = g[g["period"] < start]["value"]
-        after = g[g["period"] >= start]["value"]
-        if len(before) and len(after):
-            gains.append((batch, after.mean() - before.mean()))
-    if not gains:
+    gains = before_after_start(_trajectory_frame(d), start="batch_start")["change"].dropna()
+    if gains.empty:
         return "各批次驻点前后均缺少数据，无法比较。"
-    text = "；".join(f"{b}{v:+.1f}分" for b, v in gains)
+    text = "；".join(f"{b}{v:+.1f}分" for b, v in gains.items())
     return f"驻点开始后与开始前的县均综合指数差：{text}（描述性比较，因果估计见事件研究）。"
 
 

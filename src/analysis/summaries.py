@@ -42,6 +42,8 @@ __all__ = [
     "task_ratings",
     "period_means",
     "batch_trajectories",
+    "before_after_start",
+    "BEFORE_AFTER_LABELS_ZH",
     "standard_shares",
     "ROUND_WINDOWS",
     "window_change",
@@ -537,6 +539,35 @@ def batch_trajectories(panel: pd.DataFrame, design: pd.DataFrame, indicator: str
     out["batch"] = out["batch"].map(lambda b: f"{ROUND_LABELS[round_]}第{int(b)}批")
     out = out.assign(_p=_period_number(out["period"])).sort_values(["batch", "_p"])
     return out.drop(columns="_p").reset_index(drop=True)
+
+
+BEFORE_AFTER_LABELS_ZH: dict[str, str] = {"before": "驻点前", "after": "驻点后", "change": "差"}
+"""Chinese column labels of :func:`before_after_start`."""
+
+
+def before_after_start(trajectories: pd.DataFrame, start: str = "start") -> pd.DataFrame:
+    """Mean of each batch's trajectory before and from the half-year its residency began.
+
+    Parameters
+    ----------
+    trajectories : :func:`batch_trajectories` output (``batch, period, value`` and ``start``).
+    start : the column holding each batch's start half-year.
+
+    Returns
+    -------
+    DataFrame indexed by ``batch`` (sorted) with ``before`` (mean ``value`` of the half-years
+    before ``start``), ``after`` (from ``start`` on) and ``change`` = after − before; a side
+    without a half-year is NaN, and so is its ``change``.  The means are of the batch's
+    half-year means, each half-year counting once.
+    """
+    _require(trajectories, ["batch", "period", "value", start], "before_after_start")
+    if trajectories[start].isna().any():
+        raise SummaryInputError(f"before_after_start: a batch has no start half-year in {start!r}")
+    after = _period_number(trajectories["period"]) >= _period_number(trajectories[start])
+    means = (trajectories["value"].groupby([trajectories["batch"], after.rename("after")]).mean()
+             .unstack().reindex(columns=[False, True]))
+    out = pd.DataFrame({"before": means[False], "after": means[True]})
+    return out.assign(change=out["after"] - out["before"])
 
 
 def standard_shares(panel: pd.DataFrame, standards: Sequence[str], *,

@@ -564,7 +564,22 @@ def _aggregate(S, w, groups, group_weights, min_share):
         oshare = gwa.sum(-1) / np.sum(gw, axis=-1)
         overall = np.sum(np.where(davail, dom, 0.0) * gwa, axis=-1) / gwa.sum(-1)
         overall = np.where(oshare >= min_share - 1e-12, overall, np.nan)
+        # a weighted mean lies between its smallest and largest term; rounding in the sums can
+        # step outside by one ulp (100.00000000000001 from scores all 100), so clamp to them
+        for g in range(G):
+            sub = np.where(avail[..., groups == g], S[..., groups == g], np.nan)
+            dom[..., g] = np.clip(dom[..., g], _nan_extreme(sub, np.fmin), _nan_extreme(sub, np.fmax))
+        ddom = np.where(davail, dom, np.nan)
+        overall = np.clip(overall, _nan_extreme(ddom, np.fmin), _nan_extreme(ddom, np.fmax))
     return dom, share, overall, oshare
+
+
+def _nan_extreme(a: np.ndarray, ufunc) -> np.ndarray:
+    """Row-wise minimum (``np.fmin``) or maximum (``np.fmax``) over the last axis, ignoring NaN;
+    NaN where a row has no value (np.nanmin would warn)."""
+    if a.shape[-1] == 0:
+        return np.full(a.shape[:-1], np.nan)
+    return ufunc.reduce(a, axis=-1)
 
 
 def _domain_ids(inds: Sequence[str], domains: Mapping[str, str] | None) -> tuple[list[str], np.ndarray]:

@@ -175,6 +175,55 @@ def test_shizhongqu_is_ambiguous_without_prefecture():
     assert resolve_county("市中区", prefecture="广元", as_of=2008) == "510802"
 
 
+# Sichuan's four autonomous counties and the short form League documents write them with
+# (written out by hand from the code books: 北川 in 绵阳, 峨边 and 马边 in 乐山, 木里 in 凉山).
+AUTONOMOUS_COUNTIES = {
+    "510726": ("北川羌族自治县", "北川县", "绵阳"),
+    "511132": ("峨边彝族自治县", "峨边县", "乐山"),
+    "511133": ("马边彝族自治县", "马边县", "乐山"),
+    "513422": ("木里藏族自治县", "木里县", "凉山"),
+}
+
+
+def test_every_autonomous_county_of_the_code_books_is_listed():
+    units = pd.concat([load_units(v) for v in ref.STUDY_VINTAGES])
+    found = set(units.loc[units["name"].str.endswith("自治县"), "code"])
+    assert found == set(AUTONOMOUS_COUNTIES)
+
+
+@pytest.mark.parametrize("code", sorted(AUTONOMOUS_COUNTIES))
+def test_autonomous_counties_resolve_from_their_short_forms(code):
+    full, short, prefecture = AUTONOMOUS_COUNTIES[code]
+    for text in (full, short, short[:-1], f"{prefecture}{short}", f" {short} "):
+        assert resolve_county(text) == code, text
+        for vintage in ref.STUDY_VINTAGES:
+            assert resolve_county(text, as_of=vintage) == code
+    assert resolve_county(short, prefecture=prefecture) == code
+    with pytest.raises(UnknownCountyError):
+        resolve_county(short, prefecture="成都")  # the short form does not leave its prefecture
+
+
+def test_short_forms_name_no_other_unit():
+    # no unit of any code book is officially called 北川县, 峨边县, 马边县 or 木里县, so the short
+    # forms cannot capture another county
+    names = set()
+    for v in ref.STUDY_VINTAGES + ("current",):
+        u = load_units(v)
+        names |= set(u["name"]) | set(u["short_name"])
+    for full, short, _ in AUTONOMOUS_COUNTIES.values():
+        assert short not in names
+
+
+def test_autonomous_prefectures_written_short():
+    assert resolve_county("凉山州喜德县") == "513432"
+    assert resolve_county("阿坝州汶川县") == "513221"
+    assert resolve_county("甘孜州泸定县") == "513322"
+    assert resolve_county("泸定", prefecture="甘孜州") == "513322"
+    for zone in ("天府新区", "高新区", "经济技术开发区", "工业园区"):
+        with pytest.raises(UnknownCountyError):
+            resolve_county(zone)
+
+
 def test_unknown_suggests_close_names():
     with pytest.raises(UnknownCountyError) as info:
         resolve_county("喜得县")

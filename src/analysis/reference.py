@@ -149,7 +149,7 @@ def _reference(folder: str) -> _Reference:
     ref = _Reference(units=units, prefectures=prefs, changes=changes)
 
     for row in units.itertuples(index=False):
-        for alias in {row.name, row.short_name}:
+        for alias in _unit_aliases(row.name, row.short_name):
             ref.aliases.setdefault(normalize_place(alias), set()).add((row.code, row.prefecture_code))
         ref.vintages_of.setdefault(row.code, []).append(row.vintage)
     for code, vs in ref.vintages_of.items():
@@ -165,6 +165,20 @@ def _reference(folder: str) -> _Reference:
                 ref.forward[row.old_code] = row.new_code
             ref.backward[row.new_code] = row.old_code
     return ref
+
+
+def _unit_aliases(name: str, short_name: str) -> set[str]:
+    """The names a unit is written with: its official name, its short name and, for an
+    autonomous county (木里藏族自治县), the short form every League document uses (木里县).
+
+    The short form drops the nationality and 自治 but keeps 县; ``tests/test_reference.py``
+    lists every autonomous county of the code books with its short form and checks that no
+    short form names another unit.
+    """
+    out = {name, short_name}
+    if name.endswith("自治县") and short_name:
+        out.add(short_name + "县")
+    return out
 
 
 def _ref() -> _Reference:

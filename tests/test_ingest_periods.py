@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.ingest.errors import PeriodError
-from analysis.ingest.periods import parse_period, period_sort_key, periods_from_file
+from analysis.ingest.periods import (is_whole_year, parse_period, period_sort_key,
+                                     periods_from_file, sheet_period)
 
 CASES = [
     ("2012H1", "2012H1"),
@@ -122,3 +123,46 @@ def test_multi_period_column_is_per_row():
     assert periods_from_file("raw/export.csv", column_values=["2012H1", "2012H2", "2012H1"]) is None
     with pytest.raises(PeriodError, match="2013H1"):
         periods_from_file("raw/export_2013H1.csv", column_values=["2012H1", "2012H2"])
+
+
+# ---------------------------------------------------------------- whole years and sheet names
+
+@pytest.mark.parametrize("text,whole", [
+    ("2013年度", True),
+    ("凉山州2013年度基层团建统计表", True),
+    ("2013年全年", True),
+    ("2013年1-12月", True),
+    ("2013年", True),               # a bare year reads as the year
+    ("2013年下半年", False),
+    ("2013H2", False),
+    ("2013年7-12月", False),
+    ("截至2013年12月31日", False),   # a date is a status at that day, not a span
+    ("2013.12", False),
+    ("2013年第四季度", False),
+    ("2013年度下半年", False),       # names the half beside the year
+    ("基层团建统计表", False),        # no period at all
+    (dt.date(2013, 12, 31), False),
+])
+def test_whole_year_is_flagged(text, whole):
+    assert is_whole_year(text) is whole
+    if whole:
+        assert parse_period(text) == "2013H2"  # the reading itself is unchanged
+
+
+def test_sheet_period_reports_a_whole_year_only_when_no_source_says_half():
+    assert sheet_period("raw/a.xlsx", title="2013年度统计表") == ("2013H2", True)
+    assert sheet_period("raw/a.xlsx", title="2013年度统计表", cutoff_text="截至2013年12月31日") == ("2013H2", True)
+    assert sheet_period("raw/a_2013年下半年.xlsx", title="2013年度统计表") == ("2013H2", False)
+    assert sheet_period("raw/a.xlsx", title="2013年下半年统计表") == ("2013H2", False)
+
+
+def test_the_sheet_name_is_a_source():
+    # one sheet per half-year, the period nowhere else
+    assert sheet_period("raw/汇总.xlsx", title="基层团建统计表", sheet_name="2012年下半年") == ("2012H2", False)
+    assert periods_from_file("raw/汇总.xlsx", sheet_name="2013年上半年") == "2013H1"
+    assert periods_from_file("raw/汇总.xlsx", sheet_name="Sheet1", title="2013年上半年") == "2013H1"
+    with pytest.raises(PeriodError) as info:
+        periods_from_file("raw/汇总.xlsx", title="2013年上半年统计表", sheet_name="2012年下半年")
+    assert "sheet name says 2012H2" in str(info.value) and "title says 2013H1" in str(info.value)
+    with pytest.raises(PeriodError, match="sheet name"):
+        periods_from_file("raw/汇总.xlsx", sheet_name="Sheet1")

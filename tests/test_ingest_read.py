@@ -230,3 +230,69 @@ def test_corrupt_workbook_names_both_engines(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(UnreadableFileError, match="cannot be opened"):
         read_any(tmp_path / "nope.xlsx")
+
+
+# ---------------------------------------------------------------- encodings seen in real exports
+
+UTF16_TEXT = "县（市、区）\t团员数\t备注\r\n喜德县\t300\t无\r\n昭觉县\t250\t\r\n"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_byte_order_mark(tmp_path, codec):
+    # Excel's "Unicode text" as some tools save it: UTF-16, no BOM, tabs
+    path = tmp_path / "export.txt"
+    path.write_bytes(UTF16_TEXT.encode(codec))
+    assert sniff_format(path) == "csv"
+    (s,) = read_any(path)
+    assert s.encoding == codec and "without a byte-order mark" in s.note
+    assert s.cells == [["县（市、区）", "团员数", "备注"], ["喜德县", "300", "无"], ["昭觉县", "250", ""]]
+
+
+@pytest.mark.parametrize("codec,named", [
+    ("big5", "Big5 (traditional Chinese)"),
+    ("shift_jis", "Shift-JIS (Japanese)"),
+])
+def test_big5_and_shift_jis_are_refused_by_name(tmp_path, codec, named):
+    text = {"big5": "縣（市、區）,團員數,備註\n喜德縣,300,無\n昭覺縣,250,\n越西縣,100,\n",
+            "shift_jis": "県名,団員数,備考\n喜徳県,300,なし\n昭覚県,250,ありません\n"}[codec]
+    path = tmp_path / "export.csv"
+    path.write_bytes(text.encode(codec))
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    msg = str(info.value)
+    assert info.value.rule == "encoding" and named in msg
+    assert "tried UTF-8, UTF-16, GB18030, Big5, Shift-JIS" in msg and "UTF-8 或 GBK" in msg
+    assert msg.startswith("export.csv: ")
+
+
+def test_gbk_with_rare_place_names_is_still_gbk(tmp_path):
+    # county names with less common characters (郫县, 珙县, 犍为县, 荥经县, 什邡市, 邛崃市) are all GB2312
+    path = tmp_path / "x.csv"
+    text = "县,团员数\n郫县,1\n珙县,2\n犍为县,3\n荥经县,4\n什邡市,5\n邛崃市,6\n筠连县,7\n"
+    path.write_bytes(text.encode("gbk"))
+    (s,) = read_any(path)
+    assert s.encoding == "gb18030" and s.cells[1] == ["郫县", "1"] and s.cells[7] == ["筠连县", "7"]
+
+
+def test_html_export_keeps_the_lines_around_the_table(tmp_path):
+    # a government system's "export to Excel": title and period as paragraphs, units in a
+    # caption, the 填表人 line after the table; Excel shows them as rows above and below
+    html = ('<html><head><meta charset="gbk"><title>导出</title><style>td {width: 1}</style></head>'
+            '<body><h3>凉山州基层团建统计表</h3><p>统计时段：2013年1月1日至2013年6月30日</p>'
+            '<table border="1"><caption>单位：个、人</caption>'
+            '<tr><td rowspan="2">县（市、区）</td><td colspan="2">组织活力</td></tr>'
+            '<tr><td>团员数</td><td>基层团组织数</td></tr>'
+            '<tr><td>喜德县</td><td>300</td><td>12</td></tr></table>'
+            '<p>填表人：张三</p></body></html>')
+    path = tmp_path / "export.xls"
+    path.write_bytes(html.encode("gbk"))
+    (s,) = read_any(path)
+    assert s.cells == [["凉山州基层团建统计表", "", ""],
+                       ["统计时段：2013年1月1日至2013年6月30日", "", ""],
+                       ["单位：个、人", "", ""],
+                       ["县（市、区）", "组织活力", ""],
+                       ["", "团员数", "基层团组织数"],
+                       ["喜德县", "300", "12"],
+                       ["填表人：张三", "", ""]]
+    # the spans moved down with the table: A4:A5 and B4:C4
+    assert s.merged == [MergedRange(3, 0, 4, 0), MergedRange(3, 1, 3, 2)]

@@ -32,7 +32,12 @@ KINDS = ("raw", "derived", "standard")
 _COLUMNS = [
     "code", "name_zh", "label_en", "domain", "kind", "type", "unit", "min", "max",
     "integer", "direction", "rounds", "synonyms_round1", "synonyms_round2", "formula", "note",
+    "timing",
 ]
+TIMINGS = ("stock", "flow")
+"""``stock``: a state at the end of the period (counts, rates, yes/no, the year's budget);
+``flow``: counted over the half-year (newly recruited, placed, trained, established …).  A
+whole-year report (``2013年度``) can stand for the year-end half-year only for stocks."""
 
 
 class CatalogError(ValueError):
@@ -52,7 +57,8 @@ def _load(path: str) -> pd.DataFrame:
     problems: list[str] = []
     if cat["code"].duplicated().any():
         problems.append(f"duplicated codes {cat.loc[cat['code'].duplicated(), 'code'].tolist()}")
-    for col, allowed in (("domain", DOMAIN_NAMES_ZH), ("type", TYPES), ("kind", KINDS)):
+    for col, allowed in (("domain", DOMAIN_NAMES_ZH), ("type", TYPES), ("kind", KINDS),
+                         ("timing", TIMINGS)):
         bad = cat.loc[~cat[col].isin(list(allowed)), ["code", col]]
         for code, value in bad.itertuples(index=False):
             problems.append(f"{code}: {col}={value!r} not in {list(allowed)}")

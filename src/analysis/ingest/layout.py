@@ -81,7 +81,10 @@ _FOOTER = re.compile(r"^(填表人|填报人|审核人|联系电话|电话|填�
                      r"制表人|统计负责人|注[:：0-9一]|注$|说明[:：]|填表说明|备注[:：])")
 _TOTAL = re.compile(r"^(合计|总计|小计|总数|全市合计|全州合计|全市总计|全州总计|全市|全州|累计|"
                     r".{0,8}(合计|总计|小计))$")
-_COMMITTEE_IN_PATH = re.compile(r"(?:共青团)?([^/\\_\s]{1,6}?(?:自治州|州|市))(?:团委|团市委|团州委|委员会)")
+# the committee's place is Chinese characters only: "-宜宾市团委…", "=凉山州团委…" and "  达州市团委…"
+# (a leading sign or space, as files saved from a list or a formula-minded tool are named)
+# name the prefecture as the plain name does
+_COMMITTEE_IN_PATH = re.compile(r"(?:共青团)?([\u4e00-\u9fff]{1,6}?(?:自治州|州|市))(?:团委|团市委|团州委|委员会)")
 _META_UNITS = re.compile(r"^(计量)?单位[:：]")
 _META_FILLER = re.compile(r"^(填报单位|报送单位|单位名称|填表单位)[:：]")
 _META_CUTOFF = re.compile(r"^(截至|截止|统计时间|统计时期|统计期间|统计期|报告期|报送期间|填报期间|时期|期间|时间)[:：]?")

@@ -10,8 +10,10 @@ Reading rules (:func:`parse_period`)
 - ``2012H1`` / ``2012 h2`` / ``2012年上半年`` / ``2012年下半年`` / ``2012上半年``.
 - Month ranges ``2012年1-6月`` / ``2012年1—6月`` / ``2012年7至12月``: the half-year holding the
   range; ``1-12月`` is a whole year and, like ``2012年度`` and ``2012年全年``, maps to **H2**
-  because annual figures are as of 31 December.  A range that spans both halves (``3-9月``) is
-  not read.
+  because annual figures are as of 31 December — and is flagged as a whole year
+  (:func:`is_whole_year`, :func:`sheet_period`), so that the cleaning step can refuse flow
+  indicators that cannot be split into half-years instead of storing a year's total as H2.
+  A range that spans both halves (``3-9月``) is not read.
 - Dates and months ``截至2012年6月30日`` / ``2012.6`` / ``2012-06`` / ``2012/6/30`` /
   ``2012年6月``: month 1–6 → H1, 7–12 → H2 (a status as of that date).  ``2012.1`` is read as
   January (a float cannot tell ``2012.1`` from ``2012.10``; such files should be checked).
@@ -34,8 +36,8 @@ from typing import Any
 
 from analysis.ingest.errors import PeriodError
 
-__all__ = ["parse_period", "periods_from_file", "period_sort_key", "half_year_label",
-           "PERIOD_PATTERN"]
+__all__ = ["parse_period", "is_whole_year", "sheet_period", "periods_from_file",
+           "period_sort_key", "half_year_label", "PERIOD_PATTERN", "WHOLE_YEAR_SOURCE_NOTE"]
 
 PERIOD_PATTERN = re.compile(r"^(\d{4})H([12])$")
 
@@ -64,33 +66,37 @@ def _half(year: int, month: int) -> str | None:
     return f"{year}H{1 if month <= 6 else 2}"
 
 
-def _reading(m: re.Match[str], how: str) -> str | None:
+# What a reading says about the span of the report: a half-year (上半年, H1, 1-6月), a whole
+# year (2012年度, 全年, 1-12月, a bare 2012年) or a point in time (截至6月30日, 2012.6, a quarter),
+# which is neutral: a status as of a date fits a half-year report and a year report alike.
+_HALF, _YEAR_SPAN, _POINT = "half", "year", "point"
+
+
+def _reading(m: re.Match[str], how: str) -> tuple[str | None, str]:
     year = int(m.group(1))
     if how == "half":
-        return f"{year}H{m.group(2)}"
+        return f"{year}H{m.group(2)}", _HALF
     if how == "half_zh":
-        return f"{year}H{1 if m.group(2) == '上' else 2}"
+        return f"{year}H{1 if m.group(2) == '上' else 2}", _HALF
     if how == "month_range":
         a, b = int(m.group(2)), int(m.group(3))
         if not (1 <= a <= b <= 12):
-            return None
+            return None, _POINT
         if a == 1 and b == 12:
-            return f"{year}H2"
+            return f"{year}H2", _YEAR_SPAN
         if b <= 6:
-            return f"{year}H1"
+            return f"{year}H1", _HALF
         if a >= 7:
-            return f"{year}H2"
-        return None  # spans both halves
+            return f"{year}H2", _HALF
+        return None, _POINT  # spans both halves
     if how == "quarter":
         q = "一二三四".find(m.group(2)) + 1 or int(m.group(2))
-        return f"{year}H{1 if q <= 2 else 2}"
+        return f"{year}H{1 if q <= 2 else 2}", _POINT
     if how == "month":
-        return _half(year, int(m.group(2)))
+        return _half(year, int(m.group(2))), _POINT
     if how == "year":
-        return f"{year}H2"
-    if how == "year_range":
-        return None
-    return None  # pragma: no cover
+        return f"{year}H2", _YEAR_SPAN
+    return None, _POINT  # year_range
 
 
 def _normalize(text: str) -> str:
@@ -124,37 +130,61 @@ def parse_period(text: Any) -> str | None:
     >>> parse_period("2012年度") is None
     False
     """
+    return _detail(text)[0]
+
+
+def is_whole_year(text: Any) -> bool:
+    """Whether ``text`` names a whole year rather than a half-year or a date.
+
+    ``2013年度``, ``2013年全年``, ``2013年1-12月`` and a bare ``2013年`` are whole years (their
+    :func:`parse_period` is ``2013H2``); ``2013年下半年``, ``2013H2``, ``截至2013年12月31日`` and
+    ``2013.12`` are not.  A text that names no period, or names a half-year beside the year
+    (``2013年度下半年``), is not a whole year.
+
+    Examples
+    --------
+    >>> is_whole_year("XX市2013年度基层团建统计表"), is_whole_year("截至2013年12月31日")
+    (True, False)
+    """
+    period, kinds = _detail(text)
+    return period is not None and _YEAR_SPAN in kinds and _HALF not in kinds
+
+
+def _detail(text: Any) -> tuple[str | None, frozenset[str]]:
+    """(period, the kinds of reading that gave it) — see :func:`parse_period`; never raises."""
     if type(text) is str:
         return _parse_period_text(text)
     try:
         if text is None or isinstance(text, bool):
-            return None
+            return None, frozenset()
         if isinstance(text, (_dt.datetime, _dt.date)):
-            return _half(text.year, text.month)
+            return _half(text.year, text.month), frozenset({_POINT})
         return _parse_period_text(str(text))
     except Exception:  # noqa: BLE001 - contract: never raises on any text
-        return None
+        return None, frozenset()
 
 
 # Layout detection asks for the period of every header cell, title and period cell, and
 # sheets repeat the same texts; caching on the text made detection ~2× faster on the demo data.
 @lru_cache(maxsize=1 << 16)
-def _parse_period_text(text: str) -> str | None:
+def _parse_period_text(text: str) -> tuple[str | None, frozenset[str]]:
     try:
         s = _normalize(text)
         found: set[str] = set()
+        kinds: set[str] = set()
         used: list[tuple[int, int]] = []
         for rx, how in _RULES:
             for m in rx.finditer(s):
                 if any(m.start() < e and b < m.end() for b, e in used):
                     continue
                 used.append((m.start(), m.end()))
-                p = _reading(m, how)
+                p, kind = _reading(m, how)
                 if p is not None:
                     found.add(p)
-        return found.pop() if len(found) == 1 else None
+                    kinds.add(kind)
+        return (found.pop(), frozenset(kinds)) if len(found) == 1 else (None, frozenset())
     except Exception:  # noqa: BLE001 - contract: never raises on any text
-        return None
+        return None, frozenset()
 
 
 def period_sort_key(period: str) -> tuple[int, int]:
@@ -183,13 +213,33 @@ def half_year_label(period: str) -> str:
     return p
 
 
+WHOLE_YEAR_SOURCE_NOTE = "全年"
+"""Chinese word for a whole-year report, used in the clerk's messages."""
+
+
 def periods_from_file(
     path: str | Path,
     title: str | None = None,
     cutoff_text: str | None = None,
     column_values: Iterable[Any] | None = None,
+    sheet_name: str | None = None,
 ) -> str | None:
     """Decide a submission's reporting period from every place that names one.
+
+    :func:`sheet_period` without the whole-year flag (see there for the parameters and the
+    exceptions)."""
+    return sheet_period(path, title, cutoff_text, column_values, sheet_name)[0]
+
+
+def sheet_period(
+    path: str | Path,
+    title: str | None = None,
+    cutoff_text: str | None = None,
+    column_values: Iterable[Any] | None = None,
+    sheet_name: str | None = None,
+) -> tuple[str | None, bool]:
+    """Decide a sheet's reporting period from every place that names one, and whether the
+    sheet reports a whole year.
 
     Parameters
     ----------
@@ -201,13 +251,17 @@ def periods_from_file(
         The ``截至…`` / ``统计时间`` line.
     column_values : iterable, optional
         Cells of a period column (blanks and cells that name no period are ignored).
+    sheet_name : str, optional
+        The worksheet's name: a workbook with one sheet per half-year (``2012年上半年``,
+        ``2012年下半年`` …) often names the period nowhere else.
 
     Returns
     -------
-    str or None
-        The one period all sources agree on.  ``None`` only when the period column holds
-        several periods (a multi-period export): the period is then per row — read each row
-        with :func:`parse_period`.
+    (str or None, bool)
+        The one period all sources agree on — ``None`` only when the period column holds
+        several periods (a multi-period export): the period is then per row, read each row
+        with :func:`parse_period` and :func:`is_whole_year` — and ``True`` when a source names
+        the period as a whole year (``2013年度``) and none names it as a half-year.
 
     Raises
     ------
@@ -217,21 +271,22 @@ def periods_from_file(
         period.
     """
     sources: dict[str, str] = {}
+    kinds: set[str] = set()
     name = Path(path).name
-    p = parse_period(Path(path).stem)
-    if p:
-        sources["file name"] = p
-    if title:
-        p = parse_period(title)
-        if p:
-            sources["title"] = p
-    if cutoff_text:
-        p = parse_period(cutoff_text)
-        if p:
-            sources["截至 line"] = p
+    for source, text in (("file name", Path(path).stem), ("sheet name", sheet_name),
+                         ("title", title), ("截至 line", cutoff_text)):
+        if text:
+            p, how = _detail(text)
+            if p:
+                sources[source] = p
+                kinds |= how
     column_periods: set[str] = set()
     if column_values is not None:
-        column_periods = {q for q in (parse_period(v) for v in column_values) if q}
+        for v in column_values:
+            p, how = _detail(v)
+            if p:
+                column_periods.add(p)
+                kinds |= how
     if len(column_periods) > 1:
         outside = {src: q for src, q in sources.items() if q not in column_periods}
         if outside:
@@ -241,7 +296,7 @@ def periods_from_file(
                 "请核对报送期间",
                 file=path, rule="period_contradiction",
             )
-        return None
+        return None, False
     if column_periods:
         sources["period column"] = next(iter(column_periods))
     distinct = set(sources.values())
@@ -254,8 +309,8 @@ def periods_from_file(
         )
     if not distinct:
         raise PeriodError(
-            f"no reporting period found in {name!r}, its title or a 截至 line — "
+            f"no reporting period found in {name!r}, its sheet name, title or a 截至 line — "
             "请在标题或文件名中注明期间，如“2013年上半年”",
             file=path, rule="period_missing",
         )
-    return distinct.pop()
+    return distinct.pop(), _YEAR_SPAN in kinds and _HALF not in kinds

@@ -24,7 +24,7 @@ from analysis.catalog import normalize_label
 from analysis.ingest.cells import _as_text, _as_texts, _lookup, _present, _text_or
 from analysis.ingest.errors import PeriodError
 from analysis.ingest.frames import object_frame
-from analysis.ingest.periods import half_year_label, parse_period, periods_from_file
+from analysis.ingest.periods import half_year_label, is_whole_year, parse_period, sheet_period
 from analysis.ingest.result import AUDIT_COLUMNS, RECORD_COLUMNS
 from analysis.ingest.validate import check_cells, failure_rows
 from analysis.ingest.values import PLACEHOLDERS, parse_value
@@ -90,25 +90,28 @@ def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> tuple[pd.Series, pd.S
     return kind, rate_code
 
 
-def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """Period per record, sheet by sheet, from every place that names one.
 
-    ``periods.periods_from_file`` weighs the file name, the title, the 截至 line and the period
-    cells of the sheet and raises ``PeriodError`` when they contradict each other; a sheet whose
-    period column holds several periods (a multi-period export) is read row by row.
+    ``periods.sheet_period`` weighs the file name, the sheet name, the title, the 截至 line and
+    the period cells of the sheet and raises ``PeriodError`` when they contradict each other; a
+    sheet whose period column holds several periods (a multi-period export) is read row by row.
 
-    Returns period (str or None), failing rule (None when found) and note per record.
+    Returns period (str or None), failing rule (None when found), note, and whether the period
+    was given as a whole year (``2013年度``), per record.
     """
     n = len(records)
     period = np.full(n, None, dtype=object)
     rule = np.full(n, None, dtype=object)
     note = np.full(n, "", dtype=object)
+    whole = np.zeros(n, dtype=bool)
     none = np.full(n, None, dtype=object)
     titles = records["title"].to_numpy(dtype=object) if "title" in records else none
     cutoffs = records["cutoff_text"].to_numpy(dtype=object) if "cutoff_text" in records else none
     texts = records["period_text"].to_numpy(dtype=object)
     paths = (records["source_path"] if "source_path" in records
              else records["source_file"]).to_numpy(dtype=object)
+    sheets = records["source_sheet"].to_numpy(dtype=object)
     # positional indices per sheet: plain numpy indexing is far cheaper than Series lookups
     groups = records.groupby(["source_file", "source_sheet"], sort=False, dropna=False).indices
     for pos in groups.values():
@@ -118,24 +121,27 @@ def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
         # i.e. anything other than the sheet-wide title / 截至 fallbacks
         own = [t for t in dict.fromkeys(texts[pos]) if _present(t) and t not in (title, cutoff)]
         try:
-            found = periods_from_file(Path(str(paths[pos[0]])), title, cutoff, own or None)
+            found, year = sheet_period(Path(str(paths[pos[0]])), title, cutoff, own or None,
+                                       sheet_name=str(sheets[pos[0]]))
         except PeriodError as exc:
             rule[pos] = exc.rule or "period_missing"
             note[pos] = exc.message
             continue
         if found is not None:
             period[pos] = found
+            whole[pos] = year
             continue
         distinct = {t: parse_period(t) for t in dict.fromkeys(texts[pos]) if _present(t)}
         each = np.array([distinct.get(t) if _present(t) else None for t in texts[pos]],
                         dtype=object)
         period[pos] = each
+        whole[pos] = [_present(t) and is_whole_year(t) for t in texts[pos]]
         unread = pos[np.array([e is None for e in each], dtype=bool)]
         rule[unread] = "period_missing"
         note[unread] = "本行期间无法识别"
     index = records.index
     return (pd.Series(period, index=index, dtype=object), pd.Series(rule, index=index, dtype=object),
-            pd.Series(note, index=index, dtype=object))
+            pd.Series(note, index=index, dtype=object), pd.Series(whole, index=index, dtype=bool))
 
 
 def _resolve_county_codes(records: pd.DataFrame, period: pd.Series,
@@ -184,6 +190,16 @@ def _county_lookup(frame: pd.DataFrame, resolver: Resolver) -> dict[tuple, tuple
         found[k] = (str(c) if ok else None,
                     "" if ok else (str(e) if _present(e) else "未找到对应的行政区划代码"))
     return found
+
+
+def _period_text(rows: pd.DataFrame) -> pd.Series:
+    """The text that named a record's period as the clerk wrote it: the period cell, else the
+    截至 line, else the title (the order the layout step fills ``period_text`` in)."""
+    out = _text_or(rows["period_text"], "")
+    for col in ("cutoff_text", "title"):
+        if col in rows:
+            out = out.where(out != "", _text_or(rows[col], ""))
+    return out
 
 
 def _note_zh(note: object) -> str:
@@ -310,7 +326,7 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
     kind, rate_code = _classify(rec, cat)
     rec.loc[kind == "rate", "indicator"] = rate_code[kind == "rate"]
 
-    period, period_rule, period_note = _resolve_periods(rec)
+    period, period_rule, period_note, whole_year = _resolve_periods(rec)
     rec["period"] = period
     code, county_error = _resolve_county_codes(rec, period, resolver)
     rec["county_code"] = code
@@ -350,6 +366,21 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
                                  extra={"note": county_error[bad_county].map(_county_note_zh)}))
     outcome[bad_period | bad_county] = "quarantined"
     live &= ~(bad_period | bad_county)
+
+    # a whole-year report (2013年度) stands for the year-end half-year only for stocks; a flow
+    # (newly recruited, trained …) counted over a year cannot be split into half-years
+    year = live & whole_year
+    if year.any():
+        timing = _lookup(rec["indicator"], cat["timing"].to_dict(), "stock")
+        flow = year & (timing == "flow")
+        failures.append(failure_rows(rec[flow], "period_not_half_year",
+                                     extra={"note": _period_text(rec[flow])}))
+        outcome[flow] = "quarantined"
+        live &= ~flow
+        kept = rec[year & ~flow]
+        audits.append(_audit_rows(kept, "period", "period_whole_year", "fix",
+                                  _period_text(kept), kept["period"],
+                                  "全年数据按年末所在的下半年计（年末存量指标）"))
 
     # county texts that are not the official name of the code they resolved to (喜德, 凉山州喜德县,
     # 达县 in 2013 …) are audited once per cell, so every transformation raw → clean is traceable

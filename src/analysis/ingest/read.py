@@ -262,8 +262,33 @@ def _sniff_head(head: bytes) -> FileFormat:
     if text.startswith(b"<?xml"):
         return "unknown"  # Excel 2003 XML and the like
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "unknown"
+        # Excel's "Unicode text" without its byte-order mark is UTF-16 all the same: NUL
+        # bytes on one side of every pair (the ASCII tabs, digits and line ends)
+        if (enc := _utf16_without_bom(head[:len(head) // 2 * 2])) is None:
+            return "unknown"
+        text = head[:len(head) // 2 * 2].decode(enc, errors="replace").lstrip().lower()
+        return "html" if text.startswith(("<!doctype html", "<html", "<table")) else "csv"
     return "csv"
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` when ``data`` reads as UTF-16 text without a byte-order
+    mark: every NUL byte on the same side of its pair, at least one pair in eight with one (the
+    tabs, digits and line ends of an export; Chinese characters have none), no NUL pair, and the
+    bytes decode strictly.  ``None`` otherwise (binary data has NULs on both sides)."""
+    if len(data) < 4 or len(data) % 2:
+        return None
+    even, odd = data[0::2], data[1::2]
+    nul_even, nul_odd = even.count(0), odd.count(0)
+    pairs = len(data) // 2
+    for enc, nul, other in (("utf-16-le", nul_odd, nul_even), ("utf-16-be", nul_even, nul_odd)):
+        if other == 0 and nul * 8 >= pairs:
+            try:
+                data.decode(enc)
+            except UnicodeDecodeError:
+                return None
+            return enc
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,12 +659,20 @@ def decode_text(data: bytes) -> tuple[str, str, str]:
        Chinese Windows export) decodes identically, plus the rare characters GBK lacks — this is
        more reliable on short Chinese text than a statistical guess, which can pick Big5 or
        a Latin code page for a few dozen bytes;
-    4. only then ``charset-normalizer``'s best guess (Big5, Shift-JIS, ...), reported in ``note``.
+    4. only then ``charset-normalizer``'s best guess, reported in ``note``.
+
+    UTF-16 without a byte-order mark (Excel's "Unicode text" saved by some tools) is recognised
+    by its NUL bytes (:func:`_utf16_without_bom`).  Text that decodes as GB18030 but reads as
+    nonsense — Japanese kana, private-use and unassigned characters instead of Chinese — is
+    what Big5 (traditional Chinese) or Shift-JIS (Japanese) bytes become under GB18030; such a
+    file is refused with the encoding it really seems to be in, rather than read as garbage
+    (:func:`_plausible_chinese`).
 
     Raises
     ------
     UnreadableFileError
-        When no encoding decodes the bytes.
+        When no encoding decodes the bytes, or they are Big5/Shift-JIS; the message names the
+        encodings tried.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
@@ -660,23 +693,84 @@ def decode_text(data: bytes) -> tuple[str, str, str]:
                 return data[3:].decode("gb18030"), "gb18030", "UTF-8 byte-order mark in front of GBK text; read as GBK"
             except UnicodeDecodeError:
                 pass
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        note = ""
-        if enc == "utf-8-sig":
-            enc = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
-        return text, enc, note
+    if (utf16 := _utf16_without_bom(data)) is not None:
+        return data.decode(utf16), utf16, "UTF-16 text without a byte-order mark"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return text, "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8", ""
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _plausible_chinese(text):
+        return text, "gb18030", ""
+    foreign = _foreign_cjk(data)
+    if foreign is not None:
+        raise UnreadableFileError(
+            f"is not UTF-8 or GBK/GB18030 text: its bytes read as {foreign} (tried UTF-8, UTF-16, "
+            "GB18030, Big5, Shift-JIS) — 请用 Excel 或记事本另存为 UTF-8 或 GBK 编码的 CSV 后重新报送",
+            rule="encoding")
+    if text is not None:
+        return text, "gb18030", ""
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None:
         raise UnreadableFileError(
-            "is not text in any known encoding — 请另存为 UTF-8 或 GBK 编码的 CSV", rule="encoding"
+            "is not text in any known encoding (tried UTF-8, UTF-16, GB18030, Big5, Shift-JIS and "
+            "charset-normalizer's guess) — 请另存为 UTF-8 或 GBK 编码的 CSV", rule="encoding"
         )
     return str(best), best.encoding, f"encoding guessed by charset-normalizer: {best.encoding}"
+
+
+_MIN_JUDGED = 8
+"""Fewest non-ASCII characters on which :func:`_plausible_chinese` judges a text at all."""
+
+
+def _plausible_chinese(text: str) -> bool:
+    """Whether text decoded as GB18030 reads as the Chinese a clerk writes: at least 90 % of
+    its non-ASCII characters lie in GB2312 (the 6,763 common characters and the usual symbols
+    and full-width forms) and are not Japanese kana.  Big5 and Shift-JIS bytes decoded as
+    GB18030 give rare characters, kana and private-use code points instead.  Texts with fewer
+    than :data:`_MIN_JUDGED` non-ASCII characters are not judged (plausible)."""
+    wide = [ch for ch in text if ord(ch) > 127]
+    if len(wide) < _MIN_JUDGED:
+        return True
+    good = 0
+    for ch in wide:
+        if "\u3040" <= ch <= "\u30ff":
+            continue  # kana: GB2312 has them, Chinese forms do not use them
+        try:
+            ch.encode("gb2312")
+        except UnicodeEncodeError:
+            continue
+        good += 1
+    return good >= 0.9 * len(wide)
+
+
+def _foreign_cjk(data: bytes) -> str | None:
+    """``"Big5 (traditional Chinese)"`` or ``"Shift-JIS (Japanese)"`` when the bytes decode
+    strictly in that encoding into mostly CJK characters (or kana, for Shift-JIS); ``None``
+    otherwise.  Checked only once UTF-8 and plausible GB18030 have failed."""
+    best, best_share = None, 0.0
+    for codec, name, extra in (("big5", "Big5 (traditional Chinese)", ""),
+                               ("shift_jis", "Shift-JIS (Japanese)", "kana")):
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        wide = [ch for ch in text if ord(ch) > 127]
+        if len(wide) < _MIN_JUDGED:
+            continue
+        cjk = sum(1 for ch in wide if "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f"
+                  or "\uff00" <= ch <= "\uffef" or (extra and "\u3040" <= ch <= "\u30ff"))
+        share = cjk / len(wide)
+        if share >= 0.9 and share > best_share:
+            best, best_share = name, share
+    return best
 
 
 def read_csv_file(path: str | Path) -> Sheet:
@@ -757,21 +851,56 @@ def _refuse_unterminated_quote(text: str, dialect: Any, path: Path) -> None:
         ) from exc
 
 
+# text of these elements is not shown as a line of the page (Excel shows none of it either)
+_HTML_HIDDEN = frozenset({"head", "title", "script", "style"})
+# elements that end a line of text outside the tables
+_HTML_BLOCKS = frozenset({"p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "caption",
+                          "center", "tr", "table", "body", "html", "hr"})
+
+
 class _TableParser(HTMLParser):
-    """Collect the cells of every ``<table>``, expanding colspan/rowspan into merged ranges."""
+    """Collect the cells of every ``<table>``, expanding colspan/rowspan into merged ranges, and
+    the lines of text around the tables.
+
+    Web systems' "export to Excel" puts the title and the period (``统计时段：2013年1月1日至
+    2013年6月30日``) in a ``<caption>`` or in paragraphs above the table, and the 填表人 lines
+    below it; Excel opening such a file shows them as rows above and below the table.  So each
+    table keeps the lines that precede it (``before``; the caption among them) and the last
+    table the lines that follow it (``after``).
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.tables: list[tuple[list[list[Any]], list[MergedRange]]] = []
+        self.before: list[list[str]] = []
+        self.after: list[str] = []
+        self._lines: list[str] = []
+        self._text: list[str] = []
+        self._hidden = 0
         self._grid: dict[tuple[int, int], str] | None = None
         self._merged: list[MergedRange] = []
         self._row = -1
         self._col = 0
         self._cell: list[str] | None = None
+        self._caption: list[str] | None = None
         self._span = (1, 1)
 
+    def _end_line(self) -> None:
+        line = " ".join("".join(self._text).split())
+        if line:
+            self._lines.append(line)
+        self._text = []
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HTML_HIDDEN:
+            self._hidden += 1
+        if self._grid is None and tag in _HTML_BLOCKS:
+            self._end_line()
+        if tag == "caption" and self._grid is not None:
+            self._caption = []
         if tag == "table":
+            self.before.append(self._lines)
+            self._lines = []
             self._grid, self._merged, self._row = {}, [], -1
         elif tag == "tr" and self._grid is not None:
             self._row += 1
@@ -797,8 +926,21 @@ class _TableParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._cell is not None:
             self._cell.append(data)
+        elif self._caption is not None:
+            self._caption.append(data)
+        elif self._grid is None and not self._hidden:
+            self._text.append(data)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _HTML_HIDDEN and self._hidden:
+            self._hidden -= 1
+        if self._grid is None and tag in _HTML_BLOCKS:
+            self._end_line()
+        if tag == "caption" and self._caption is not None:
+            line = " ".join("".join(self._caption).split())
+            if line:
+                self.before[-1].append(line)
+            self._caption = None
         if tag in ("td", "th") and self._cell is not None and self._grid is not None:
             rs, cs = self._span
             text = "".join(self._cell)
@@ -818,6 +960,11 @@ class _TableParser(HTMLParser):
                 rows = []
             self.tables.append((rows, self._merged))
             self._grid = None
+
+    def close(self) -> None:
+        super().close()
+        self._end_line()
+        self.after, self._lines = self._lines, []
 
 
 MAX_TEXT_ENV = "RESIDENCY_MAX_TEXT_MB"
@@ -872,10 +1019,19 @@ def _read_html(path: Path) -> list[Sheet]:
         # return empty sheets that would pass unnoticed
         raise UnreadableFileError("is an HTML page without a table — 请导出为 Excel 或 CSV", file=path, rule="html")
     sheets = []
+    last = len(parser.tables) - 1
     for i, (rows, merged) in enumerate(parser.tables):
         name = "html" if i == 0 else f"html{i + 1}"
-        sheets.append(Sheet(name=name, cells=_rectangular(rows), merged=merged, engine="html",
-                            file=str(path), file_format="html", encoding=encoding))
+        # the lines around the table become rows above (and, for the last table, below) it,
+        # where Excel shows them: merged ranges move down with the table
+        above = [[line] for line in parser.before[i]]
+        below = [[line] for line in parser.after] if i == last else []
+        shift = len(above)
+        merged = [MergedRange(m.first_row + shift, m.first_col, m.last_row + shift, m.last_col)
+                  for m in merged]
+        sheets.append(Sheet(name=name, cells=_rectangular(above + rows + below), merged=merged,
+                            engine="html", file=str(path), file_format="html",
+                            encoding=encoding))
     _cover_merged(sheets)
     return sheets
 

@@ -101,7 +101,16 @@ RULES: tuple[Rule, ...] = (
          "no reporting period found in the period column, title, 截至 date or file name"),
     Rule("period_contradiction", "period", "quarantine",
          "本表不同位置写明的填报时期互相矛盾（{note}），请统一后重新报送。",
-         "the period column, title, 截至 date and file name name different periods"),
+         "the period column, sheet name, title, 截至 date and file name name different periods"),
+    Rule("period_not_half_year", "period", "quarantine",
+         "本表按全年填报（“{note}”），{indicator_zh}是半年内发生的数量，无法拆分到上、下半年，"
+         "请按半年分别报送。",
+         "the sheet reports a whole year (2013年度, 全年, 1-12月) and the indicator is a flow "
+         "(catalog timing=flow), which cannot be split into half-years"),
+    Rule("period_whole_year", "period", "fix",
+         "本表按全年填报（“{note}”），{indicator_zh}是年末存量，按下半年计入。",
+         "the sheet reports a whole year and the indicator is a stock (catalog timing=stock): "
+         "kept as the year-end half-year H2 and audited"),
     # ---- per-cell rules declared in the catalog ----
     Rule("below_min", "cell", "quarantine",
          "{indicator_zh}为{raw_value}，低于允许的最小值{min:g}，请核对后更正。",

@@ -96,7 +96,11 @@ CASES: dict[str, Expect] = {
     "gbk_html_declared_utf8.xls": clean16(),
     # two halves of the table in UTF-8 and GB18030, plus 喜德县 2013年下半年 in UTF-16 (tabs)
     "mixed_encodings": Expect(records=20, clean=20, files=3, values=GOOD),
-    "header_row_missing.xlsx": refused("layout_unknown"),
+    # no header: the sheet's layout is not recognised (listed with its rule), and still nothing
+    # is lost — the 16 numbers are quarantined as unplaced (one message names B2:E5), the title
+    # and the 4 county names are set aside as unplaced text
+    "header_row_missing.xlsx": Expect(rule="layout_unknown", records=21, set_aside=5,
+                                      quarantined={"cell_unplaced": 16}),
     "header_rows_swapped.xlsx": clean16(),
     # 团员数 twice: 喜德县 3000 vs 9999 conflict (both copies out), three identical copies merge
     "duplicated_column_names.xlsx": Expect(records=20, clean=15, merged=3,
@@ -135,19 +139,22 @@ CASES: dict[str, Expect] = {
     "doctype_utf16_styles.xlsx": refused("xml_doctype"),
     "far_away_cell.xlsx": refused("sheet_too_large"),
     "far_away_cell.xls": refused("sheet_too_large"),
-    # the =HYPERLINK county is unknown (4 cells out); two formula-like remarks are set aside
-    "formula_injection.csv": Expect(records=10, clean=4, set_aside=2,
+    # the =HYPERLINK county is unknown (4 cells out).  Its comma splits the row, so on line 2
+    # the period lands under 备注 (a remark) and =cmd… one column further, under no header (an
+    # unplaced text); line 3's @SUM(1+1) is a remark: three cells set aside
+    "formula_injection.csv": Expect(records=11, clean=4, set_aside=3,
                                     quarantined={"county_unknown": 4},
                                     values={(XIDE, "league_members"): 3000}),
     "period_nowhere.csv": Expect(records=16, quarantined={"period_missing": 16}),
     # no code book for 2030: every county is unknown as of that period
     "period_out_of_window.xlsx": Expect(records=16, quarantined={"county_unknown": 16}),
-    "title_only.xlsx": refused("layout_unknown"),
+    # only a title: not a table; the title itself is set aside as unplaced text
+    "title_only.xlsx": Expect(rule="layout_unknown", records=1, set_aside=1),
     "unbalanced_quotes.csv": refused("csv"),
     "field_over_csv_limit.csv": refused("csv"),
     "nul_bytes.csv": refused("unknown_format"),
-    # 县级团委年度工作经费 150000 元 → 15 万元
-    "county_form.xlsx": Expect(records=4, clean=4,
+    # 县级团委年度工作经费 150000 元 → 15 万元; the remark "元 not 万元" is set aside
+    "county_form.xlsx": Expect(records=5, clean=4, set_aside=1,
                                values={(XIDE, "league_members"): 3000, (XIDE, "league_orgs"): 120,
                                        (XIDE, "posts_authorized"): 5, (XIDE, "league_funds"): 15}),
     "unknown_columns.xlsx": Expect(records=20, clean=16, set_aside=4, values=GOOD),
@@ -206,7 +213,12 @@ def check_outcome(result, expect: Expect, name: str) -> None:
         error = files["error"].iloc[0]
         assert f"(rule: {expect.rule})" in error
         assert error.startswith(name) or error.startswith("sheet "), error  # located
-        assert n_clean == 0 and n_quar == 0
+        assert n_clean == 0
+        # a refused sheet still accounts for its cells: numbers quarantined as unplaced
+        got = result.quarantine.groupby("rule")["record_id"].nunique().to_dict() if n_quar else {}
+        assert got == expect.quarantined
+        assert int(files["records_in"].sum()) == expect.records
+        assert int(files["set_aside"].sum()) == expect.set_aside or expect.records == 0
         return
     assert (files["status"] == "ok").all(), files["error"].tolist()
     assert int(files["records_in"].sum()) == expect.records

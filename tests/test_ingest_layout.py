@@ -194,11 +194,15 @@ def test_county_form(tmp_path):
     assert layout.data_rows == [4, 5, 6, 7, 8]
     assert layout.row_reasons[3] == "section"
     records, structure = extract_records(sheet, layout, path)
-    assert list(records["indicator"].fillna("?")) == ["league_orgs", "league_members", "league_funds",
-                                                      "liaison_system", "?"]
-    assert list(records["header_unit"]) == ["个", "人", "元", "是/否", "个"]   # unit column, else header bracket
-    assert list(records["raw_value"]) == [120, "约3000", "50000", "√", 3]
-    assert list(records["source_cell"]) == ["B5", "B6", "B7", "B8", "B9"]
+    # the remark 估计 (D6) is a record of its own, right after the value of its row (the
+    # cleaning step sets it aside and keeps it in the audit)
+    assert list(records["indicator"].fillna("?")) == ["league_orgs", "league_members", "?",
+                                                      "league_funds", "liaison_system", "?"]
+    assert list(records["header_text"])[2] == "备注"
+    # unit column, else header bracket
+    assert list(records["header_unit"].fillna("-")) == ["个", "人", "-", "元", "是/否", "个"]
+    assert list(records["raw_value"]) == [120, "约3000", "估计", "50000", "√", 3]
+    assert list(records["source_cell"]) == ["B5", "B6", "D6", "B7", "B8", "B9"]
     assert set(records["county_text"]) == {"喜德县"}
     assert set(records["record_id"]) == {"喜德县.xlsx|基本情况"}
     assert set(records["period_text"]) == {"截至2012年12月31日"}

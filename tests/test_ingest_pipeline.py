@@ -370,7 +370,14 @@ def test_clean_end_to_end_on_hand_made_workbooks(tmp_path, monkeypatch):
     files = res.files.set_index("source_file")
     # conservation per file, written out: in = clean + quarantined + merged + set aside
     # the repeat of 喜德县 团员数 is kept from the first file by name ("sub/…" sorts first)
-    assert files.loc[summary, ["records_in", "clean", "quarantined", "merged"]].tolist() == [12, 5, 6, 1]
+    # 12 data cells and the remark 含借调1人 (F5), which is set aside
+    assert files.loc[summary, ["records_in", "clean", "quarantined", "merged", "set_aside"]
+                     ].tolist() == [13, 5, 6, 1, 1]
+    # the census of the sheet read (the hidden draft's 4 cells are counted apart): structure =
+    # title 1 + 填报单位 and 单位 2 + 截至 1 + header 6 + county names 3 + remark 1 + 合计 row 4
+    # (C8 is empty) + footer 2 = 20; data 12; nothing unplaced; 32 non-empty cells in all
+    assert files.loc[summary, ["cells_nonempty", "cells_structure", "cells_data", "cells_unplaced",
+                               "cells_hidden"]].tolist() == [32, 20, 12, 0, 4]
     assert files.loc[summary, "hidden_sheets"] == "底稿"      # the draft is not read
     assert files.loc[summary, "structure_rows"] == 6          # title, 2 meta, header, 合计, footer
     assert files.loc["sub/喜德县_2013年1-6月.xlsx", ["records_in", "clean", "quarantined"]].tolist() == [2, 1, 1]
@@ -596,8 +603,9 @@ RULE_CASES = {
                          "duplicate_merged"),
     "rate_recomputed": (["县（市、区）", "乡镇（街道）数", "配备团委书记的乡镇（街道）数", "乡镇团委书记配备率"],
                         [["喜德县", 40, 30, "90%"]], [], "rate_recomputed"),
-    "unknown_column": (["县（市、区）", "团员数", "联系人"], [["喜德县", 300, "王五"]], [],
+    "unknown_column": (["县（市、区）", "团员数", "联系电话"], [["喜德县", 300, "0834-1234567"]], [],
                        "unknown_column"),
+    "personal_column": (["县（市、区）", "团员数", "联系人"], [["喜德县", 300, "王五"]], [], None),
 }
 
 
@@ -620,9 +628,16 @@ def test_each_rule_on_a_hand_made_workbook(case, tmp_path):
         assert audited in set(res.audit["rule"])
     f = res.files.iloc[0]
     assert f["records_in"] == f["clean"] + f["quarantined"] + f["merged"] + f["set_aside"]
-    # data cells: every cell but the county name and the remark (a remark explains, it is not data)
-    data_columns = len([h for h in header if h not in ("县（市、区）", "备注")])
-    assert f["records_in"] == data_columns * len(rows)
+    # records: every cell but the county name and a column of people's names (联系人: counted
+    # by the census, never copied); a written remark is a record too (set aside, audited)
+    data_columns = len([h for h in header if h not in ("县（市、区）", "备注", "联系人")])
+    remarks = sum(1 for row in rows for h, v in zip(header, row) if h == "备注" and v)
+    assert f["records_in"] == data_columns * len(rows) + remarks
+    assert f["set_aside"] >= remarks
+    assert f["cells_nonempty"] == f["cells_structure"] + f["cells_data"] + f["cells_unplaced"]
+    # the names of a 联系人 column appear in no output table
+    for table in (res.indicators, res.quarantine, res.audit, res.files):
+        assert not table.astype(str).apply(lambda col: col.str.contains("王五")).any().any()
 
 
 def test_same_file_name_in_two_folders_stays_apart(tmp_path):

@@ -41,7 +41,9 @@ __all__ = [
     "load_changes",
     "load_prefectures",
     "load_units",
+    "is_place_name",
     "normalize_place",
+    "prefecture_code",
     "resolve_counties",
     "resolve_county",
     "to_base",
@@ -337,6 +339,38 @@ def _prefecture(ref: _Reference, prefecture: object) -> str | None:
     raise UnknownCountyError(
         f"prefecture {prefecture!r} is not a Sichuan prefecture; close: {close or 'none'}; "
         "give a name (内江市, 内江) or a code (511000)", prefecture)
+
+
+def prefecture_code(text: object) -> str | None:
+    """The code of the prefecture ``text`` names exactly (``成都市``, ``成都``, ``凉山州``,
+    ``凉山彝族自治州``, ``510100``), else ``None``; never raises and never guesses.
+
+    For the layout step, which asks whether a sheet name (one sheet per prefecture) or a
+    column header names a prefecture.
+    """
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return None
+    s = normalize_place(text)
+    return _ref().prefecture_aliases.get(s) if s else None
+
+
+def is_place_name(text: object) -> bool:
+    """Whether ``text`` names a Sichuan county-level unit (``喜德县``, ``木里县``, ``西昌``,
+    ``凉山州喜德县``), ambiguously or not (``市中区``) — in any code book; never raises.
+
+    For the layout step: a header row of county names marks a transposed table.
+    """
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return False
+    s = normalize_place(text)
+    if not s or any(ch.isdigit() for ch in s):
+        return False
+    return _is_place_key(s)
+
+
+@lru_cache(maxsize=4096)
+def _is_place_key(s: str) -> bool:
+    return bool(_lookup(_ref(), s, None))
 
 
 def _lookup(ref: _Reference, s: str, pref: str | None) -> set[tuple[str, str]]:

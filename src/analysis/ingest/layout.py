@@ -8,7 +8,11 @@ Shapes (``Layout.kind``)
     optional units row, one row per county, 合计 rows and footer rows (填表人/审核人/联系电话/
     填报日期/注).
 ``form``
-    A county form: indicator rows under a header ``指标 | 数值 | 单位 | 备注``.
+    A county form: indicator rows under a header ``指标 | 数值 | 单位 | 备注`` (or one value
+    column per period: ``指标 | 2012年上半年 | 2012年下半年 | 备注``).
+``transposed``
+    A 横表: indicator rows, one column per county (named in the header row), optionally a
+    单位, 合计 and 备注 column.
 ``flat``
     A plain table whose header is the first row (CSV exports).  When it has ``指标`` and
     ``数值`` columns it is read as a long table (one data cell per row).
@@ -42,19 +46,22 @@ from analysis.ingest.errors import LayoutError
 from analysis.ingest.periods import parse_period
 from analysis.ingest.read import MergedRange, Sheet, col_letter
 from analysis.ingest.values import parse_value
+from analysis.reference import is_place_name, prefecture_code
 
 __all__ = [
     "Layout",
     "Column",
     "detect_layout",
+    "detect_layouts",
+    "cell_roles",
     "extract_records",
     "RECORD_COLUMNS",
     "STRUCTURE_COLUMNS",
 ]
 
-LayoutKind = Literal["summary", "form", "flat", "unknown"]
+LayoutKind = Literal["summary", "form", "transposed", "flat", "unknown"]
 ColumnRole = Literal["data", "county", "prefecture", "period", "sequence", "county_code", "remark",
-                     "label", "value", "unit"]
+                     "label", "value", "unit", "personal", "total"]
 
 RECORD_COLUMNS = [
     "source_file", "source_sheet", "source_cell", "sheet_hidden", "layout", "county_text",
@@ -73,7 +80,10 @@ _PERIOD_WORDS = ("期间", "时期", "报告期", "统计期", "统计期间", "
                  "报送期间", "统计时间", "期次", "年份")
 _SEQ_WORDS = ("序号", "编号", "no", "no.", "序", "行次", "栏次", "行号")
 _CODE_WORDS = ("代码", "行政区划代码", "区划代码", "县代码", "单位代码")
-_REMARK_WORDS = ("备注", "说明", "备考")
+_REMARK_WORDS = ("备注", "说明", "备考", "备注说明", "情况说明", "备注（说明）")
+# columns that hold people's names (a 驻点干部 column in a county data table, 联系人): their cells
+# are counted but never copied anywhere — names stay out of every output
+_PERSONAL_WORDS = ("驻点干部", "驻点干部姓名", "姓名", "联系人", "负责人", "填表人", "驻点领导")
 _INDICATOR_WORDS = ("指标", "指标名称", "项目", "统计指标", "指标项")
 _VALUE_WORDS = ("数值", "数据", "填报数", "本期数", "数量", "值", "填报值", "数值（本期）")
 _UNIT_WORDS = ("单位", "计量单位")
@@ -87,7 +97,8 @@ _TOTAL = re.compile(r"^(合计|总计|小计|总数|全市合计|全州合计|�
 _COMMITTEE_IN_PATH = re.compile(r"(?:共青团)?([\u4e00-\u9fff]{1,6}?(?:自治州|州|市))(?:团委|团市委|团州委|委员会)")
 _META_UNITS = re.compile(r"^(计量)?单位[:：]")
 _META_FILLER = re.compile(r"^(填报单位|报送单位|单位名称|填表单位)[:：]")
-_META_CUTOFF = re.compile(r"^(截至|截止|统计时间|统计时期|统计期间|统计期|报告期|报送期间|填报期间|时期|期间|时间)[:：]?")
+_META_CUTOFF = re.compile(r"^(截至|截止|统计时间|统计时期|统计时段|统计期间|统计期|报告期|报告时段|报送期间|"
+                          r"填报期间|时期|期间|时间)[:：]?")
 _CODE_CELL = re.compile(r"^(甲|乙|丙|丁|戊|己|庚|栏次|[0-9]{1,2})$")
 _UNIT_VOCAB = {"个", "人", "人次", "件", "万元", "元", "%", "是/否", "元/人", "名", "次", "千元", "家",
                "所", "户", "项", "百分比", "是否", "（是/否）", "％"}
@@ -176,6 +187,7 @@ _REMARK_KEYS = _word_set(_REMARK_WORDS)
 _INDICATOR_KEYS = _word_set(_INDICATOR_WORDS)
 _VALUE_KEYS = _word_set(_VALUE_WORDS)
 _UNIT_KEYS = _word_set(_UNIT_WORDS)
+_PERSONAL_KEYS = _word_set(_PERSONAL_WORDS)
 # label words that make a row look like a table header (see _header_score)
 _LABEL_KEYS = _COUNTY_KEYS | _SEQ_KEYS | _PERIOD_KEYS | _PREF_KEYS | _INDICATOR_KEYS
 
@@ -192,8 +204,11 @@ class Column:
         Every header row's text for this column, top to bottom, joined with ``" / "``.
     role : str
         ``data`` (indicator values), ``county``, ``prefecture``, ``period``, ``sequence``,
-        ``county_code``, ``remark``, ``label`` (form/long: indicator names), ``value``
-        (form/long: the values), ``unit``.
+        ``county_code``, ``remark``, ``label`` (form/long/transposed: indicator names),
+        ``value`` (form/long: the values; transposed: one county's values, the county in
+        ``header_text``), ``unit``, ``personal`` (people's names: counted, never copied),
+        ``total`` (transposed: a 合计 column).  A ``data`` column without any header text holds
+        no indicator anyone named: its cells are *unplaced* (see :func:`cell_roles`).
     indicator : str or None
         Catalog code for data columns whose header names one; ``None`` for unknown columns
         (their cells are still returned, never dropped).
@@ -228,6 +243,8 @@ class Layout:
     units_text: str | None = None
     long: bool = False
     notes: list[str] = field(default_factory=list)
+    block: tuple[int, int] | None = None
+    """Rows ``[first, end)`` of the sheet this layout covers (``None``: the whole sheet)."""
 
     def column(self, role: str) -> Column | None:
         return next((c for c in self.columns if c.role == role), None)
@@ -365,6 +382,13 @@ def _place_from_title(title: str) -> str | None:
     """Leading place name of a title (``凉山州2013年上半年…`` → ``凉山州``)."""
     t = re.sub(r"\s+", "", unicodedata.normalize("NFKC", title))
     t = re.sub(r"^共青团", "", t)
+    # the longest leading name the code books know: "达州市驻点工作县（市、区）…" is 达州市, not
+    # "达州市驻点工作县"; "成都市青羊区2013年…" is 成都市青羊区
+    known = [t[:m.end()] for m in re.finditer(r"(?:自治州|州|市|县|区)", t[:14])
+             if m.end() >= 2 and (prefecture_code(t[:m.end()]) is not None
+                                  or is_place_name(t[:m.end()]))]
+    if known:
+        return known[-1]
     m = re.match(r"^(.{2,12}?(?:自治州|州|市|县|区))(?=\d|二〇|〇|[（(]|基层|团|共青团|关于|$)", t)
     return m.group(1) if m else None
 
@@ -443,7 +467,8 @@ def _scan_top(grid: _Grid, upto: int, layout: Layout) -> None:
                 layout.units_text = t
                 reason = "meta"
             # "截至2013年6月30日" may sit in the same cell as 填报单位 or on its own
-            m = re.search(r"(截至|截止|统计时间|统计时期|统计期间|统计期|报告期|报送期间|填报期间|时期|期间)[:：]?.*", t)
+            m = re.search(r"(截至|截止|统计时间|统计时期|统计时段|统计期间|统计期|报告期|报告时段|报送期间|填报期间|"
+                          r"时期|期间)[:：]?.*", t)
             if m and parse_period(m.group(0)):
                 layout.cutoff_text = m.group(0).strip()
                 reason = "meta"
@@ -477,6 +502,9 @@ def detect_layout(sheet: Sheet) -> Layout:
     merges = _merge_lookup(sheet)
     scores = [_header_score(grid, r) for r in range(min(n, _HEADER_SCAN_ROWS))]
 
+    transposed = _detect_transposed(grid, merges)
+    if transposed is not None:
+        return transposed
     form = _detect_form(grid, scores)
     if form is not None:
         return form
@@ -558,6 +586,82 @@ def detect_layout(sheet: Sheet) -> Layout:
     return layout
 
 
+def detect_layouts(sheet: Sheet) -> list[Layout]:
+    """The tables of a sheet, top to bottom, each with its layout (rows 0-based in the sheet).
+
+    Most sheets hold one table (:func:`detect_layout`).  Some hold several stacked ones — a
+    组织活力 table and a 团干部配备 table, or one table per prefecture — each with its own title
+    and header, separated by blank rows.  A new table starts at a header row naming at least two
+    catalog indicators that follows data rows of the table above; its block reaches up through
+    the blank, title and meta lines above that header (never into a row with numbers, a
+    footer or a total) and down to the next table's block.  Each block is recognised on its own.
+    """
+    grid = _Grid(sheet)
+    starts = _block_starts(grid)
+    if len(starts) <= 1:
+        return [detect_layout(sheet)]  # its block is the whole sheet
+    bounds = list(zip(starts, starts[1:] + [grid.n_rows]))
+    return [_shifted(detect_layout(_rows_of(sheet, a, b)), a, b) for a, b in bounds]
+
+
+def _has_number(grid: _Grid, r: int) -> bool:
+    return any(not _empty(v) and _number(v) is not None for v in grid.cells[r])
+
+
+def _block_starts(grid: _Grid) -> list[int]:
+    """First row of each stacked table's block (``[0]`` for a sheet with one table)."""
+    strong = [r for r in range(grid.n_rows) if _header_score(grid, r)[0] >= 2]
+    if len(strong) < 2:
+        return [0]
+    starts = [0]
+    seen_data = False
+    previous = strong[0]
+    for r in range(strong[0] + 1, grid.n_rows):
+        if r in strong:
+            if seen_data and r > previous + 1:
+                top = r
+                while top - 1 > starts[-1] and _above_header(grid, top - 1):
+                    top -= 1
+                starts.append(top)
+                seen_data = False
+            previous = r
+        elif _has_number(grid, r):
+            seen_data = True
+    return starts
+
+
+def _above_header(grid: _Grid, r: int) -> bool:
+    """Whether row r may stand above a table's header: blank, or a title, meta or group-header
+    line — no number, no footer, no total, at most two cells (a group header spans merged
+    cells, which count once)."""
+    texts = grid.texts(r)
+    cells = [t for t in texts if t]
+    if not cells:
+        return True
+    if _has_number(grid, r) or _is_footer_row(texts) or any(_is_total_label(t) for t in cells):
+        return False
+    return len(cells) <= 2 or len(set(cells)) <= 2
+
+
+def _rows_of(sheet: Sheet, a: int, b: int) -> Sheet:
+    """Rows a…b−1 of a sheet as a sheet of their own (merged blocks inside them moved up)."""
+    merged = [MergedRange(m.first_row - a, m.first_col, m.last_row - a, m.last_col)
+              for m in sheet.merged if m.first_row >= a and m.last_row < b]
+    return Sheet(name=sheet.name, cells=sheet.cells[a:b], hidden=sheet.hidden, merged=merged,
+                 engine=sheet.engine, file=sheet.file, file_format=sheet.file_format,
+                 encoding=sheet.encoding, note=sheet.note)
+
+
+def _shifted(layout: Layout, a: int, b: int) -> Layout:
+    """A block's layout with its rows counted from the top of the whole sheet."""
+    if a:
+        layout.header_rows = [r + a for r in layout.header_rows]
+        layout.data_rows = [r + a for r in layout.data_rows]
+        layout.row_reasons = {r + a: why for r, why in layout.row_reasons.items()}
+    layout.block = (a, b)
+    return layout
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _read_header(parts: tuple[str, ...]) -> tuple[ColumnRole, str | None, str | None]:
     """A column's (role, indicator, header unit) from its header texts, top to bottom.
@@ -567,7 +671,9 @@ def _read_header(parts: tuple[str, ...]) -> tuple[ColumnRole, str | None, str | 
     keys = [_key(p) for p in parts]
     role = "data"
     last = keys[-1]
-    if any(k in _SEQ_KEYS for k in keys):
+    if any(k in _PERSONAL_KEYS or "姓名" in k for k in keys):
+        role = "personal"
+    elif any(k in _SEQ_KEYS for k in keys):
         role = "sequence"
     elif any(k in _CODE_KEYS for k in keys):
         role = "county_code"
@@ -651,11 +757,21 @@ def _apply_sheet_unit(layout: Layout) -> None:
             col.header_unit = units[0]
 
 
+_LABEL_ROLES = frozenset({"county", "prefecture", "sequence", "county_code", "label"})
+"""Column roles whose cells name the row (where a 合计/小计 label may stand)."""
+
+
 def _classify_body(grid: _Grid, layout: Layout, start: int) -> None:
-    """Mark data, total, footer and blank rows from ``start`` on."""
+    """Mark data, total, footer and blank rows from ``start`` on.
+
+    A row is a total when its county cell — or, in a table grouped by prefecture, any cell that
+    names the row (``成都市小计`` in the 市（州） column, ``全省合计`` across merged label cells) —
+    is a 合计/小计 label.  Columns without a header are not data columns here: a row whose
+    numbers stand only under no header is not a county's record (its cells are unplaced)."""
     county = layout.column("county")
     label_col = county.col if county is not None else None
-    data_cols = [c.col for c in layout.columns if c.role in ("data", "value")]
+    data_cols = [c.col for c in layout.columns if c.role in ("data", "value") and c.header_text]
+    label_cols = [c.col for c in layout.columns if c.role in _LABEL_ROLES]
     in_footer = False
     for r in range(start, grid.n_rows):
         texts = grid.texts(r)
@@ -674,7 +790,8 @@ def _classify_body(grid: _Grid, layout: Layout, start: int) -> None:
         if in_footer and not (label and any(_number(grid.cell(r, c)) is not None for c in data_cols)):
             layout.row_reasons[r] = "footer"  # continuation lines of 注 ("2、乡镇数含街道")
             continue
-        if _is_total_label(label):
+        if _is_total_label(label) or any(c < len(texts) and texts[c] and _is_total_label(texts[c])
+                                         for c in label_cols):
             layout.row_reasons[r] = "total"
             continue
         if label_col is not None and not texts[label_col] and not any(
@@ -730,6 +847,106 @@ def _flag_unlabelled_totals(grid: _Grid, layout: Layout) -> None:
         layout.data_rows.remove(r)
         layout.row_reasons[r] = "total_unlabelled"
         layout.notes.append(f"row {r + 1} has no 合计 label but its values equal the column sums: treated as a total row")
+
+
+_TRANSPOSED_LABEL_COLS = 6  # the indicator names stand in one of the first columns
+
+
+def _indicator_rows(grid: _Grid, c: int) -> list[int]:
+    """Rows whose cell in column ``c`` names a catalog indicator."""
+    return [r for r, row in enumerate(grid.cells)
+            if c < len(row) and isinstance(row[c], str) and _match(row[c])]
+
+
+def _detect_transposed(grid: _Grid, merges: dict[tuple[int, int], MergedRange]) -> Layout | None:
+    """A 横表: indicators as rows, counties as columns.
+
+    Recognised by its content: a column (among the first few) in which at least three rows name
+    catalog indicators, and right above the first of them (after any units or code row) a
+    header row in which at least one cell right of that column names a county-level unit.  A
+    county form (``指标 | 数值``) or a form with period columns (``指标 | 2012年上半年``) has no
+    county in that row, so it is not taken for one.
+
+    Every header cell right of the indicator column is a county column unless it is a 合计
+    (``total``), 单位 (``unit``), 备注 (``remark``) or 序号 (``sequence``) column — a county name
+    the code books do not know still makes a county column, so its cells reach the cleaning
+    step and are quarantined there with the name, instead of vanishing.
+    """
+    n = grid.n_rows
+    label_c = hits = None
+    for c in range(min(grid.n_cols, _TRANSPOSED_LABEL_COLS)):
+        found = _indicator_rows(grid, c)
+        if len(found) >= 3:
+            label_c, hits = c, found
+            break
+    if label_c is None:
+        return None
+    header = hits[0] - 1
+    while header >= 0 and (not any(grid.texts(header)) or _is_code_row(grid.texts(header))
+                           or _is_units_row(grid.texts(header))):
+        header -= 1
+    if header < 0:
+        return None
+    texts = [_text(_filled(grid, merges, header, c)) for c in range(grid.n_cols)]
+    if not any(t and is_place_name(t) for t in texts[label_c + 1:]):
+        return None
+    layout = Layout("transposed", header_rows=[header])
+    _scan_top(grid, header, layout)
+    layout.row_reasons[header] = "header"
+    columns = [Column(label_c, texts[label_c], role="label")]
+    for c in range(grid.n_cols):
+        if c == label_c:
+            continue
+        t = texts[c]
+        k = _key(t)
+        if not t:
+            columns.append(Column(c, "", role="data"))  # no header: its cells stay unplaced
+        elif c < label_c or k in _SEQ_KEYS:
+            columns.append(Column(c, t, role="sequence"))
+        elif k in _UNIT_KEYS:
+            columns.append(Column(c, t, role="unit"))
+        elif k in _REMARK_KEYS:
+            columns.append(Column(c, t, role="remark"))
+        elif _is_total_label(t):
+            columns.append(Column(c, t, role="total"))
+        else:
+            columns.append(Column(c, t, role="value"))
+    layout.columns = columns
+    value_cols = [c.col for c in columns if c.role == "value"]
+    in_footer = False
+    for r in range(header + 1, n):
+        row_texts = grid.texts(r)
+        if not any(row_texts):
+            layout.row_reasons[r] = "blank"
+            continue
+        label = row_texts[label_c] if label_c < len(row_texts) else ""
+        has_value = any(c < len(row_texts) and row_texts[c] for c in value_cols)
+        if (not label or _is_footer_text(label)) and _is_footer_row(row_texts):
+            layout.row_reasons[r] = "footer"
+            in_footer = True
+            continue
+        if in_footer and not (has_value and _match(label)):
+            layout.row_reasons[r] = "footer"
+            continue
+        if _is_code_row(row_texts):
+            layout.row_reasons[r] = "code_row"
+            continue
+        if _is_units_row(row_texts):
+            layout.row_reasons[r] = "units_row"
+            continue
+        if _is_total_label(label):
+            layout.row_reasons[r] = "total"
+            continue
+        if label and not has_value and _match(label) is None:
+            layout.row_reasons[r] = "section"  # "一、组织活力" group headings
+            continue
+        if not label and not has_value:
+            layout.row_reasons[r] = "blank"  # only a sequence number or a stray remark
+            continue
+        layout.data_rows.append(r)
+    if layout.prefecture_text is None and layout.title:
+        layout.prefecture_text = _place_from_title(layout.title)
+    return layout
 
 
 def _detect_form(grid: _Grid, scores: list[tuple[int, int]]) -> Layout | None:
@@ -893,6 +1110,196 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 file=src, sheet=sheet.name, rule="layout_unknown",
             )
         return cols, structure
+    fname = Path(src).name
+    default_period = layout.cutoff_text or layout.title
+    prefecture = _sheet_prefecture(layout, sheet, src)
+    role = {c.role: c for c in layout.columns}
+    cells = sheet.cells
+
+    def raw(r: int, c: int) -> Any:
+        # Sheet.cell without the method call: rows may be shorter than the widest row
+        row = cells[r] if 0 <= r < len(cells) else ()
+        return row[c] if 0 <= c < len(row) else ""
+
+    def cell_text(r: int, c: Column | None) -> str | None:
+        """The cell as written (only an empty cell becomes None); names are matched later."""
+        if c is None:
+            return None
+        v = raw(r, c.col)
+        if _empty(v):
+            return None
+        return _text(v) if not isinstance(v, str) else v
+
+    # one entry per record, in record order; the constant columns are filled at the end
+    rows_out: list[int] = []
+    cell_out: list[str] = []
+    county_out: list = []
+    pref_out: list = []
+    header_out: list = []
+    indicator_out: list = []
+    unit_out: list = []
+    raw_out: list = []
+    period_out: list = []
+    id_out: list = []
+    code_out: list = []
+    remark_c = role.get("remark")
+
+    def add_remark(r: int, county: object, pref: object, period: object, code: object) -> None:
+        """A remark (备注) cell of a record row: a record of its own, set aside by the cleaning
+        step and kept in the audit beside the row it explains."""
+        text = cell_text(r, remark_c)
+        if text is None:
+            return
+        rows_out.append(r + 1)
+        cell_out.append(f"{col_letter(remark_c.col)}{r + 1}")
+        county_out.append(county)
+        pref_out.append(pref)
+        header_out.append(remark_c.header_text)
+        indicator_out.append(None)
+        unit_out.append(None)
+        raw_out.append(raw(r, remark_c.col))
+        period_out.append(period)
+        id_out.append(f"{fname}|{sheet.name}|{r + 1}")
+        code_out.append(code)
+
+    if layout.kind in ("form", "transposed"):
+        label = role["label"]
+        unit_c = role.get("unit")
+        value_cols = [c for c in layout.columns if c.role == "value"]
+        form_id = f"{fname}|{sheet.name}"
+        if layout.kind == "form":
+            periods = [vc.header_text if parse_period(vc.header_text) else default_period
+                       for vc in value_cols]
+            counties = [layout.county_text] * len(value_cols)
+        else:  # one county per column, named in the header
+            periods = [default_period] * len(value_cols)
+            counties = [vc.header_text for vc in value_cols]
+        letters = [col_letter(vc.col) for vc in value_cols]
+        for r in layout.data_rows:
+            text = _text(raw(r, label.col))
+            row_unit = cell_text(r, unit_c) or _unit_of(text)
+            indicator = _match(text)
+            for vc, per, county, col_name in zip(value_cols, periods, counties, letters):
+                rows_out.append(r + 1)
+                cell_out.append(f"{col_name}{r + 1}")
+                county_out.append(county)
+                pref_out.append(prefecture)
+                header_out.append(text)
+                indicator_out.append(indicator)
+                unit_out.append(row_unit)
+                raw_out.append(raw(r, vc.col))
+                period_out.append(per)
+                id_out.append(form_id)
+                code_out.append(None)
+            if remark_c is not None:
+                add_remark(r, layout.county_text if layout.kind == "form" else None, prefecture,
+                           default_period, None)
+    else:
+        county_c, pref_c, period_c = role.get("county"), role.get("prefecture"), role.get("period")
+        code_c = role.get("county_code")
+        if layout.long:
+            label, value_c, unit_c = role["label"], role["value"], role.get("unit")
+            data_cols: list[Column] = [value_c]
+        else:
+            # a column nobody headed names no indicator: its cells are unplaced, not records
+            data_cols = [c for c in layout.columns if c.role == "data" and c.header_text]
+        k = len(data_cols)
+        # what is the same in every row, computed once: the cells' columns and column letters,
+        # and (wide tables) each column's header, indicator and unit
+        col_index = [c.col for c in data_cols]
+        letters = [col_letter(c) for c in col_index]
+        headers = [c.header_text for c in data_cols]
+        indicators = [c.indicator for c in data_cols]
+        units = [c.header_unit for c in data_cols]
+        group = _prefecture_groups(sheet, layout, pref_c) if pref_c is not None else {}
+        for r in layout.data_rows:
+            if not k and remark_c is None:
+                break
+            pref = group.get(r) or prefecture
+            period = cell_text(r, period_c) or default_period
+            code = cell_text(r, code_c)
+            county = cell_text(r, county_c)
+            if k:
+                county_out += [county] * k
+                pref_out += [pref] * k
+                period_out += [period] * k
+                id_out += [f"{fname}|{sheet.name}|{r + 1}"] * k
+                rows_out += [r + 1] * k
+                code_out += [code] * k
+                if layout.long:  # one data column: the value; the row's label names the indicator
+                    text = _text(raw(r, label.col))
+                    header_out += [text] * k
+                    indicator_out += [_match(text)] * k
+                    unit_out += [cell_text(r, unit_c) or _unit_of(text)] * k
+                else:
+                    header_out += headers
+                    indicator_out += indicators
+                    unit_out += units
+                row_no = str(r + 1)
+                cell_out += [col_name + row_no for col_name in letters]
+                row = cells[r]  # a data row is inside the grid, but may be shorter than the widest
+                width = len(row)
+                raw_out += [row[c] if c < width else "" for c in col_index]
+            if remark_c is not None:
+                add_remark(r, county, pref, period, code)
+    n = len(rows_out)
+    cols.update(
+        source_file=[src] * n, source_sheet=[sheet.name] * n, source_cell=cell_out,
+        sheet_hidden=[sheet.hidden] * n, layout=[layout.kind] * n, county_text=county_out,
+        prefecture_text=pref_out, header_text=header_out, indicator=indicator_out,
+        header_unit=unit_out, raw_value=raw_out, period_text=period_out,
+        title=[layout.title] * n, record_id=id_out, source_row=rows_out,
+        cutoff_text=[layout.cutoff_text] * n, county_code_text=code_out,
+    )
+    # a data row with no data column (a table of names only) still has to be accounted for
+    empty = sorted(set(r + 1 for r in layout.data_rows) - set(rows_out))
+    if empty:
+        extra = [(src, sheet.name, r, "no_data_cells", " | ".join(t for t in grid.texts(r - 1) if t))
+                 for r in empty]
+        structure = sorted(structure + extra, key=lambda row: row[2])  # stable, as before
+    return cols, structure
+
+
+def _sheet_prefecture(layout: Layout, sheet: Sheet, src: str) -> str | None:
+    """The prefecture a sheet reports for, when no cell of its rows names one: the layout's
+    (填报单位, title), else a sheet named after a prefecture (one sheet per prefecture: 成都市,
+    绵阳市 …), else the sending committee in the file or folder name."""
+    if layout.prefecture_text is not None:
+        return layout.prefecture_text
+    if prefecture_code(sheet.name) is not None:
+        return str(sheet.name).strip()
+    # "雅安市团委/名山县_….xlsx", "甘孜州团委_各县（市）团建情况….xlsx": the sending committee
+    # in the path names the prefecture when the sheet does not
+    m = _COMMITTEE_IN_PATH.search(str(Path(src).parent.name) + "/" + Path(src).stem)
+    if m and m.group(1) != layout.county_text:
+        return m.group(1)
+    # "乐山市2013年上半年驻点县指标.xlsx": a file (or folder) named after the prefecture first
+    for name in (Path(src).stem, Path(src).parent.name):
+        head = _place_from_title(name.strip(" -=_+"))
+        if head is not None and prefecture_code(head) is not None:
+            return head
+    return None
+
+
+def _prefecture_groups(sheet: Sheet, layout: Layout, pref_c: Column) -> dict[int, str]:
+    """The prefecture of each data row of a table grouped by prefecture: the 市（州） cell of the
+    row, of the merged block it lies in, or — written once per group — of the group's first
+    row; a 小计/合计 row closes a group."""
+    merges = _merge_lookup(sheet)
+    grid = _Grid(sheet)
+    out: dict[int, str] = {}
+    current: str | None = None
+    data = set(layout.data_rows)
+    first = min(data, default=0)
+    for r in range(first, max(data, default=-1) + 1):
+        if r in data:
+            t = _text(_filled(grid, merges, r, pref_c.col))
+            current = t or current
+            if current:
+                out[r] = current
+        elif layout.row_reasons.get(r) in ("total", "total_unlabelled"):
+            current = None
+    return out
     fname = Path(src).name
     default_period = layout.cutoff_text or layout.title
     prefecture = layout.prefecture_text

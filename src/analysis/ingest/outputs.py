@@ -10,6 +10,7 @@ Files written to the output folder (see ``docs/data-contract.md``):
 ``audit.csv``             every transformation raw → clean
 ``quality.csv``           completeness, fixes and quarantined cells per county and period
 ``files.csv``             per input file: records in, clean, quarantined, merged, set aside, …
+``sheets.csv``            per sheet: the cell census (non-empty cells by role)
 ========================  =====================================================================
 
 *Atomic*: each file is written to a temporary file in the same folder and moved into place with
@@ -36,7 +37,7 @@ __all__ = ["OUTPUT_FILES", "write_outputs", "write_parquet", "write_csv", "build
            "run_clean_cli"]
 
 OUTPUT_FILES = ("indicators.parquet", "panel.parquet", "roster.parquet", "quarantine.csv",
-                "audit.csv", "quality.csv", "files.csv")
+                "audit.csv", "quality.csv", "files.csv", "sheets.csv")
 
 _SORT_KEYS: dict[str, list[str]] = {
     "indicators": ["county_code", "period", "indicator"],
@@ -46,6 +47,7 @@ _SORT_KEYS: dict[str, list[str]] = {
     "audit": ["source_file", "source_sheet", "record_id", "stage", "rule"],
     "quality": ["county_code", "period"],
     "files": ["source_file"],
+    "sheets": ["source_file", "sheet"],
 }
 
 
@@ -146,7 +148,7 @@ def write_outputs(result, out_dir: str | os.PathLike) -> dict[str, Path]:
                                _SORT_KEYS["panel"]),
         "roster": write_parquet(result.roster, out / "roster.parquet", _SORT_KEYS["roster"]),
     }
-    for name in ("quarantine", "audit", "quality", "files"):
+    for name in ("quarantine", "audit", "quality", "files", "sheets"):
         written[name] = write_csv(getattr(result, name), out / f"{name}.csv", _SORT_KEYS[name])
     return written
 
@@ -198,6 +200,8 @@ def run_clean_cli(raw_paths, out_dir, *, progress: bool = True, stream=None) -> 
     print(f"files: {s['files']} ({s['unreadable_files']} unreadable)   records: {s['records']}   "
           f"clean: {s['clean']}   quarantined: {s['quarantined']}   roster: {s['roster_rows']}",
           file=stream)
+    print(f"cells: {s['cells_nonempty']} non-empty = {s['cells_structure']} structure + "
+          f"{s['cells_data']} data + {s['cells_unplaced']} unplaced (sheets.csv)", file=stream)
     for rule, n in s["quarantined_by_rule"].items():
         print(f"  {rule:<28} {n}", file=stream)
     print(f"outputs in {out_dir}", file=stream)

@@ -38,6 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.catalog import load_catalog
+from analysis.ingest.census import CENSUS_COLUMNS
 from analysis.ingest.prepare import (  # noqa: F401 - REMARK_HEADERS re-exported
     REMARK_HEADERS,
     Resolver,
@@ -54,6 +55,7 @@ from analysis.ingest.result import (  # noqa: F401 - the public column lists liv
     QUARANTINE_COLUMNS,
     RECORD_COLUMNS,
     ROSTER_COLUMNS,
+    SHEET_COLUMNS,
     CleanResult,
     ConservationError,
 )
@@ -168,6 +170,32 @@ def _add_file(found: dict, path: Path, rel: str) -> None:
     found.setdefault((st.st_dev, st.st_ino), (path, rel))
 
 
+def _check_census(rows: list[dict], errors: list[str]) -> pd.DataFrame:
+    """The census table (one row per sheet), after checking it: every record cell was a census
+    data cell, and for every sheet read ``cells_nonempty = cells_structure + cells_data +
+    cells_unplaced``.
+
+    Raises
+    ------
+    ConservationError
+        Naming the sheets (a bug, never a data problem).
+    """
+    sheets = pd.DataFrame(rows, columns=SHEET_COLUMNS)
+    for c in SHEET_COLUMNS[4:]:
+        sheets[c] = sheets[c].fillna(0).astype(int)
+    read = sheets[sheets["status"] == "ok"]
+    broken = read[read["cells_nonempty"] != read["cells_structure"] + read["cells_data"]
+                  + read["cells_unplaced"]]
+    problems = list(errors) + [
+        f"{f}, sheet {s}: {n} non-empty cells but {st} structure + {d} data + {u} unplaced"
+        for f, s, n, st, d, u in broken[["source_file", "sheet", "cells_nonempty",
+                                         "cells_structure", "cells_data",
+                                         "cells_unplaced"]].itertuples(index=False)]
+    if problems:
+        raise ConservationError("cell census broken (a bug): " + "; ".join(problems[:20]))
+    return sheets.sort_values(["source_file", "sheet"], kind="stable", ignore_index=True)
+
+
 def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = None,
                   resolver: Resolver | None = None,
                   to_base: Callable[[Sequence[str]], pd.Series] | None = None,
@@ -253,7 +281,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
                 Path(out_dir) / SALT_FILE_NAME if out_dir is not None else None)
         return salt_holder["salt"]
 
-    infos, structure, roster = [], [], []
+    infos, structure, roster, census, census_errors = [], [], [], [], []
     cpu = time.process_time()
     timings: dict[str, float] = {}
 
@@ -283,6 +311,8 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         infos.append(info)
         roster += tables
         structure += scan["structure"]
+        census += scan["census"]
+        census_errors += scan["census_errors"]
     lap("read_layout_extract")
     from analysis.ingest.layout import STRUCTURE_COLUMNS
 
@@ -301,7 +331,8 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
                      to_base=to_base or _default_to_base, cat=cat)
     lap("settle")
     info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
-                                        "hidden_sheets", "layouts", "roster_rows"])
+                                        "hidden_sheets", "layouts", "roster_rows",
+                                        *CENSUS_COLUMNS, "cells_hidden"])
     files = info.merge(result.files, on="source_file", how="left")
     for c in ("records_in", "clean", "quarantined", "merged", "set_aside"):
         files[c] = files[c].fillna(0).astype(int)
@@ -310,6 +341,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         all_structure.groupby("source_file").size()).fillna(0).astype(int)
     files["unknown_columns"] = files["unknown_columns"].astype(object).fillna("")
     result.files = files[FILE_COLUMNS].sort_values("source_file", ignore_index=True)
+    result.sheets = _check_census(census, census_errors)
     result.roster = _finish_roster(roster, resolver or _default_resolver,
                                    to_base or _default_to_base)
     lap("files_and_roster")

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.catalog import normalize_label
+from analysis.ingest.census import UNPLACED_LAYOUT
 from analysis.ingest.cells import _as_text, _as_texts, _lookup, _present, _text_or
 from analysis.ingest.errors import PeriodError
 from analysis.ingest.frames import object_frame
@@ -87,6 +88,8 @@ def _classify(records: pd.DataFrame, cat: pd.DataFrame) -> tuple[pd.Series, pd.S
     is_rate = rate_code.notna() & records["indicator"].isna()
     kind[is_rate] = "rate"
     kind[records["indicator"].isin(raw_codes)] = "value"
+    if "layout" in records:
+        kind[records["layout"] == UNPLACED_LAYOUT] = "unplaced"
     return kind, rate_code
 
 
@@ -113,7 +116,9 @@ def _resolve_periods(records: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Se
              else records["source_file"]).to_numpy(dtype=object)
     sheets = records["source_sheet"].to_numpy(dtype=object)
     # positional indices per sheet: plain numpy indexing is far cheaper than Series lookups
-    groups = records.groupby(["source_file", "source_sheet"], sort=False, dropna=False).indices
+    # one group per table: the tables stacked on one sheet each have their own title
+    keys = [c for c in ("source_file", "source_sheet", "title", "cutoff_text") if c in records]
+    groups = records.groupby(keys, sort=False, dropna=False).indices
     for pos in groups.values():
         title = next((t for t in titles[pos] if _present(t)), None)
         cutoff = next((t for t in cutoffs[pos] if _present(t)), None)
@@ -200,6 +205,23 @@ def _period_text(rows: pd.DataFrame) -> pd.Series:
         if col in rows:
             out = out.where(out != "", _text_or(rows[col], ""))
     return out
+
+
+_FORMULA_REASONS_ZH = (
+    ("another sheet or workbook", "引用了其他工作表或工作簿"),
+    ("uses the function", "使用了无法计算的函数"),
+    ("circular reference", "循环引用"),
+    ("division by zero", "除数为零"),
+    ("holds text", "引用的单元格是文字"),
+    ("cannot be evaluated", "引用的公式无法计算"),
+)
+
+
+def _formula_note_zh(reason: str) -> str:
+    """Why a formula could not be evaluated, in Chinese for the clerk (the English reason of
+    :mod:`analysis.ingest.formulas` follows in brackets)."""
+    zh = next((z for en, z in _FORMULA_REASONS_ZH if en in reason), "无法在本表内计算")
+    return f"{zh}：{reason}" if reason else zh
 
 
 def _note_zh(note: object) -> str:
@@ -335,6 +357,19 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
     failures: list[pd.DataFrame] = []
     outcome = pd.Series("", index=rec.index, dtype=object)
 
+    # 0. cells the layout step could not place: numbers quarantined, texts set aside
+    unplaced = kind == "unplaced"
+    if unplaced.any():
+        numbers = unplaced & (_text_or(rec["header_text"], "") != "")
+        failures.append(failure_rows(rec[numbers], "cell_unplaced",
+                                     extra={"note": _text_or(rec.loc[numbers, "period_text"], "")}))
+        outcome[numbers] = "quarantined"
+        rows = rec[unplaced & ~numbers]
+        audits.append(_audit_rows(rows, "layout", "text_unplaced", "set_aside",
+                                  _as_texts(rows["raw_value"]), "",
+                                  _text_or(rows["period_text"], "")))
+        outcome[unplaced & ~numbers] = "set_aside"
+
     # 1. cells that hold no catalog indicator are set aside (counted, audited)
     aside = kind.isin(["unknown", "remark"])
     for k, rule in (("unknown", "unknown_column"), ("remark", "remark")):
@@ -342,6 +377,7 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
         audits.append(_audit_rows(rows, "column", rule, "set_aside", _as_texts(rows["raw_value"]),
                                   "", rows["header_text"].astype(object).fillna("").astype(str)))
     outcome[aside] = "set_aside"
+    aside |= unplaced
     notes = rec.loc[kind == "remark", ["county_code", "period", "raw_value"]].rename(
         columns={"raw_value": "note"})
     if "note" in rec.columns:
@@ -349,6 +385,8 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
                                           ["county_code", "period", "note"]]])
     notes = notes[notes["county_code"].notna() & notes["period"].notna()]
     notes["note"] = _as_texts(notes["note"])
+    # a 备注 cell is both a record of its own and the note of its row's records: once is enough
+    notes = notes.drop_duplicates()
     # a remark of "无" / "—" explains nothing
     notes = notes[~notes["note"].map(lambda t: re.sub(r"\s+", "", unicodedata.normalize(
         "NFKC", t)).lower() in PLACEHOLDERS)]
@@ -400,6 +438,17 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
                               rows["county_code"].astype(str) + " " + official[renamed],
                               "县名按行政区划代码规范化"))
 
+    # formulas saved without their result: evaluated ones are audited below, the others
+    # cannot be read at all
+    has_formula = "formula" in rec and rec["formula"].map(_present).any()
+    if has_formula:
+        formula_note = _text_or(rec["formula_note"], "") if "formula_note" in rec else ""
+        uncached = live & rec["formula"].map(_present) & (formula_note != "")
+        failures.append(failure_rows(rec[uncached], "formula_not_cached",
+                                     extra={"note": formula_note[uncached].map(_formula_note_zh)}))
+        outcome[uncached] = "quarantined"
+        live &= ~uncached
+
     # 3. parse values into the catalog unit
     types = _lookup(rec["indicator"], cat["type"].to_dict(), "number")
     units = _lookup(rec["indicator"], cat["unit"].to_dict())
@@ -419,6 +468,13 @@ def _prepare(records: pd.DataFrame, cat: pd.DataFrame, resolver: Resolver) -> _P
                               np.where(rows["status"] == "missing", "missing", "fix"),
                               _as_texts(rows["raw_value"]), _as_texts(rows["value"]),
                               rows["parse_note"]))
+
+    if has_formula:
+        evaluated = live & rec["formula"].map(_present)
+        rows = rec[evaluated]
+        audits.append(_audit_rows(rows, "value", "formula_evaluated", "fix",
+                                  _as_texts(rows["formula"]), _as_texts(rows["value"]),
+                                  "公式没有保存计算结果，已按本表数据计算"))
 
     # 4. per-cell catalog rules
     values_mask = live & (kind == "value")

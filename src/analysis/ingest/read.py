@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from analysis.ingest.errors import UnreadableFileError
+from analysis.ingest.formulas import Formula, evaluate_formulas, uncached_formulas
 from analysis.ingest.guards import (ERROR_CELL_START, XML_PREFIX, ArchiveLimits, ArchiveScan,
                                      cell_reference, check_open_archive)
 
@@ -106,6 +107,10 @@ class Sheet:
         Text encoding used (CSV and HTML only).
     note : str
         What the reader had to work around (wrong extension, engine fallback, encoding guess).
+    formulas : dict
+        Formula cells the workbook saved without a result, by (row, col)
+        (:class:`analysis.ingest.formulas.Formula`): the grid holds the evaluated number, or the
+        formula's text ``=…`` when it could not be evaluated.
     """
 
     name: str
@@ -117,6 +122,7 @@ class Sheet:
     file_format: str = ""
     encoding: str | None = None
     note: str = ""
+    formulas: dict[tuple[int, int], Formula] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -387,6 +393,42 @@ def _put_cells(sheets: list[Sheet], cells_by_sheet: dict[str, list[CellPatch]]) 
     return patched
 
 
+def _put_uncached_formulas(sheets: list[Sheet], archive: zipfile.ZipFile, scan: ArchiveScan) -> int:
+    """Find the formula cells each worksheet part saved without a result (calamine drops them),
+    evaluate them against the sheet's grid and write the number — or, when a formula cannot be
+    evaluated, its text ``=…`` — into the grid; keep each in ``Sheet.formulas``.  Returns how
+    many were found.
+
+    The parts have passed the archive guard already (their sizes are within its limits); a part
+    is parsed only when it holds a formula tag at all (one substring test).
+    """
+    if not scan.sheet_names:
+        return 0
+    by_name = {s.name: s for s in sheets}
+    found = 0
+    for part, name in sorted(scan.sheet_names.items()):
+        sheet = by_name.get(name)
+        if sheet is None:
+            continue
+        try:
+            cells = uncached_formulas(archive.read(part))
+        except (KeyError, zipfile.BadZipFile):
+            continue
+        if not cells:
+            continue
+        # grow the grid to hold them: calamine ends it at the last cell it kept
+        n_rows = max(len(sheet.cells), max(r for r, _, _ in cells) + 1)
+        width = max(sheet.n_cols, max(c for _, c, _ in cells) + 1)
+        if n_rows > len(sheet.cells) or width > sheet.n_cols:
+            sheet.cells = ([row + [""] * (width - len(row)) for row in sheet.cells]
+                           + [[""] * width for _ in range(n_rows - len(sheet.cells))])
+        for f in evaluate_formulas(sheet.cells, cells):
+            sheet.cells[f.row][f.col] = f.value if f.value is not None else f.text
+            sheet.formulas[(f.row, f.col)] = f
+            found += 1
+    return found
+
+
 @dataclass
 class _XlsScan:
     """What one xlrd pass over an .xls found: its error cells per sheet name, or why xlrd could
@@ -611,6 +653,9 @@ def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
                 notes.append("read with openpyxl because the workbook has Excel error cells, which calamine blanks")
             elif n_errors := _put_cells(sheets, errors):
                 notes.append(f"{n_errors} Excel error cell(s) taken from the sheet XML, because calamine blanks them")
+        if fmt == "xlsx":
+            if n_formulas := _put_uncached_formulas(sheets, archive, scan):
+                notes.append(f"{n_formulas} formula(s) saved without their result, evaluated where simple")
         elif fmt == "xls":
             if xls.failure is not None:
                 # as when xlrd listed the error cells after calamine: a file xlrd cannot open
@@ -806,11 +851,17 @@ def read_csv_file(path: str | Path) -> Sheet:
         exc.file = str(p)
         raise
     sample = text[:8192]
-    try:
-        # Only separators clerks' systems use; the Sniffer alone happily picks letters.
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",\t;|")
-    except csv.Error:
-        dialect = csv.excel
+    lines = [line for line in sample.splitlines() if line.strip()][:50]
+    if lines and sum("\t" in line for line in lines) * 2 >= len(lines):
+        # Excel's "Unicode text" is tab-separated, and its title line (one field) has no tab,
+        # which throws the Sniffer off
+        dialect: Any = csv.excel_tab
+    else:
+        try:
+            # Only separators clerks' systems use; the Sniffer alone happily picks letters.
+            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
+        except csv.Error:
+            dialect = csv.excel
     try:
         rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
     except csv.Error as exc:

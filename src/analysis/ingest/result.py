@@ -22,7 +22,15 @@ QUALITY_COLUMNS = ["county_code", "base_code", "period", "expected", "reported",
                    "completeness", "fixes", "quarantined"]
 FILE_COLUMNS = ["source_file", "status", "error", "sheets", "hidden_sheets", "layouts",
                 "records_in", "clean", "quarantined", "merged", "set_aside", "structure_rows",
-                "roster_rows", "unknown_columns"]
+                "roster_rows", "unknown_columns", "cells_nonempty", "cells_structure",
+                "cells_data", "cells_unplaced", "cells_hidden"]
+SHEET_COLUMNS = ["source_file", "sheet", "status", "layouts", "cells_nonempty",
+                 "cells_structure", "cells_data", "cells_unplaced", "cells_hidden",
+                 "role_title", "role_meta", "role_header", "role_code_row", "role_units_row",
+                 "role_label", "role_note", "role_personal", "role_total", "role_footer",
+                 "role_roster", "role_data", "role_unplaced"]
+"""``sheets.csv``: the cell census of every sheet (``status`` ok or hidden); the ``role_*``
+columns count the non-empty cells of each role (:mod:`analysis.ingest.census`)."""
 ROSTER_COLUMNS = ["round", "batch", "county_text", "county_code", "base_code", "cadre_id",
                   "sending_unit", "start", "end", "assessment", "task_1", "task_2", "task_3",
                   "task_4", "task_5", "source_file", "source_sheet", "source_row"]
@@ -63,6 +71,8 @@ class CleanResult:
     files: pd.DataFrame
     roster: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ROSTER_COLUMNS))
     structure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sheets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SHEET_COLUMNS))
+    """The cell census, one row per sheet (:data:`SHEET_COLUMNS`)."""
     timings: dict[str, float] = field(default_factory=dict)
     """CPU seconds per phase of :func:`clean` (for benchmarks; never written to the outputs)."""
 
@@ -81,4 +91,6 @@ class CleanResult:
             "quarantined": int(q["record_id"].nunique()) if len(q) else 0,
             "quarantined_by_rule": q["rule"].value_counts().sort_index().to_dict() if len(q) else {},
             "roster_rows": int(len(self.roster)),
+            **{c: int(self.files[c].sum()) if len(self.files) and c in self.files else 0
+               for c in ("cells_nonempty", "cells_structure", "cells_data", "cells_unplaced")},
         }

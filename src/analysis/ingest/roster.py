@@ -26,11 +26,11 @@ from analysis.ingest.cells import _as_text, _present, _text_or
 from analysis.ingest.prepare import _county_lookup
 from analysis.ingest.result import ROSTER_COLUMNS
 
-__all__ = ["load_salt", "pseudonym", "roster_from_table", "round_from_text"]
+__all__ = ["load_salt", "pseudonym", "roster_from_table", "round_from_text", "is_roster_sheet"]
 
 
 ROSTER_MARKERS = ("名册", "驻点干部")
-"""A sheet or file whose name or title holds one of these is the residency roster."""
+"""Words that, beside a 姓名 header, mark a thin roster (see :func:`is_roster_sheet`)."""
 
 
 SALT_ENV = "RESIDENCY_SALT"
@@ -244,9 +244,32 @@ def round_from_text(text: str) -> int | None:
     return {"一": 1, "二": 2}.get(token) or int(token)
 
 
-def _is_roster(path: Path, sheet_name: str, title: object) -> bool:
-    text = f"{path.name} {sheet_name} {title or ''}"
-    return any(m in text for m in ROSTER_MARKERS)
+def is_roster_sheet(path: Path, sheet_name: str, cells: Sequence[Sequence[object]]) -> bool:
+    """Whether a sheet is the residency roster, judged by its content.
+
+    A roster has a header row (among its first 20 rows) with a 姓名 column that names at most
+    one catalog indicator, and beside 姓名 either two more roster columns (批次, 驻点县, 派出单位,
+    开始/结束日期, 考核等次 …) or a roster word (名册, 驻点干部) in the file name, sheet name or
+    first rows.  A county data table that merely mentions the residency — a 驻点干部 or 驻点时间
+    column beside its indicators — is no roster: it has indicator columns (and usually no 姓名).
+    """
+    from analysis.catalog import match_header
+
+    marked = None
+    for row in cells[:20]:
+        heads = [_as_text(v) for v in row if _present(v) and isinstance(v, str)]
+        if not any("姓名" in normalize_label(h) for h in heads):
+            continue
+        if sum(match_header(h) is not None for h in heads) >= 2:
+            return False  # a data table with a column of names
+        if len(_roster_columns(heads)) >= 3:  # 姓名 and two more roster fields
+            return True
+        if marked is None:
+            text = f"{path.name} {sheet_name} " + " ".join(
+                _as_text(v) for line in cells[:3] for v in line if _present(v))
+            marked = any(m in text for m in ROSTER_MARKERS)
+        return marked
+    return False
 
 
 def _finish_roster(parts: list[pd.DataFrame], resolver, to_base) -> pd.DataFrame:

@@ -9,6 +9,7 @@ back plain Python values and prepared parts (:mod:`~analysis.ingest.prepare`).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from analysis.ingest.cells import _present
 from analysis.ingest.errors import IngestError
 from analysis.ingest.prepare import _default_resolver, _official_names, _prepare, _Prepared
 from analysis.ingest.result import RECORD_COLUMNS
-from analysis.ingest.roster import _is_roster, roster_from_table
+from analysis.ingest.roster import is_roster_sheet, roster_from_table
 
 
 def _sheet_grid(cells) -> pd.DataFrame:
@@ -28,29 +29,28 @@ def _sheet_grid(cells) -> pd.DataFrame:
     return pd.DataFrame(list(cells), dtype=object)
 
 
-def _first_rows_text(sheet, n: int = 3) -> str:
-    return " ".join(str(v) for row in sheet.cells[:n] for v in row if _present(v))
-
-
 def _scan_file(path: Path, rel: str) -> dict:
     """Read one file into plain lists: records (one list per column), structure rows, roster
-    sheets and what went wrong, sheet by sheet.
+    sheets, the cell census of every sheet and what went wrong, sheet by sheet.
 
-    Hidden sheets are listed but not read: in practice they hold earlier drafts whose numbers
-    were superseded by the visible sheet, and reading them would create false duplicates.
+    Hidden sheets are listed (with their count of non-empty cells) but not read: in practice they
+    hold earlier drafts whose numbers were superseded by the visible sheet, and reading them
+    would create false duplicates.
 
     Everything returned is plain Python (lists, tuples, str), so a worker process can send it
     back cheaply; rosters are pseudonymised by the caller (:func:`_finish_file`), which holds
     the salt.
     """
+    from analysis.ingest.census import cell_roles, census_counts, count_nonempty, unplaced_records
     from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
-    from analysis.ingest.layout import _extract_columns, detect_layout
+    from analysis.ingest.layout import _extract_columns, detect_layouts
     from analysis.ingest.read import read_any
 
     cpu = time.process_time()
     scan = {"source_file": rel, "path": str(path), "unreadable": "", "sheets": 0, "hidden": [],
             "layouts": [], "problems": [], "extracted": 0, "roster": [], "structure": [],
-            "records": {c: [] for c in LAYOUT_COLUMNS + ["source_path", "note"]}}
+            "census": [], "census_errors": [],
+            "records": {c: [] for c in LAYOUT_COLUMNS + _EXTRA_RECORD_COLUMNS}}
     try:
         sheets = read_any(path)
     except IngestError as exc:
@@ -59,37 +59,135 @@ def _scan_file(path: Path, rel: str) -> dict:
         return scan
     scan["sheets"] = len(sheets)
     cols = scan["records"]
-    for i, sheet in enumerate(sheets):
-        name = str(sheet.name)
-        if sheet.hidden:
-            scan["hidden"].append(name)
-            continue
-        try:
-            if _is_roster(path, name, _first_rows_text(sheet)):
-                # (sheet order, name, cells): pseudonyms need the salt, read in the caller
-                scan["roster"].append((i, name, sheet.cells))
-                continue
-            layout = detect_layout(sheet)
-            got, struct = _extract_columns(sheet, layout, str(path))
-        except IngestError as exc:
-            scan["problems"].append((i, f"sheet {name}: {exc.message} (rule: {exc.rule})"))
-            continue
-        scan["extracted"] += 1
-        scan["layouts"].append(str(layout.kind))
+
+    def add(got: dict[str, list], sheet, remark_col: int | None) -> None:
         n = len(got["source_row"])
         for c, values in got.items():
             if c not in ("source_file", "record_id"):
                 cols[c] += values
         cols["source_file"] += [rel] * n
         # the layout's record_id names the county row; the pipeline needs one id per cell
-        cols["record_id"] += [f"{rel}!{name}!{cell}" for cell in got["source_cell"]]
+        cols["record_id"] += [f"{rel}!{sheet.name}!{cell}" for cell in got["source_cell"]]
         cols["source_path"] += [str(path)] * n
-        remark = layout.column("remark")
-        cols["note"] += ([sheet.cell(r - 1, remark.col) for r in got["source_row"]]
-                         if remark is not None else [None] * n)
-        scan["structure"] += [(rel,) + row[1:] for row in struct]
+        cols["note"] += ([sheet.cell(r - 1, remark_col) for r in got["source_row"]]
+                         if remark_col is not None else [None] * n)
+        formulas = sheet.formulas
+        if formulas:
+            found = [formulas.get(_cell_place(cell)) for cell in got["source_cell"]]
+            cols["formula"] += [f.text if f is not None else None for f in found]
+            cols["formula_note"] += [f.reason if f is not None else None for f in found]
+        else:
+            cols["formula"] += [None] * n
+            cols["formula_note"] += [None] * n
+
+    for i, sheet in enumerate(sheets):
+        name = str(sheet.name)
+        nonempty = count_nonempty(sheet)
+        if sheet.hidden:
+            scan["hidden"].append(name)
+            scan["census"].append(_census_row(rel, name, "hidden", "", None, nonempty))
+            continue
+        try:
+            if is_roster_sheet(path, name, sheet.cells):
+                # (sheet order, name, cells): pseudonyms need the salt, read in the caller
+                scan["roster"].append((i, name, sheet.cells))
+                counts = census_counts({k: "roster" for k in _places(sheet)}, nonempty)
+                scan["census"].append(_census_row(rel, name, "ok", "roster", counts, nonempty))
+                continue
+            layouts = detect_layouts(sheet)
+            roles = cell_roles(sheet, layouts)
+            kinds = [str(layout.kind) for layout in layouts]
+            sheet_note = ""
+            placed = 0
+            for layout in layouts:
+                if layout.kind == "unknown":
+                    continue
+                got, struct = _extract_columns(sheet, layout, str(path))
+                remark = layout.column("remark")
+                add(got, sheet, remark.col if remark is not None else None)
+                scan["structure"] += [(rel,) + row[1:] for row in struct]
+                _check_census(scan, rel, name, got, roles)
+                placed += 1
+            if not placed:
+                numbers = sum(1 for (r, c), role in roles.items() if role == "unplaced"
+                              and _is_number(sheet.cells[r][c]))
+                notes = "; ".join(n for layout in layouts for n in layout.notes)
+                if any(roles.values()):
+                    scan["problems"].append((i, (
+                        f"sheet {name}: layout not recognised: no header row naming catalog "
+                        f"indicators, no 指标/数值 form ({notes}); {numbers} numeric cell(s) "
+                        "quarantined as cell_unplaced — 请使用统一模板，或在 indicators.csv 中补充表头"
+                        "同义词 (rule: layout_unknown)")))
+                sheet_note = "本工作表的版式无法识别"
+            unplaced = unplaced_records(sheet, roles, rel, sheet_note)
+            if unplaced["source_row"]:
+                add(unplaced, sheet, None)
+            if placed:
+                scan["extracted"] += 1
+                scan["layouts"] += [k for k in kinds if k != "unknown"]
+            counts = census_counts(roles, nonempty)
+            scan["census"].append(_census_row(rel, name, "ok", "|".join(kinds), counts, nonempty))
+        except IngestError as exc:
+            scan["problems"].append((i, f"sheet {name}: {exc.message} (rule: {exc.rule})"))
+            continue
     scan["cpu"] = time.process_time() - cpu
     return scan
+
+
+_EXTRA_RECORD_COLUMNS = ["source_path", "note", "formula", "formula_note"]
+"""Record columns the scan adds to the layout step's: the file on disk, the row's remark, and
+for a formula saved without its result, its text and (when it could not be evaluated) why."""
+
+_A1_PLACE = re.compile(r"^([A-Z]+)(\d+)$")
+
+
+def _cell_place(cell: str) -> tuple[int, int]:
+    """``"D7"`` → (6, 3)."""
+    m = _A1_PLACE.match(cell)
+    col = 0
+    for ch in m.group(1):
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)) - 1, col - 1
+
+
+def _places(sheet) -> list[tuple[int, int]]:
+    return [(r, c) for r, row in enumerate(sheet.cells) for c, v in enumerate(row) if _present(v)]
+
+
+def _is_number(v) -> bool:
+    from analysis.ingest.layout import _number
+
+    return _number(v) is not None
+
+
+def _census_row(rel: str, sheet: str, status: str, layouts: str, counts: dict | None,
+                nonempty: int) -> dict:
+    from analysis.ingest.census import CENSUS_COLUMNS, ROLES
+
+    row = {"source_file": rel, "sheet": sheet, "status": status, "layouts": layouts}
+    if counts is None:  # a hidden sheet: counted, not read
+        counts = {c: 0 for c in CENSUS_COLUMNS} | {f"role_{r}": 0 for r in ROLES}
+        counts["cells_nonempty"] = 0
+        row["cells_hidden"] = nonempty
+    else:
+        row["cells_hidden"] = 0
+    row.update(counts)
+    return row
+
+
+def _check_census(scan: dict, rel: str, sheet: str, got: dict[str, list],
+                  roles: dict[tuple[int, int], str]) -> None:
+    """Every non-empty record cell must be a census data or note cell (a bug otherwise; the
+    pipeline raises ConservationError on any entry of ``census_errors``)."""
+    from analysis.ingest.layout import _empty
+
+    for cell, v in zip(got["source_cell"], got["raw_value"]):
+        if _empty(v):
+            continue
+        role = roles.get(_cell_place(cell))
+        if role not in ("data", "note"):
+            scan["census_errors"].append(f"{rel}, sheet {sheet}, cell {cell}: a record, but the "
+                                         f"census calls it {role!r}")
 
 
 MAX_WORKERS = 8
@@ -210,8 +308,12 @@ def _scan_only(batch: list[tuple[Path, str]]) -> tuple[list[dict], None]:
 def _finish_file(scan: dict, salt_getter) -> tuple[dict, list[pd.DataFrame]]:
     """The file's summary row and its roster tables (pseudonymised with the salt)."""
     rel = scan["source_file"]
+    from analysis.ingest.census import CENSUS_COLUMNS
+
     info = {"source_file": rel, "status": "ok", "error": "", "sheets": scan["sheets"],
             "hidden_sheets": "|".join(scan["hidden"]), "layouts": "", "roster_rows": 0}
+    for c in CENSUS_COLUMNS + ["cells_hidden"]:
+        info[c] = int(sum(row[c] for row in scan["census"]))
     if scan["unreadable"]:
         info.update(status="unreadable", error=scan["unreadable"], sheets=0)
         return info, []
@@ -239,12 +341,13 @@ def _records_frame(scans: list[dict]) -> pd.DataFrame:
     """One DataFrame of every file's records, built once from the stacked lists."""
     from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
 
-    names = LAYOUT_COLUMNS + ["source_path", "note"]
+    names = LAYOUT_COLUMNS + _EXTRA_RECORD_COLUMNS
     stacked = {c: [v for scan in scans for v in scan["records"][c]] for c in names}
     if not stacked["record_id"]:
         return pd.DataFrame(columns=RECORD_COLUMNS)
-    if all(v is None for v in stacked["note"]):
-        del stacked["note"]  # as before: a note column only when some sheet has a 备注 column
+    for c in ("note", "formula", "formula_note"):
+        if all(v is None for v in stacked[c]):
+            del stacked[c]  # as before: a note column only when some sheet has a 备注 column
     # object columns: cells mix text, numbers and dates, and names keep None (not NaN) when
     # empty, exactly as the per-sheet frames did
     frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in stacked.items()})

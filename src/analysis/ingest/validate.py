@@ -88,6 +88,25 @@ RULES: tuple[Rule, ...] = (
          "{indicator_zh}的填报值“{raw_value}”无法识别为有效数值（{note}），请按表格要求填写数字。",
          "the cell cannot be read as the indicator's type (the parser's own rule name is kept "
          "when it gives one, e.g. number, excel_error, bool)"),
+    # ---- cells the layout step could not place ----
+    Rule("cell_unplaced", "layout", "quarantine",
+         "{header_text}区域的数字未能对应到县（市、区）和指标（{note}），请按统一表式填报："
+         "在表头写明指标名称，在行首写明县（市、区）名称。",
+         "a number outside every recognised table, or under no header, or on a sheet whose "
+         "layout is not recognised; never dropped (the message names the rectangle of numbers)"),
+    Rule("text_unplaced", "layout", "set_aside",
+         "文字“{raw_value}”不在任何表格的标题、表头、行标签或表注位置，未导入。",
+         "a text cell outside every recognised table (counted by the cell census, kept in the "
+         "audit)"),
+    Rule("formula_not_cached", "parse", "quarantine",
+         "{indicator_zh}是公式“{raw_value}”，文件没有保存计算结果，且无法在本表内计算（{note}）；"
+         "请在 Excel 中打开文件、保存后重新报送。",
+         "a formula saved without its result (files written by scripts, WPS with recalculation "
+         "off) that cannot be evaluated from the same sheet (another sheet, another function)"),
+    Rule("formula_evaluated", "value", "fix",
+         "{indicator_zh}的公式没有保存计算结果，已按本表数据计算。",
+         "a formula saved without its result, evaluated from cells of the same sheet (+ − × ÷, "
+         "SUM/AVERAGE/MIN/MAX); audited with the formula"),
     # ---- county and period ----
     Rule("county_unknown", "county", "quarantine",
          "无法识别县（市、区）名称“{county_text}”（{note}），请填写规范全称，如“凉山州喜德县”。",

@@ -41,7 +41,7 @@ from analysis.ingest.layout import (RECORD_COLUMNS, Layout, _Grid, _empty, _is_f
 from analysis.ingest.read import Sheet, a1
 
 __all__ = ["ROLES", "STRUCTURE_ROLES", "CENSUS_COLUMNS", "cell_roles", "census_counts",
-           "unplaced_records", "UNPLACED_LAYOUT"]
+           "count_nonempty", "cell_place", "record_places", "unplaced_records", "UNPLACED_LAYOUT"]
 
 ROLES = ("title", "meta", "header", "code_row", "units_row", "label", "note", "personal",
          "total", "footer", "roster", "data", "unplaced")
@@ -82,8 +82,15 @@ def _nonempty_cells(cells: list[list[Any]], first: int, end: int) -> Iterable[tu
                 yield r, c, v
 
 
-def cell_roles(sheet: Sheet, layouts: list[Layout]) -> dict[tuple[int, int], str]:
-    """The role of every non-empty cell of a sheet, from the layouts of its tables.
+def cell_roles(sheet: Sheet, layouts: list[Layout],
+               record_cells: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The role of every non-empty cell of a sheet, from the layouts of its tables and the
+    records extracted from them.
+
+    A cell is ``data`` exactly when it is a record (of a data column; a record of a remark
+    column is a ``note``): what the census calls data is what the cleaning step receives.  A
+    cell of a record row that lies in a value column but is no record — which extraction
+    would have to have skipped — is ``unplaced``, so it still ends in an output table.
 
     Parameters
     ----------
@@ -91,6 +98,8 @@ def cell_roles(sheet: Sheet, layouts: list[Layout]) -> dict[tuple[int, int], str
     layouts : list of Layout
         From :func:`analysis.ingest.layout.detect_layouts` for this sheet (one per table; a
         layout without ``block`` covers the whole sheet).
+    record_cells : set of (row, col)
+        0-based places of the records extracted from these layouts.
 
     Returns
     -------
@@ -116,8 +125,10 @@ def cell_roles(sheet: Sheet, layouts: list[Layout]) -> dict[tuple[int, int], str
                     continue
                 col = by_col.get(c)
                 if r in data:
-                    if col is None or (col.role == "data" and not col.header_text):
-                        role = "unplaced"  # a column nobody headed
+                    if (r, c) in record_cells:
+                        role = "note" if col is not None and col.role == "remark" else "data"
+                    elif col is None or _DATA_ROW_ROLE[col.role] in ("data", "note"):
+                        role = "unplaced"  # a column nobody headed, or a value no record took
                     else:
                         role = _DATA_ROW_ROLE[col.role]
                 elif reason in _ROW_ROLE:
@@ -133,6 +144,20 @@ def cell_roles(sheet: Sheet, layouts: list[Layout]) -> dict[tuple[int, int], str
     for r, c, _ in _nonempty_cells(grid.cells, 0, grid.n_rows):
         roles.setdefault((r, c), "unplaced")
     return roles
+
+
+def cell_place(cell: str) -> tuple[int, int]:
+    """0-based (row, col) of an A1 reference (``"D7"`` → (6, 3))."""
+    letters = cell.rstrip("0123456789")
+    col = 0
+    for ch in letters:
+        col = col * 26 + ord(ch) - 64
+    return int(cell[len(letters):]) - 1, col - 1
+
+
+def record_places(source_cells: Iterable[str]) -> set[tuple[int, int]]:
+    """:func:`cell_place` of every reference."""
+    return {cell_place(cell) for cell in source_cells}
 
 
 def census_counts(roles: dict[tuple[int, int], str], nonempty: int) -> dict[str, int]:

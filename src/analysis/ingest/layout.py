@@ -1144,7 +1144,8 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
     code_out: list = []
     remark_c = role.get("remark")
 
-    def add_remark(r: int, county: object, pref: object, period: object, code: object) -> None:
+    def add_remark(r: int, county: object, pref: object, period: object, code: object,
+                   record: str) -> None:
         """A remark (备注) cell of a record row: a record of its own, set aside by the cleaning
         step and kept in the audit beside the row it explains."""
         text = cell_text(r, remark_c)
@@ -1159,7 +1160,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
         unit_out.append(None)
         raw_out.append(raw(r, remark_c.col))
         period_out.append(period)
-        id_out.append(f"{fname}|{sheet.name}|{r + 1}")
+        id_out.append(record)
         code_out.append(code)
 
     if layout.kind in ("form", "transposed"):
@@ -1193,7 +1194,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 code_out.append(None)
             if remark_c is not None:
                 add_remark(r, layout.county_text if layout.kind == "form" else None, prefecture,
-                           default_period, None)
+                           default_period, None, form_id)
     else:
         county_c, pref_c, period_c = role.get("county"), role.get("prefecture"), role.get("period")
         code_c = role.get("county_code")
@@ -1241,7 +1242,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 width = len(row)
                 raw_out += [row[c] if c < width else "" for c in col_index]
             if remark_c is not None:
-                add_remark(r, county, pref, period, code)
+                add_remark(r, county, pref, period, code, f"{fname}|{sheet.name}|{r + 1}")
     n = len(rows_out)
     cols.update(
         source_file=[src] * n, source_sheet=[sheet.name] * n, source_cell=cell_out,

@@ -170,10 +170,10 @@ def _add_file(found: dict, path: Path, rel: str) -> None:
     found.setdefault((st.st_dev, st.st_ino), (path, rel))
 
 
-def _check_census(rows: list[dict], errors: list[str]) -> pd.DataFrame:
-    """The census table (one row per sheet), after checking it: every record cell was a census
-    data cell, and for every sheet read ``cells_nonempty = cells_structure + cells_data +
-    cells_unplaced``.
+def _check_census(rows: list[dict]) -> pd.DataFrame:
+    """The census table (one row per sheet), after checking that for every sheet read
+    ``cells_nonempty = cells_structure + cells_data + cells_unplaced`` (the left side counted
+    from the grid, the right from the roles; records are data cells by construction).
 
     Raises
     ------
@@ -186,7 +186,7 @@ def _check_census(rows: list[dict], errors: list[str]) -> pd.DataFrame:
     read = sheets[sheets["status"] == "ok"]
     broken = read[read["cells_nonempty"] != read["cells_structure"] + read["cells_data"]
                   + read["cells_unplaced"]]
-    problems = list(errors) + [
+    problems = [
         f"{f}, sheet {s}: {n} non-empty cells but {st} structure + {d} data + {u} unplaced"
         for f, s, n, st, d, u in broken[["source_file", "sheet", "cells_nonempty",
                                          "cells_structure", "cells_data",
@@ -281,7 +281,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
                 Path(out_dir) / SALT_FILE_NAME if out_dir is not None else None)
         return salt_holder["salt"]
 
-    infos, structure, roster, census, census_errors = [], [], [], [], []
+    infos, structure, roster, census = [], [], [], []
     cpu = time.process_time()
     timings: dict[str, float] = {}
 
@@ -312,7 +312,6 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         roster += tables
         structure += scan["structure"]
         census += scan["census"]
-        census_errors += scan["census_errors"]
     lap("read_layout_extract")
     from analysis.ingest.layout import STRUCTURE_COLUMNS
 
@@ -341,7 +340,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         all_structure.groupby("source_file").size()).fillna(0).astype(int)
     files["unknown_columns"] = files["unknown_columns"].astype(object).fillna("")
     result.files = files[FILE_COLUMNS].sort_values("source_file", ignore_index=True)
-    result.sheets = _check_census(census, census_errors)
+    result.sheets = _check_census(census)
     result.roster = _finish_roster(roster, resolver or _default_resolver,
                                    to_base or _default_to_base)
     lap("files_and_roster")

@@ -9,7 +9,6 @@ back plain Python values and prepared parts (:mod:`~analysis.ingest.prepare`).
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -41,7 +40,9 @@ def _scan_file(path: Path, rel: str) -> dict:
     back cheaply; rosters are pseudonymised by the caller (:func:`_finish_file`), which holds
     the salt.
     """
-    from analysis.ingest.census import cell_roles, census_counts, count_nonempty, unplaced_records
+    from analysis.ingest.census import (cell_place, cell_roles, census_counts, count_nonempty,
+                                        record_places, unplaced_records)
+    from analysis.ingest.layout import _empty as _blank
     from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
     from analysis.ingest.layout import _extract_columns, detect_layouts
     from analysis.ingest.read import read_any
@@ -49,7 +50,7 @@ def _scan_file(path: Path, rel: str) -> dict:
     cpu = time.process_time()
     scan = {"source_file": rel, "path": str(path), "unreadable": "", "sheets": 0, "hidden": [],
             "layouts": [], "problems": [], "extracted": 0, "roster": [], "structure": [],
-            "census": [], "census_errors": [],
+            "census": [],
             "records": {c: [] for c in LAYOUT_COLUMNS + _EXTRA_RECORD_COLUMNS}}
     try:
         sheets = read_any(path)
@@ -73,7 +74,7 @@ def _scan_file(path: Path, rel: str) -> dict:
                          if remark_col is not None else [None] * n)
         formulas = sheet.formulas
         if formulas:
-            found = [formulas.get(_cell_place(cell)) for cell in got["source_cell"]]
+            found = [formulas.get(cell_place(cell)) for cell in got["source_cell"]]
             cols["formula"] += [f.text if f is not None else None for f in found]
             cols["formula_note"] += [f.reason if f is not None else None for f in found]
         else:
@@ -95,10 +96,10 @@ def _scan_file(path: Path, rel: str) -> dict:
                 scan["census"].append(_census_row(rel, name, "ok", "roster", counts, nonempty))
                 continue
             layouts = detect_layouts(sheet)
-            roles = cell_roles(sheet, layouts)
             kinds = [str(layout.kind) for layout in layouts]
             sheet_note = ""
             placed = 0
+            taken: list[str] = []
             for layout in layouts:
                 if layout.kind == "unknown":
                     continue
@@ -106,8 +107,10 @@ def _scan_file(path: Path, rel: str) -> dict:
                 remark = layout.column("remark")
                 add(got, sheet, remark.col if remark is not None else None)
                 scan["structure"] += [(rel,) + row[1:] for row in struct]
-                _check_census(scan, rel, name, got, roles)
+                taken += [cell for cell, v in zip(got["source_cell"], got["raw_value"])
+                          if not _blank(v)]
                 placed += 1
+            roles = cell_roles(sheet, layouts, record_places(taken))
             if not placed:
                 numbers = sum(1 for (r, c), role in roles.items() if role == "unplaced"
                               and _is_number(sheet.cells[r][c]))
@@ -138,18 +141,6 @@ _EXTRA_RECORD_COLUMNS = ["source_path", "note", "formula", "formula_note"]
 """Record columns the scan adds to the layout step's: the file on disk, the row's remark, and
 for a formula saved without its result, its text and (when it could not be evaluated) why."""
 
-_A1_PLACE = re.compile(r"^([A-Z]+)(\d+)$")
-
-
-def _cell_place(cell: str) -> tuple[int, int]:
-    """``"D7"`` → (6, 3)."""
-    m = _A1_PLACE.match(cell)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)) - 1, col - 1
-
-
 def _places(sheet) -> list[tuple[int, int]]:
     return [(r, c) for r, row in enumerate(sheet.cells) for c, v in enumerate(row) if _present(v)]
 
@@ -173,21 +164,6 @@ def _census_row(rel: str, sheet: str, status: str, layouts: str, counts: dict | 
         row["cells_hidden"] = 0
     row.update(counts)
     return row
-
-
-def _check_census(scan: dict, rel: str, sheet: str, got: dict[str, list],
-                  roles: dict[tuple[int, int], str]) -> None:
-    """Every non-empty record cell must be a census data or note cell (a bug otherwise; the
-    pipeline raises ConservationError on any entry of ``census_errors``)."""
-    from analysis.ingest.layout import _empty
-
-    for cell, v in zip(got["source_cell"], got["raw_value"]):
-        if _empty(v):
-            continue
-        role = roles.get(_cell_place(cell))
-        if role not in ("data", "note"):
-            scan["census_errors"].append(f"{rel}, sheet {sheet}, cell {cell}: a record, but the "
-                                         f"census calls it {role!r}")
 
 
 MAX_WORKERS = 8

@@ -99,6 +99,9 @@ def raw_indicators(round_: int | None = None) -> list[str]:
 
 
 _BRACKETS = re.compile(r"[（(\[【][^）)\]】]*[）)\]】]")
+_LEADING_MARK = re.compile(r"^(?:(?:\d{1,2}|[一二三四五六七八九十]{1,3})[、.．:：]|（(?:\d{1,2}|[一二三四五六七八九十]{1,3})）"
+                           r")*(?:其中[:：]?)?")
+_CIRCLED = re.compile(r"^[\u2460-\u2473]")
 _SPACE = re.compile(r"\s+")
 
 
@@ -106,13 +109,18 @@ def normalize_label(text: object) -> str:
     """Normalise a header or label for matching.
 
     NFKC folds full-width letters, digits and punctuation to ASCII; line breaks and spaces are
-    removed; a unit in brackets at the end (``团员数（人）``) is dropped.  Brackets in the middle
+    removed; a leading row number or breakdown mark (``1.``, ``（2）``, ``一、``, ``①``,
+    ``其中：``) is dropped, and so is a unit in brackets at the end (``团员数（人）``).  Brackets in the middle
     that are part of the canonical name (``乡镇（街道）数``) are kept, because the canonical names
     are normalised the same way before comparison.
     """
-    s = unicodedata.normalize("NFKC", str(text))
+    # circled numbers first: NFKC turns ① into a bare 1
+    s = unicodedata.normalize("NFKC", _CIRCLED.sub("", str(text).strip()))
     s = _SPACE.sub("", s)
     s = s.replace("(", "（").replace(")", "）")
+    # statistical tables number their rows and mark breakdowns: "1.团员数", "（2）团员数",
+    # "一、基层团组织数", "①团员数", "其中：已建团组织的规模以上非公企业数"
+    s = _LEADING_MARK.sub("", s)
     # strip trailing unit brackets like （人） / （万元） / (%) repeatedly
     while True:
         m = re.search(r"（[^（）]{0,6}）$", s)

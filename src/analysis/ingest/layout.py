@@ -84,8 +84,9 @@ _REMARK_WORDS = ("备注", "说明", "备考", "备注说明", "情况说明", "
 # columns that hold people's names (a 驻点干部 column in a county data table, 联系人): their cells
 # are counted but never copied anywhere — names stay out of every output
 _PERSONAL_WORDS = ("驻点干部", "驻点干部姓名", "姓名", "联系人", "负责人", "填表人", "驻点领导")
-_INDICATOR_WORDS = ("指标", "指标名称", "项目", "统计指标", "指标项")
-_VALUE_WORDS = ("数值", "数据", "填报数", "本期数", "数量", "值", "填报值", "数值（本期）")
+_INDICATOR_WORDS = ("指标", "指标名称", "项目", "统计指标", "指标项", "项目名称", "指标内容")
+_VALUE_WORDS = ("数值", "数据", "填报数", "本期数", "数量", "值", "填报值", "数值（本期）", "指标值",
+                "本期值", "本期", "实际值", "本期实际", "统计值")
 _UNIT_WORDS = ("单位", "计量单位")
 _FOOTER = re.compile(r"^(填表人|填报人|审核人|联系电话|电话|填报日期|填表日期|报出日期|负责人|单位负责人|"
                      r"制表人|统计负责人|注[:：0-9一]|注$|说明[:：]|填表说明|备注[:：])")
@@ -214,6 +215,8 @@ class Column:
         (their cells are still returned, never dropped).
     header_unit : str or None
         Unit from the header brackets or the units row.
+    prefecture : str or None
+        Transposed tables: the prefecture named above this county's column.
     """
 
     col: int
@@ -221,6 +224,9 @@ class Column:
     role: ColumnRole = "data"
     indicator: str | None = None
     header_unit: str | None = None
+    prefecture: str | None = None
+    """Transposed tables: the prefecture named above this county's column (a merged
+    ``成都市`` over its counties), if any."""
 
 
 @dataclass
@@ -601,7 +607,20 @@ def detect_layouts(sheet: Sheet) -> list[Layout]:
     if len(starts) <= 1:
         return [detect_layout(sheet)]  # its block is the whole sheet
     bounds = list(zip(starts, starts[1:] + [grid.n_rows]))
-    return [_shifted(detect_layout(_rows_of(sheet, a, b)), a, b) for a, b in bounds]
+    layouts = [_shifted(detect_layout(_rows_of(sheet, a, b)), a, b) for a, b in bounds]
+    # a table continued under a repeated header, or a second table that names no period or
+    # prefecture, reports for those of the table above it
+    for above, below in zip(layouts, layouts[1:]):
+        if below.kind == "unknown":
+            continue
+        period_above = above.cutoff_text or (above.title if parse_period(above.title or "") else None)
+        if below.cutoff_text is None and not parse_period(below.title or "") and period_above:
+            below.cutoff_text = period_above
+        if below.prefecture_text is None:
+            below.prefecture_text = above.prefecture_text
+        if below.title is None:
+            below.title = above.title
+    return layouts
 
 
 def _has_number(grid: _Grid, r: int) -> bool:
@@ -723,12 +742,14 @@ def _table_columns(grid: _Grid, merges, header_rows: list[int]) -> list[Column]:
             continue
         role, indicator, unit = _read_header(tuple(parts))
         columns.append(Column(c, " / ".join(parts), role=role, indicator=indicator, header_unit=unit))
-    # a second "county" column (e.g. 单位 as a unit column in a long table) keeps only the first
+    # a second "county" column headed 单位 is a unit column (a long table); a second proper
+    # county column starts a table beside the first (two tables side by side): its data columns
+    # take their county from it (see _county_of_columns)
     seen = False
     for col in columns:
         if col.role == "county":
-            if seen:
-                col.role = "unit" if _key(col.header_text) in _UNIT_KEYS else "data"
+            if seen and _key(col.header_text) in _UNIT_KEYS:
+                col.role = "unit"
             seen = True
     if any(c.role == "label" for c in columns):
         # in a long table "单位" next to 指标/数值 is the unit column, not the county column
@@ -794,6 +815,10 @@ def _classify_body(grid: _Grid, layout: Layout, start: int) -> None:
                                          for c in label_cols):
             layout.row_reasons[r] = "total"
             continue
+        if _header_score(grid, r)[0] >= 2 and not any(_number(v) is not None
+                                                       for v in grid.cells[r] if not _empty(v)):
+            layout.row_reasons[r] = "header"  # the header repeated down the table (a printout)
+            continue
         if label_col is not None and not texts[label_col] and not any(
             c < len(texts) and texts[c] for c in data_cols
         ):
@@ -818,14 +843,14 @@ def _flag_unlabelled_totals(grid: _Grid, layout: Layout) -> None:
     the data.  A row r is a total when, in every numeric column with at least one other value,
     2·v[r] equals the column sum including r (i.e. v[r] = sum of the others), over ≥ 2 columns."""
     rows = layout.data_rows
-    if len(rows) < 3:
-        return
     cols = [c.col for c in layout.columns if c.role == "data"]
     values = {}
     for r in rows:
         row = grid.cells[r]
         for c in cols:
             values[(r, c)] = _number(row[c] if c < len(row) else "")
+    if len(rows) < 3:
+        return
     sums = {c: sum(v for r in rows if (v := values[(r, c)]) is not None) for c in cols}
     counts = {c: sum(values[(r, c)] is not None for r in rows) for c in cols}
     flagged = []
@@ -847,6 +872,43 @@ def _flag_unlabelled_totals(grid: _Grid, layout: Layout) -> None:
         layout.data_rows.remove(r)
         layout.row_reasons[r] = "total_unlabelled"
         layout.notes.append(f"row {r + 1} has no 合计 label but its values equal the column sums: treated as a total row")
+    _flag_group_subtotals(grid, layout, cols, values)
+
+
+def _flag_group_subtotals(grid: _Grid, layout: Layout, cols: list[int],
+                          values: dict[tuple[int, int], float | None]) -> None:
+    """Rows without a county (no county name, no code; a 市（州） name alone may stand there)
+    whose numbers are the sums of the county rows right above them, back to the previous such
+    row or total: the 小计 of a prefecture's group written without a 小计 label.  At least two
+    rows in the group and two columns compared, every compared column equal."""
+    labels = [c.col for c in layout.columns if c.role in ("county", "county_code")]
+    if not labels:
+        return
+    group: list[int] = []
+    for r in sorted(layout.data_rows):
+        texts = grid.texts(r)
+        unlabelled = not any(c < len(texts) and texts[c] for c in labels)
+        if not unlabelled:
+            group.append(r)
+            continue
+        compared = 0
+        ok = len(group) >= 2
+        for c in cols if ok else ():
+            v = values.get((r, c))
+            if v is None:
+                continue
+            parts = [values.get((g, c)) for g in group]
+            total = sum(p for p in parts if p is not None)
+            compared += 1
+            if abs(v - total) > 1e-6 * max(1.0, abs(total)):
+                ok = False
+                break
+        if ok and compared >= 2:
+            layout.data_rows.remove(r)
+            layout.row_reasons[r] = "total_unlabelled"
+            layout.notes.append(f"row {r + 1} has no label but its values are the sums of the "
+                                f"{len(group)} rows above it: treated as a subtotal row")
+        group = []
 
 
 _TRANSPOSED_LABEL_COLS = 6  # the indicator names stand in one of the first columns
@@ -890,9 +952,20 @@ def _detect_transposed(grid: _Grid, merges: dict[tuple[int, int], MergedRange]) 
     texts = [_text(_filled(grid, merges, header, c)) for c in range(grid.n_cols)]
     if not any(t and is_place_name(t) for t in texts[label_c + 1:]):
         return None
-    layout = Layout("transposed", header_rows=[header])
-    _scan_top(grid, header, layout)
-    layout.row_reasons[header] = "header"
+    # a second header level above (序号 | 指标 | 内江市 (merged) | 乐山市 (merged) | 备注): it names
+    # the columns the county row leaves empty
+    top = header
+    if header > 0 and not _is_title_row(grid, merges, header - 1):
+        upper = [_text(_filled(grid, merges, header - 1, c)) for c in range(grid.n_cols)]
+        upper_cells = [t for t in upper if t]
+        if (len(upper_cells) >= 2 and not any(_is_meta_cell(t) for t in upper_cells)
+                and not _has_number(grid, header - 1)):
+            top = header - 1
+            texts = [t or u for t, u in zip(texts, upper)]
+    layout = Layout("transposed", header_rows=list(range(top, header + 1)))
+    _scan_top(grid, top, layout)
+    for r in range(top, header + 1):
+        layout.row_reasons[r] = "header"
     columns = [Column(label_c, texts[label_c], role="label")]
     for c in range(grid.n_cols):
         if c == label_c:
@@ -913,6 +986,12 @@ def _detect_transposed(grid: _Grid, merges: dict[tuple[int, int], MergedRange]) 
             columns.append(Column(c, t, role="value"))
     layout.columns = columns
     value_cols = [c.col for c in columns if c.role == "value"]
+    # a header of two levels: the prefecture merged over its counties, one row up
+    for col in columns:
+        if col.role == "value" and top < header:
+            above = _text(_filled(grid, merges, header - 1, col.col))
+            if above and prefecture_code(above) is not None:
+                col.prefecture = above
     in_footer = False
     for r in range(header + 1, n):
         row_texts = grid.texts(r)
@@ -972,6 +1051,8 @@ def _detect_form(grid: _Grid, scores: list[tuple[int, int]]) -> Layout | None:
         for c in range(min(grid.n_cols, 4)):
             hits = [r for r, row in enumerate(grid.cells)
                     if c < len(row) and isinstance(row[c], str) and _match(row[c])]
+            if len(hits) >= 3 and 0 < hits[0] <= len(scores) and scores[hits[0] - 1][1] >= 2:
+                return None  # a header of label words above (单位名称 | 指标名称 | 指标值): a long table
             if len(hits) >= 3:
                 label_c, value_c = c, c + 1
                 header_row = hits[0] - 1
@@ -998,8 +1079,11 @@ def _detect_form(grid: _Grid, scores: list[tuple[int, int]]) -> Layout | None:
             k = _key(grid.cell(header_row, c))
             if c in value_cols or c == label_c or not k:
                 continue
+            # any other headed column (上年同期, 去年数 …) is no value of this period: its cells
+            # are set aside under their header, like an unknown column of a summary
             role = ("unit" if k in _UNIT_KEYS else "remark" if k in _REMARK_KEYS
-                    else "sequence" if k in _SEQ_KEYS else "remark")
+                    else "sequence" if k in _SEQ_KEYS
+                    else "personal" if k in _PERSONAL_KEYS or "姓名" in k else "data")
             cols.append(Column(c, _text(grid.cell(header_row, c)), role=role))
     for c in sorted(value_cols):
         cols.append(Column(c, _text(grid.cell(header_row, c)) if has_header else "", role="value"))
@@ -1040,6 +1124,8 @@ def _detect_form(grid: _Grid, scores: list[tuple[int, int]]) -> Layout | None:
         layout.prefecture_text = None
     if layout.county_text is None and layout.title:
         layout.county_text = _place_from_title(layout.title)
+    if layout.county_text is None and is_place_name(grid.sheet.name):
+        layout.county_text = str(grid.sheet.name).strip()  # one sheet per county
     if layout.county_text is not None and layout.prefecture_text == layout.county_text:
         layout.prefecture_text = None
     return layout
@@ -1142,26 +1228,30 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
     period_out: list = []
     id_out: list = []
     code_out: list = []
-    remark_c = role.get("remark")
+    remark_cols = [c for c in layout.columns if c.role == "remark"]
+    # a form's other headed columns (上年同期 …): set aside under their own header
+    aside_cols = ([c for c in layout.columns if c.role == "data" and c.header_text]
+                  if layout.kind == "form" else [])
 
     def add_remark(r: int, county: object, pref: object, period: object, code: object,
-                   record: str) -> None:
-        """A remark (备注) cell of a record row: a record of its own, set aside by the cleaning
-        step and kept in the audit beside the row it explains."""
-        text = cell_text(r, remark_c)
-        if text is None:
-            return
-        rows_out.append(r + 1)
-        cell_out.append(f"{col_letter(remark_c.col)}{r + 1}")
-        county_out.append(county)
-        pref_out.append(pref)
-        header_out.append(remark_c.header_text)
-        indicator_out.append(None)
-        unit_out.append(None)
-        raw_out.append(raw(r, remark_c.col))
-        period_out.append(period)
-        id_out.append(record)
-        code_out.append(code)
+                   record: str, columns: list[Column] = remark_cols) -> None:
+        """The remark (备注) cells of a record row — and a form's other headed columns: records
+        of their own, set aside by the cleaning step and kept in the audit beside the row."""
+        for col in columns:
+            text = cell_text(r, col)
+            if text is None:
+                continue
+            rows_out.append(r + 1)
+            cell_out.append(f"{col_letter(col.col)}{r + 1}")
+            county_out.append(county)
+            pref_out.append(pref)
+            header_out.append(col.header_text)
+            indicator_out.append(None)
+            unit_out.append(None)
+            raw_out.append(raw(r, col.col))
+            period_out.append(period)
+            id_out.append(record)
+            code_out.append(code)
 
     if layout.kind in ("form", "transposed"):
         label = role["label"]
@@ -1184,7 +1274,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 rows_out.append(r + 1)
                 cell_out.append(f"{col_name}{r + 1}")
                 county_out.append(county)
-                pref_out.append(prefecture)
+                pref_out.append(vc.prefecture or prefecture)
                 header_out.append(text)
                 indicator_out.append(indicator)
                 unit_out.append(row_unit)
@@ -1192,12 +1282,28 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 period_out.append(per)
                 id_out.append(form_id)
                 code_out.append(None)
-            if remark_c is not None:
+            if remark_cols or aside_cols:
                 add_remark(r, layout.county_text if layout.kind == "form" else None, prefecture,
-                           default_period, None, form_id)
+                           default_period, None, form_id, remark_cols + aside_cols)
     else:
-        county_c, pref_c, period_c = role.get("county"), role.get("prefecture"), role.get("period")
-        code_c = role.get("county_code")
+        # the first column of each role (the last one would win in ``role``)
+        first = {}
+        for c in layout.columns:
+            first.setdefault(c.role, c)
+        county_c, pref_c, period_c = first.get("county"), first.get("prefecture"), first.get("period")
+        code_c = first.get("county_code")
+        merges = _merge_lookup(sheet) if sheet.merged else {}
+        grid = _Grid(sheet)
+
+        def label_text(r: int, c: Column | None) -> str | None:
+            """A row label as written, taking a merged block's value (a county cell merged over
+            its 上半年/下半年 rows, a 市（州） cell merged over its counties)."""
+            if c is None:
+                return None
+            if merges and (r, c.col) in merges:
+                v = _filled(grid, merges, r, c.col)
+                return None if _empty(v) else (_text(v) if not isinstance(v, str) else v)
+            return cell_text(r, c)
         if layout.long:
             label, value_c, unit_c = role["label"], role["value"], role.get("unit")
             data_cols: list[Column] = [value_c]
@@ -1213,14 +1319,39 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
         indicators = [c.indicator for c in data_cols]
         units = [c.header_unit for c in data_cols]
         group = _prefecture_groups(sheet, layout, pref_c) if pref_c is not None else {}
+        beside = _county_of_columns(layout, data_cols)  # side by side: each block's own county
+        last_county = last_period = None
         for r in layout.data_rows:
-            if not k and remark_c is None:
+            if not k and not remark_cols:
                 break
             pref = group.get(r) or prefecture
-            period = cell_text(r, period_c) or default_period
-            code = cell_text(r, code_c)
-            county = cell_text(r, county_c)
-            if k:
+            own_period = label_text(r, period_c)
+            period = own_period or default_period
+            code = label_text(r, code_c)
+            county = label_text(r, county_c)
+            if (county is None and code is None and own_period is not None
+                    and last_county is not None and own_period != last_period):
+                # a county written once above its rows of several periods (下半年 under 上半年)
+                county = last_county
+            last_county, last_period = (county, own_period) if county is not None else (None, None)
+            if k and beside:
+                counties = [label_text(r, beside.get(c.col, county_c)) for c in data_cols]
+                keep = [i for i, (ct, c) in enumerate(zip(counties, col_index))
+                        if ct is not None or not _empty(raw(r, c))]
+                county_out += [counties[i] for i in keep]
+                n_keep = len(keep)
+                pref_out += [pref] * n_keep
+                period_out += [period] * n_keep
+                id_out += [f"{fname}|{sheet.name}|{r + 1}"] * n_keep
+                rows_out += [r + 1] * n_keep
+                code_out += [code if beside.get(col_index[i]) in (None, county_c) else None
+                             for i in keep]
+                header_out += [headers[i] for i in keep]
+                indicator_out += [indicators[i] for i in keep]
+                unit_out += [units[i] for i in keep]
+                cell_out += [f"{letters[i]}{r + 1}" for i in keep]
+                raw_out += [raw(r, col_index[i]) for i in keep]
+            elif k:
                 county_out += [county] * k
                 pref_out += [pref] * k
                 period_out += [period] * k
@@ -1241,7 +1372,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 row = cells[r]  # a data row is inside the grid, but may be shorter than the widest
                 width = len(row)
                 raw_out += [row[c] if c < width else "" for c in col_index]
-            if remark_c is not None:
+            if remark_cols:
                 add_remark(r, county, pref, period, code, f"{fname}|{sheet.name}|{r + 1}")
     n = len(rows_out)
     cols.update(
@@ -1259,6 +1390,20 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                  for r in empty]
         structure = sorted(structure + extra, key=lambda row: row[2])  # stable, as before
     return cols, structure
+
+
+def _county_of_columns(layout: Layout, data_cols: list[Column]) -> dict[int, Column]:
+    """For tables side by side (a second county column to the right of the first), the county
+    column each data column takes its county from: the nearest one to its left (unpivotr's
+    "label to the left").  Empty when the table has one county column."""
+    counties = sorted((c for c in layout.columns if c.role == "county"), key=lambda c: c.col)
+    if len(counties) < 2:
+        return {}
+    out = {}
+    for c in data_cols:
+        left = [k for k in counties if k.col < c.col]
+        out[c.col] = left[-1] if left else counties[0]
+    return out
 
 
 def _sheet_prefecture(layout: Layout, sheet: Sheet, src: str) -> str | None:

@@ -36,12 +36,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from analysis.ingest.layout import (RECORD_COLUMNS, Layout, _Grid, _empty, _is_footer_row,
-                                    _number, _text)
+from analysis.ingest.layout import RECORD_COLUMNS, Layout, _Grid, _is_footer_row, _number, _text
 from analysis.ingest.read import Sheet, a1
 
 __all__ = ["ROLES", "STRUCTURE_ROLES", "CENSUS_COLUMNS", "cell_roles", "census_counts",
-           "count_nonempty", "cell_place", "record_places", "unplaced_records", "UNPLACED_LAYOUT"]
+           "count_nonempty", "nonempty_places", "cell_place", "record_places", "unplaced_records", "UNPLACED_LAYOUT"]
 
 ROLES = ("title", "meta", "header", "code_row", "units_row", "label", "note", "personal",
          "total", "footer", "roster", "data", "unplaced")
@@ -75,11 +74,18 @@ _QUIET_ROW_ROLE = {"county": "label", "prefecture": "label", "sequence": "label"
                    "remark": "note", "personal": "personal", "total": "total"}
 
 
+def _filled_columns(row: list[Any]) -> list[int]:
+    """Columns of the non-empty cells of a row (:func:`analysis.ingest.layout._empty`'s sense:
+    not None, not blank text, not NaN), in one pass that skips ``""`` — most cells — at once."""
+    return [c for c, v in enumerate(row)
+            if v != "" and v is not None and not (type(v) is str and not v.strip()) and v == v]
+
+
 def _nonempty_cells(cells: list[list[Any]], first: int, end: int) -> Iterable[tuple[int, int, Any]]:
     for r in range(first, min(end, len(cells))):
-        for c, v in enumerate(cells[r]):
-            if not _empty(v):
-                yield r, c, v
+        row = cells[r]
+        for c in _filled_columns(row):
+            yield r, c, row[c]
 
 
 def cell_roles(sheet: Sheet, layouts: list[Layout],
@@ -118,11 +124,18 @@ def cell_roles(sheet: Sheet, layouts: list[Layout],
         data = set(layout.data_rows)
         for r in range(first, min(end, grid.n_rows)):
             row = grid.cells[r]
+            filled = _filled_columns(row)
+            if not filled:
+                continue
             reason = layout.row_reasons.get(r)
+            if reason in _ROW_ROLE:  # a whole structure row: one role for every cell
+                role = _ROW_ROLE[reason]
+                for c in filled:
+                    roles[(r, c)] = role
+                continue
             footer_line = reason == "footer" and _is_footer_row(grid.texts(r))
-            for c, v in enumerate(row):
-                if _empty(v):
-                    continue
+            for c in filled:
+                v = row[c]
                 col = by_col.get(c)
                 if r in data:
                     if (r, c) in record_cells:
@@ -131,8 +144,6 @@ def cell_roles(sheet: Sheet, layouts: list[Layout],
                         role = "unplaced"  # a column nobody headed, or a value no record took
                     else:
                         role = _DATA_ROW_ROLE[col.role]
-                elif reason in _ROW_ROLE:
-                    role = _ROW_ROLE[reason]
                 elif reason == "footer":
                     # a number on a 填表人/联系电话 line belongs to it; a number on a line that
                     # only follows the footer is no one's
@@ -140,9 +151,8 @@ def cell_roles(sheet: Sheet, layouts: list[Layout],
                 else:  # blank or no_data_cells rows, and rows no layout covers
                     role = _QUIET_ROW_ROLE.get(col.role, "unplaced") if col is not None else "unplaced"
                 roles[(r, c)] = role
-    # rows outside every table's block (none today: blocks cover the sheet) are unplaced
-    for r, c, _ in _nonempty_cells(grid.cells, 0, grid.n_rows):
-        roles.setdefault((r, c), "unplaced")
+    # the blocks of detect_layouts cover every row, so every non-empty cell has a role now;
+    # count_nonempty counts them again from the grid, and the pipeline checks the two agree
     return roles
 
 
@@ -174,9 +184,14 @@ def census_counts(roles: dict[tuple[int, int], str], nonempty: int) -> dict[str,
     return out
 
 
+def nonempty_places(sheet: Sheet) -> list[tuple[int, int]]:
+    """0-based places of the non-empty cells of a sheet."""
+    return [(r, c) for r, row in enumerate(sheet.cells) for c in _filled_columns(row)]
+
+
 def count_nonempty(sheet: Sheet) -> int:
     """Non-empty cells of a sheet (the census' left-hand side)."""
-    return sum(1 for _ in _nonempty_cells(sheet.cells, 0, len(sheet.cells)))
+    return sum(len(_filled_columns(row)) for row in sheet.cells)
 
 
 def _components(cells: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int, int, int, int]]:

@@ -62,6 +62,10 @@ _CELL_END = re.compile(rb"</(?:\w+:)?c\s*>")
 _F = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f\s*>)", re.DOTALL)
 _V = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v\s*>)", re.DOTALL)
 _R_ATTR = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{1,3})\$?(\d{1,7})["']""")
+# a formula element followed by no result: an empty or self-closed <v>, or the cell's end
+_ANY_UNCACHED = re.compile(
+    rb"(?:</(?:\w+:)?f\s*>|<(?:\w+:)?f\b[^>]*/>)\s*"
+    rb"(?:<(?:\w+:)?v\b[^>]*/>|<(?:\w+:)?v\b[^>]*>\s*</(?:\w+:)?v\s*>|</(?:\w+:)?c\s*>)")
 _F_SHARED = re.compile(rb"""\bt\s*=\s*["'](?:shared|array|dataTable)["']""")
 
 
@@ -81,8 +85,8 @@ def uncached_formulas(xml: bytes) -> list[tuple[int, int, str]]:
     own text (``<f t="shared" si="0"/>``) are returned with the text ``=`` + ``(shared)``, which
     does not evaluate.
     """
-    if b"<f" not in xml and b":f" not in xml:
-        return []
+    if (b"<f" not in xml and b":f" not in xml) or _ANY_UNCACHED.search(xml) is None:
+        return []  # no formula, or every formula with its result (Excel's own files)
     out = []
     pos = 0
     while (start := _CELL.search(xml, pos)) is not None:

@@ -296,6 +296,7 @@ class _Grid:
         self.n_cols = max((len(r) for r in self.cells), default=0)
         self._texts: dict[int, list[str]] = {}
         self._keys: dict[int, list[str]] = {}
+        self._scores: dict[int, tuple[int, int]] = {}
 
     def cell(self, r: int, c: int) -> Any:
         """The raw value, ``""`` outside the grid (as :meth:`Sheet.cell`)."""
@@ -445,14 +446,17 @@ def _header_hits(v: str) -> tuple[int, int]:
 
 
 def _header_score(grid: _Grid, r: int) -> tuple[int, int]:
-    """(catalog header matches, label words) in row r."""
-    matches = labels = 0
-    for v in grid.cells[r]:
-        if isinstance(v, str) and v.strip():  # not _empty(v), text cells only
-            m, w = _header_hits(v)
-            matches += m
-            labels += w
-    return matches, labels
+    """(catalog header matches, label words) in row r, computed once per row of a grid."""
+    got = grid._scores.get(r)
+    if got is None:
+        matches = labels = 0
+        for v in grid.cells[r]:
+            if type(v) is str and v.strip():  # not _empty(v), text cells only
+                m, w = _header_hits(v)
+                matches += m
+                labels += w
+        got = grid._scores[r] = (matches, labels)
+    return got
 
 
 def _scan_top(grid: _Grid, upto: int, layout: Layout) -> None:
@@ -487,7 +491,7 @@ def _scan_top(grid: _Grid, upto: int, layout: Layout) -> None:
         layout.row_reasons[r] = reason
 
 
-def detect_layout(sheet: Sheet) -> Layout:
+def detect_layout(sheet: Sheet, grid: _Grid | None = None) -> Layout:
     """Classify a sheet and locate its header, data rows and columns.
 
     Parameters
@@ -501,7 +505,7 @@ def detect_layout(sheet: Sheet) -> Layout:
         ``kind`` is ``"summary"``, ``"form"``, ``"flat"`` or ``"unknown"``; for the first three,
         ``header_rows``, ``data_rows``, ``columns`` and ``row_reasons`` cover every row.
     """
-    grid = _Grid(sheet)
+    grid = grid if grid is not None and grid.sheet is sheet else _Grid(sheet)
     n = grid.n_rows
     if n == 0 or all(not _nonempty(sheet, r) for r in range(n)):
         return Layout("unknown", row_reasons={r: "blank" for r in range(n)}, notes=["empty sheet"])
@@ -605,7 +609,7 @@ def detect_layouts(sheet: Sheet) -> list[Layout]:
     grid = _Grid(sheet)
     starts = _block_starts(grid)
     if len(starts) <= 1:
-        return [detect_layout(sheet)]  # its block is the whole sheet
+        return [detect_layout(sheet, grid)]  # its block is the whole sheet
     bounds = list(zip(starts, starts[1:] + [grid.n_rows]))
     layouts = [_shifted(detect_layout(_rows_of(sheet, a, b)), a, b) for a, b in bounds]
     # a table continued under a repeated header, or a second table that names no period or

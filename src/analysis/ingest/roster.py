@@ -257,9 +257,12 @@ def is_roster_sheet(path: Path, sheet_name: str, cells: Sequence[Sequence[object
 
     marked = None
     for row in cells[:20]:
-        heads = [_as_text(v) for v in row if _present(v) and isinstance(v, str)]
-        if not any("姓名" in normalize_label(h) for h in heads):
+        # 姓名 survives normalisation except spaced out (姓 名): test the characters first,
+        # which rules out almost every row without normalising anything
+        heads = [v for v in row if type(v) is str and "姓" in v and "名" in v]
+        if not heads or not any("姓名" in normalize_label(h) for h in heads):
             continue
+        heads = [_as_text(v) for v in row if _present(v) and isinstance(v, str)]
         if sum(match_header(h) is not None for h in heads) >= 2:
             return False  # a data table with a column of names
         if len(_roster_columns(heads)) >= 3:  # 姓名 and two more roster fields

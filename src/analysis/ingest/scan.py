@@ -41,7 +41,7 @@ def _scan_file(path: Path, rel: str) -> dict:
     the salt.
     """
     from analysis.ingest.census import (cell_place, cell_roles, census_counts, count_nonempty,
-                                        record_places, unplaced_records)
+                                        nonempty_places, record_places, unplaced_records)
     from analysis.ingest.layout import _empty as _blank
     from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
     from analysis.ingest.layout import _extract_columns, detect_layouts
@@ -92,7 +92,7 @@ def _scan_file(path: Path, rel: str) -> dict:
             if is_roster_sheet(path, name, sheet.cells):
                 # (sheet order, name, cells): pseudonyms need the salt, read in the caller
                 scan["roster"].append((i, name, sheet.cells))
-                counts = census_counts({k: "roster" for k in _places(sheet)}, nonempty)
+                counts = census_counts({k: "roster" for k in nonempty_places(sheet)}, nonempty)
                 scan["census"].append(_census_row(rel, name, "ok", "roster", counts, nonempty))
                 continue
             layouts = detect_layouts(sheet)
@@ -140,10 +140,6 @@ def _scan_file(path: Path, rel: str) -> dict:
 _EXTRA_RECORD_COLUMNS = ["source_path", "note", "formula", "formula_note"]
 """Record columns the scan adds to the layout step's: the file on disk, the row's remark, and
 for a formula saved without its result, its text and (when it could not be evaluated) why."""
-
-def _places(sheet) -> list[tuple[int, int]]:
-    return [(r, c) for r, row in enumerate(sheet.cells) for c, v in enumerate(row) if _present(v)]
-
 
 def _is_number(v) -> bool:
     from analysis.ingest.layout import _number

@@ -175,3 +175,39 @@ def test_evaluator_agrees_with_python_and_the_formulas_package(expr):
         assert f.value == pytest.approx(expected, rel=1e-12, abs=1e-12)
         assert reference is not None and math.isclose(f.value, reference, rel_tol=1e-12,
                                                       abs_tol=1e-12)
+
+
+def test_an_xls_written_by_xlwt_is_cleaned_with_its_formulas(tmp_path):
+    # xlwt stores every formula with an empty-text result: calamine and xlrd read a blank
+    import xlwt
+
+    wb = xlwt.Workbook()
+    ws = wb.add_sheet("汇总")
+    draft = wb.add_sheet("底稿")  # xlwt needs a sheet before a formula names it
+    draft.write(1, 1, 90)
+    draft.visibility = 1  # hidden: a draft, not read
+    rows = [["凉山州2013年上半年基层团建工作统计表"], ["县（市、区）", "团员数", "基层团组织数"],
+            ["喜德县", 3000, 120], ["昭觉县", 2000, 95]]
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            ws.write(r, c, v)
+    ws.write(4, 0, "越西县")
+    ws.write(4, 1, xlwt.Formula("B3-500"))                 # 2500
+    ws.write(4, 2, xlwt.Formula("底稿!B2"))                 # another sheet: not evaluated
+    ws.write(5, 0, "合计")
+    ws.write(5, 1, xlwt.Formula("SUM(B3:B5)"))              # 7500, through the unsaved B5
+    ws.write(5, 2, xlwt.Formula("-(C3+C4)/2*-2"))           # 215
+    path = tmp_path / "凉山州_2013年上半年.xls"
+    wb.save(str(path))
+    sheet = read_any(path)[0]
+    assert sheet.cells[4][1] == 2500.0 and sheet.cells[5][1] == 7500.0 and sheet.cells[5][2] == 215.0
+    assert sheet.formulas[(4, 1)].text == "=B3-500"
+    assert sheet.formulas[(5, 1)].text == "=SUM(B3:B5)"
+    assert sheet.formulas[(4, 2)].value is None
+
+    res = pipeline.clean([path], progress=False, salt=b"k")
+    ind = res.indicators.set_index(["county_code", "indicator"])["value"]
+    assert ind[("513434", "league_members")] == 2500.0
+    assert res.quarantine[["cell", "rule"]].values.tolist() == [["C5", "formula_not_cached"]]
+    audited = res.audit[res.audit["rule"] == "formula_evaluated"]
+    assert list(zip(audited["source_cell"], audited["before"])) == [("B5", "=B3-500")]

@@ -14,6 +14,11 @@ without a word.  This module finds such cells and:
   zero) as its text ``=…`` in the grid; the cleaning step quarantines it
   (``formula_not_cached``) with the advice to open and save the file in Excel.
 
+The same holds for ``.xls`` files written by xlwt (Python scripts of the 2010s), which store each
+formula with an empty-text result: :func:`xls_uncached_formulas` finds their FORMULA records in
+the BIFF8 stream and turns the simple token sequences back into formula text for the same
+evaluator.
+
 Why a small evaluator of our own rather than the ``formulas`` or ``pycel`` packages: they are
 built to compile whole workbooks into a graph of every cell, and ``formulas`` 1.3.4 took
 1.2–2.1 s here to compile its first ``SUM`` (it loads its function tables; measured 3 Dec 2026),
@@ -31,7 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Formula", "uncached_formulas", "evaluate_formulas", "FORMULA_FUNCTIONS"]
+__all__ = ["Formula", "uncached_formulas", "xls_uncached_formulas", "evaluate_formulas",
+           "FORMULA_FUNCTIONS", "UNREAD_XLS_FORMULA"]
 
 
 @dataclass(frozen=True)
@@ -199,6 +205,9 @@ class _Evaluator:
         return result
 
     def expression_value(self, text: str) -> float:
+        if text == UNREAD_XLS_FORMULA:
+            raise _Unsupported("refers to another sheet or uses a function other than "
+                               "SUM/AVERAGE/MIN/MAX (an .xls formula read from its tokens)")
         body = text[1:] if text.startswith("=") else text
         if "!" in body or "[" in body:
             raise _Unsupported("refers to another sheet or workbook")
@@ -345,4 +354,133 @@ def evaluate_formulas(cells: list[list[Any]], found: list[tuple[int, int, str]])
             out.append(Formula(r, c, text, None, str(got)))
         else:
             out.append(Formula(r, c, text, got + 0.0))  # -0.0 → 0.0
+    return out
+
+
+# ------------------------------------------------------------------------------------ BIFF8 (.xls)
+
+UNREAD_XLS_FORMULA = "=（公式）"
+"""Stands for an .xls formula whose tokens are not read (another sheet, another function)."""
+_SUM_ATTR = 0x10        # tAttrSum: SUM of the one argument on the stack
+_SKIP_ATTRS = 0x40 | 0x01  # tAttrSpace, tAttrSemi: nothing to evaluate
+_XLS_FUNCTIONS = {4: "SUM", 5: "AVERAGE", 6: "MIN", 7: "MAX"}  # BIFF function numbers (iftab)
+_BINARY = {0x03: "+", 0x04: "-", 0x05: "*", 0x06: "/"}
+
+
+def _biff_ref(row: int, col_field: int) -> str:
+    return _a1(row, col_field & 0x3FFF)
+
+
+def _rgce_text(rgce: bytes) -> str | None:
+    """The formula text of a BIFF8 token sequence (reverse Polish), for the tokens a statistics
+    form uses (numbers, cell and range references of the same sheet, + − × ÷, brackets, signs,
+    SUM/AVERAGE/MIN/MAX); ``None`` for anything else (another sheet, other functions)."""
+    import struct
+
+    stack: list[str] = []
+    i = 0
+    try:
+        while i < len(rgce):
+            t = rgce[i]
+            base = t & 0x1F if t >= 0x20 else t  # reference/value/array classes share a token
+            if t in _BINARY:
+                b, a = stack.pop(), stack.pop()
+                stack.append(f"{a}{_BINARY[t]}{b}")
+                i += 1
+            elif t == 0x12 or t == 0x13:  # unary plus, minus
+                stack.append(("+" if t == 0x12 else "-") + stack.pop())
+                i += 1
+            elif t == 0x15:  # parentheses
+                stack.append(f"({stack.pop()})")
+                i += 1
+            elif t == 0x1E:  # integer
+                stack.append(str(struct.unpack_from("<H", rgce, i + 1)[0]))
+                i += 3
+            elif t == 0x1F:  # number
+                value = struct.unpack_from("<d", rgce, i + 1)[0]
+                stack.append(repr(value) if not value.is_integer() else str(int(value)))
+                i += 9
+            elif t == 0x19:  # attribute: SUM of one argument, or spacing
+                grbit = rgce[i + 1]
+                if grbit & _SUM_ATTR:
+                    stack.append(f"SUM({stack.pop()})")
+                elif not grbit & _SKIP_ATTRS:
+                    return None  # IF, CHOOSE and the like
+                i += 4
+            elif t >= 0x20 and base == 0x04:  # ptgRef
+                row, col = struct.unpack_from("<HH", rgce, i + 1)
+                stack.append(_biff_ref(row, col))
+                i += 5
+            elif t >= 0x20 and base == 0x05:  # ptgArea
+                r1, r2, c1, c2 = struct.unpack_from("<HHHH", rgce, i + 1)
+                stack.append(f"{_biff_ref(r1, c1)}:{_biff_ref(r2, c2)}")
+                i += 9
+            elif t >= 0x20 and base == 0x02:  # ptgFuncVar: argument count, function number
+                n, fn = rgce[i + 1], struct.unpack_from("<H", rgce, i + 2)[0] & 0x7FFF
+                if fn not in _XLS_FUNCTIONS or n > len(stack):
+                    return None
+                args = stack[len(stack) - n:] if n else []
+                del stack[len(stack) - n:]
+                stack.append(f"{_XLS_FUNCTIONS[fn]}({','.join(args)})")
+                i += 4
+            else:
+                return None  # 3-D references (other sheets), names, fixed functions …
+    except (IndexError, struct.error):
+        return None
+    return "=" + stack[0] if len(stack) == 1 else None
+
+
+def xls_uncached_formulas(data: bytes) -> dict[str, list[tuple[int, int, str]]]:
+    """The FORMULA records of an ``.xls`` whose stored result is empty text — what xlwt writes
+    for every formula — by sheet name: ``(row, col, formula text)``, 0-based.  A formula whose
+    tokens :func:`_rgce_text` cannot read gets the text ``=（公式）``, which does not evaluate.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file (an OLE compound document holding a BIFF8 ``Workbook`` stream).
+    """
+    import struct
+
+    from xlrd import compdoc
+
+    try:
+        doc = compdoc.CompDoc(data)
+        mem, base, size = doc.locate_named_stream("Workbook")
+    except Exception:  # noqa: BLE001 - not a BIFF8 workbook: the readers report that
+        return {}
+    if mem is None:
+        return {}
+    stream = mem[base:base + size]
+    names: list[str] = []
+    out: dict[str, list[tuple[int, int, str]]] = {}
+    sheet = -1  # -1: the workbook globals; then the n-th worksheet substream
+    pos = 0
+    pending_string: tuple[int, int, str] | None = None
+    while pos + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        body = stream[pos + 4:pos + 4 + length]
+        pos += 4 + length
+        if kind == 0x0085 and len(body) >= 8:  # BOUNDSHEET: the sheet's name
+            n, wide = body[6], body[7] & 1
+            raw = body[8:8 + (2 * n if wide else n)]
+            names.append(raw.decode("utf-16-le" if wide else "latin-1", errors="replace"))
+        elif kind == 0x0809 and len(body) >= 4:  # BOF
+            if struct.unpack_from("<H", body, 2)[0] == 0x10:
+                sheet += 1
+        elif kind == 0x0006 and len(body) >= 22 and 0 <= sheet < len(names):
+            row, col = struct.unpack_from("<HH", body, 0)
+            result = body[6:14]
+            pending_string = None
+            if result[6:8] == b"\xff\xff" and result[0] in (0, 3):
+                cce = struct.unpack_from("<H", body, 20)[0]
+                text = _rgce_text(body[22:22 + cce]) or UNREAD_XLS_FORMULA
+                if result[0] == 3:  # an empty text result: never saved by a calculating program
+                    out.setdefault(names[sheet], []).append((row, col, text))
+                else:  # a text result follows in a STRING record; only an empty one counts
+                    pending_string = (row, col, text)
+        elif kind == 0x0207 and pending_string is not None:  # STRING after a FORMULA
+            if len(body) >= 2 and struct.unpack_from("<H", body, 0)[0] == 0:
+                out.setdefault(names[sheet], []).append(pending_string)
+            pending_string = None
     return out

@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 from analysis.ingest.errors import UnreadableFileError
-from analysis.ingest.formulas import Formula, evaluate_formulas, uncached_formulas
+from analysis.ingest.formulas import (Formula, evaluate_formulas, uncached_formulas,
+                                       xls_uncached_formulas)
 from analysis.ingest.guards import (ERROR_CELL_START, XML_PREFIX, ArchiveLimits, ArchiveScan,
                                      cell_reference, check_open_archive)
 
@@ -404,17 +405,26 @@ def _put_uncached_formulas(sheets: list[Sheet], archive: zipfile.ZipFile, scan: 
     """
     if not scan.sheet_names:
         return 0
-    by_name = {s.name: s for s in sheets}
-    found = 0
+    found: dict[str, list[tuple[int, int, str]]] = {}
     for part, name in sorted(scan.sheet_names.items()):
-        sheet = by_name.get(name)
-        if sheet is None:
-            continue
         try:
             cells = uncached_formulas(archive.read(part))
         except (KeyError, zipfile.BadZipFile):
             continue
-        if not cells:
+        if cells:
+            found[name] = cells
+    return _put_formulas(sheets, found)
+
+
+def _put_formulas(sheets: list[Sheet], found: dict[str, list[tuple[int, int, str]]]) -> int:
+    """Evaluate each sheet's unsaved formulas against its grid and write the number — or, when a
+    formula cannot be evaluated, its text ``=…`` — into the grid; keep each in
+    ``Sheet.formulas``.  Returns how many there were."""
+    by_name = {s.name: s for s in sheets}
+    n = 0
+    for name, cells in found.items():
+        sheet = by_name.get(name)
+        if sheet is None or not cells:
             continue
         # grow the grid to hold them: calamine ends it at the last cell it kept
         n_rows = max(len(sheet.cells), max(r for r, _, _ in cells) + 1)
@@ -425,8 +435,8 @@ def _put_uncached_formulas(sheets: list[Sheet], archive: zipfile.ZipFile, scan: 
         for f in evaluate_formulas(sheet.cells, cells):
             sheet.cells[f.row][f.col] = f.value if f.value is not None else f.text
             sheet.formulas[(f.row, f.col)] = f
-            found += 1
-    return found
+            n += 1
+    return n
 
 
 @dataclass
@@ -663,6 +673,8 @@ def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
                 raise xls.failure
             if n_errors := _put_cells(sheets, xls.errors):
                 notes.append(f"{n_errors} Excel error cell(s) taken from xlrd, because calamine blanks them")
+            if n_formulas := _put_formulas(sheets, xls_uncached_formulas(p.read_bytes())):
+                notes.append(f"{n_formulas} formula(s) saved without their result, evaluated where simple")
     except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
         fallback = {"xlsx": _read_openpyxl, "xls": _read_xlrd}.get(fmt)
         if fallback is None:

@@ -374,6 +374,16 @@ def _xlsx_error_cells(archive: zipfile.ZipFile, scan: ArchiveScan) -> dict[str, 
     return out
 
 
+def _grow(sheet: Sheet, cells: list[tuple[int, int, Any]]) -> None:
+    """Widen and lengthen a sheet's grid to hold the given (row, col, …) cells: calamine ends the
+    grid at the last cell it kept, and the cells patched in may lie beyond it."""
+    n_rows = max(len(sheet.cells), max(r for r, _, _ in cells) + 1)
+    width = max(sheet.n_cols, max(c for _, c, _ in cells) + 1)
+    if n_rows > len(sheet.cells) or width > sheet.n_cols:
+        sheet.cells = ([row + [""] * (width - len(row)) for row in sheet.cells]
+                       + [[""] * width for _ in range(n_rows - len(sheet.cells))])
+
+
 def _put_cells(sheets: list[Sheet], cells_by_sheet: dict[str, list[CellPatch]]) -> int:
     """Write the error cells into the grids of the sheets they belong to, growing a grid when a
     cell lies beyond calamine's last value; return how many were written."""
@@ -383,11 +393,7 @@ def _put_cells(sheets: list[Sheet], cells_by_sheet: dict[str, list[CellPatch]]) 
         target = by_name.get(name)
         if target is None or not cells:
             continue
-        n_rows = max(len(target.cells), max(r for r, _, _ in cells) + 1)
-        width = max(target.n_cols, max(c for _, c, _ in cells) + 1)
-        if n_rows > len(target.cells) or width > target.n_cols:
-            target.cells = ([row + [""] * (width - len(row)) for row in target.cells]
-                            + [[""] * width for _ in range(n_rows - len(target.cells))])
+        _grow(target, cells)
         for r, c, text in cells:
             target.cells[r][c] = text
             patched += 1
@@ -426,12 +432,7 @@ def _put_formulas(sheets: list[Sheet], found: dict[str, list[tuple[int, int, str
         sheet = by_name.get(name)
         if sheet is None or not cells:
             continue
-        # grow the grid to hold them: calamine ends it at the last cell it kept
-        n_rows = max(len(sheet.cells), max(r for r, _, _ in cells) + 1)
-        width = max(sheet.n_cols, max(c for _, c, _ in cells) + 1)
-        if n_rows > len(sheet.cells) or width > sheet.n_cols:
-            sheet.cells = ([row + [""] * (width - len(row)) for row in sheet.cells]
-                           + [[""] * width for _ in range(n_rows - len(sheet.cells))])
+        _grow(sheet, cells)
         for f in evaluate_formulas(sheet.cells, cells):
             sheet.cells[f.row][f.col] = f.value if f.value is not None else f.text
             sheet.formulas[(f.row, f.col)] = f

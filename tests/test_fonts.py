@@ -46,6 +46,14 @@ def _family_name(path: Path) -> str:
     return font["name"].getDebugName(1)
 
 
+def _chart_ps_name() -> str:
+    """PostScript name of the font the charts use (whichever this machine has), as in PDFs."""
+    choice = fonts.chinese_font()
+    face = 0 if choice.converted_from is not None else choice.face
+    with TTFont(choice.path, fontNumber=face, lazy=True) as font:
+        return font["name"].getDebugName(6)
+
+
 # ---------------------------------------------------------------- font discovery
 
 def test_empty_candidate_list_uses_bundled_noto_sans_sc():
@@ -79,7 +87,7 @@ def test_installed_truetype_chinese_font_is_reported_as_system():
     assert choice == FontChoice(bundled.name, bundled.path, "system")
     assert choice.to_frame().to_dict("records") == [
         {"name": "Noto Sans SC TrueType", "path": str(bundled.path), "source": "system",
-         "converted_from": None}
+         "converted_from": None, "face": 0, "note": None}
     ]
 
 
@@ -210,7 +218,8 @@ def test_pdf_embeds_the_chinese_font_as_type42(smoke_files):
     found = _pdf_fonts(smoke_files["pdf"])
     assert found, "no /Font resources in the PDF"
     assert all(f["subtype"] != "/Type3" for f in found), found
-    cjk = [f for f in found if "NotoSansSC" in f["base"]]
+    # subset fonts are named "ABCDEF+<PostScript name>"
+    cjk = [f for f in found if f["base"].endswith("+" + _chart_ps_name())]
     assert len(cjk) == 1, found
     # Type 42 in PDF = a CID-keyed Type0 font whose descendant is CIDFontType2 (TrueType outlines)
     assert cjk[0]["subtype"] == "/Type0"
@@ -224,7 +233,8 @@ def test_pdf_embedded_font_really_is_truetype(smoke_files):
 
     reader = PdfReader(smoke_files["pdf"])
     font = reader.pages[0]["/Resources"]["/Font"]
-    (cjk,) = [f.get_object() for f in font.values() if "NotoSansSC" in str(f.get_object()["/BaseFont"])]
+    (cjk,) = [f.get_object() for f in font.values()
+              if str(f.get_object()["/BaseFont"]).endswith("+" + _chart_ps_name())]
     descriptor = cjk["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
     data = descriptor["/FontFile2"].get_object().get_data()
     assert data[:4] in (b"\x00\x01\x00\x00", b"true"), data[:4]

@@ -149,7 +149,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     p = paths(raw=args.raw, processed=args.processed, reports=args.reports)
     if not p.raw.exists():
         raise UsageError(f"raw data folder {p.raw} does not exist (give --raw or set RESIDENCY_RAW)")
-    _use_font(args)  # before cleaning: a wrong --font should stop the job at once
+    total = time.perf_counter()
+    # before cleaning: a wrong --font stops the job at once; on a new machine this step also
+    # converts a CFF font once (Noto Sans CJK: tens of seconds), so it is timed like the others
+    _use_font(args)
+    print(f"[{time.perf_counter() - total:6.1f} s] chart font")
 
     from analysis.ingest.outputs import run_clean_cli
     from analysis.notebook_export import export_notebooks
@@ -167,7 +171,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ("notebooks executed → reports/notebooks/*.html",
          lambda: export_notebooks(p.root / "notebooks", p.reports / "notebooks", p.processed)),
     ]
-    total = time.perf_counter()
     for name, step in steps:
         t0 = time.perf_counter()
         status = step()

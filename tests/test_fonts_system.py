@@ -242,8 +242,10 @@ def pair_collection(tmp_path_factory) -> Path:
     """A .ttc of one family in two faces, Bold first then Regular (CFF outlines)."""
     folder = tmp_path_factory.mktemp("pair")
     collection = TTCollection()
-    collection.fonts = [_cut(fonts.PROBE_TEXT + "AB", folder / f"{style}.otf", "Pair Test Sans", style, weight)
-                        for style, weight in (("Bold", 700), ("Regular", 400))]
+    collection.fonts = [
+        _cut(fonts.PROBE_TEXT + "AB", folder / f"{style}.otf", "Pair Test Sans", style, weight)
+        for style, weight in (("Bold", 700), ("Regular", 400))
+    ]
     collection.save(folder / "PairTest.ttc")
     return folder / "PairTest.ttc"
 

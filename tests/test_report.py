@@ -11,11 +11,16 @@ import openpyxl
 import pandas as pd
 import pytest
 from docx import Document
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
+import matplotlib as mpl
+
 import analysis.report as report
+from analysis import fonts
 from analysis.indices import INDEX_INDICATORS
 from analysis.report import CHARTS, ReportDataError, build_report
+from analysis.style import save_figure
 
 SPEC = {c.stem: c for c in CHARTS}
 
@@ -156,18 +161,61 @@ def test_change_of_an_unchanged_county_is_zero(built):
     assert all(r["变化（分）"] == pytest.approx(0.0, abs=1e-9) for r in steady)
 
 
+def _ps_name(choice: fonts.FontChoice) -> str:
+    with TTFont(choice.path, fontNumber=0 if choice.converted_from else choice.face, lazy=True) as used:
+        return used["name"].getDebugName(6)
+
+
 def test_pdf_fonts_are_embedded(built):
     reports, _ = built
+    chart_font = _ps_name(fonts.chinese_font())  # whichever this machine has
     for pdf in sorted((reports / "figures").glob("*.pdf")):
-        fonts = []
+        found = []
         for page in PdfReader(pdf).pages:
             for font in page["/Resources"]["/Font"].values():
                 font = font.get_object()
                 desc = font.get("/FontDescriptor") or font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
                 desc = desc.get_object()
-                fonts.append((font["/BaseFont"], any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3"))))
-        assert fonts, f"{pdf.name}: no fonts"
-        assert all(embedded for _, embedded in fonts), f"{pdf.name}: not embedded {fonts}"
+                found.append((font["/BaseFont"], any(k in desc for k in ("/FontFile", "/FontFile2", "/FontFile3"))))
+        assert found, f"{pdf.name}: no fonts"
+        assert all(embedded for _, embedded in found), f"{pdf.name}: not embedded {found}"
+        assert any(str(base).endswith("+" + chart_font) for base, _ in found), (pdf.name, found)
+
+
+@pytest.fixture
+def chart_font(monkeypatch):
+    """Switch the chart font of this process to another family for one test, then back."""
+    def use(family: str) -> fonts.FontChoice:
+        monkeypatch.setenv(fonts.FONT_ENV, family)
+        fonts.chinese_font.cache_clear()
+        try:
+            return fonts.use_chinese_font()
+        except fonts.FontNotFoundError:
+            pytest.skip(f"{family} is not installed: apt-get install fonts-noto-cjk fonts-wqy-zenhei "
+                        "(.ci/run does)")
+
+    with mpl.rc_context():
+        yield use
+    fonts.chinese_font.cache_clear()  # the next call reads the restored environment
+
+
+@pytest.mark.parametrize("family", ["Noto Sans CJK SC", "WenQuanYi Zen Hei"])
+def test_chart_pack_embeds_each_system_font(family, data, chart_font, tmp_path):
+    """Issue 16: the whole pack with Debian's two CJK font packages, PDFs only."""
+    if fonts.chinese_font().name in (family, family + fonts.TRUETYPE_SUFFIX):
+        pytest.skip(f"{family} is this machine's chart font: test_pdf_fonts_are_embedded checks its pack")
+    choice = chart_font(family)
+    ps_name = _ps_name(choice)
+    for spec in CHARTS:
+        with fonts.fail_on_missing_glyphs():
+            (pdf,) = save_figure(spec.build(data), tmp_path / spec.file_stem, formats=("pdf",))
+        found = {}
+        for ref in PdfReader(pdf).pages[0]["/Resources"]["/Font"].values():
+            font = ref.get_object()
+            (cid,) = [d.get_object() for d in font["/DescendantFonts"]]  # Type 42: Type0 + CIDFontType2
+            found[str(font["/BaseFont"]).split("+", 1)[1]] = "/FontFile2" in cid["/FontDescriptor"].get_object()
+        assert found.get(ps_name) is True, (pdf.name, found)
+        assert all(found.values()), (pdf.name, found)
 
 
 def test_docx_has_one_picture_and_caption_per_chart(built):

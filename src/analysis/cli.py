@@ -7,8 +7,10 @@ library functions.  ``run`` is the main job used by ``make report``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,10 +33,42 @@ def _add_path_options(p: argparse.ArgumentParser, *names: str) -> None:
         p.add_argument(f"--{name}", default=None, metavar="DIR", help=helps[name])
 
 
+FONT_HELP = ("Chinese font of the charts: a family name ('WenQuanYi Zen Hei') or a font file "
+             "(.ttf/.otf/.ttc); default $RESIDENCY_FONT, else the first installed of Microsoft YaHei, "
+             "SimHei, PingFang SC, Noto Sans CJK SC, Source Han Sans, WenQuanYi, else the bundled "
+             "Noto Sans SC")
+
+
+def _use_font(args: argparse.Namespace) -> None:
+    """Choose the chart font before anything is drawn, and say which one in one line.
+
+    ``--font`` is passed on as ``RESIDENCY_FONT``, so the notebook kernels that ``run`` starts
+    use the same font.  A fallback (a font that cannot be made PDF-safe) is one ``note:`` line
+    instead of a Python warning.
+    """
+    if getattr(args, "font", None):
+        os.environ["RESIDENCY_FONT"] = args.font
+    from analysis.fonts import FontFallbackWarning, FontNotFoundError, use_chinese_font
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FontFallbackWarning)
+        try:
+            choice = use_chinese_font()
+        except FontNotFoundError as exc:
+            raise UsageError(str(exc)) from exc
+    for w in caught:
+        if issubclass(w.category, FontFallbackWarning):
+            print(f"note: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    print(f"font: {choice.summary()}")
+
+
 def _cmd_smoke(args: argparse.Namespace) -> int:
     from analysis.smoke import write_smoke_figure
 
     p = paths(reports=args.reports)
+    _use_font(args)
     for f in write_smoke_figure(p.figures):
         print(f"wrote {f}")
     return 0
@@ -78,6 +112,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import ReportDataError, build_report
 
     p = paths(processed=args.processed, reports=args.reports)
+    _use_font(args)
     try:
         manifest = build_report(p.processed, p.reports, n_draws=args.draws)
     except ReportDataError as exc:
@@ -114,6 +149,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     p = paths(raw=args.raw, processed=args.processed, reports=args.reports)
     if not p.raw.exists():
         raise UsageError(f"raw data folder {p.raw} does not exist (give --raw or set RESIDENCY_RAW)")
+    total = time.perf_counter()
+    # before cleaning: a wrong --font stops the job at once; on a new machine this step also
+    # converts a CFF font once (Noto Sans CJK: tens of seconds), so it is timed like the others
+    _use_font(args)
+    print(f"[{time.perf_counter() - total:6.1f} s] chart font")
 
     from analysis.ingest.outputs import run_clean_cli
     from analysis.notebook_export import export_notebooks
@@ -131,7 +171,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         ("notebooks executed → reports/notebooks/*.html",
          lambda: export_notebooks(p.root / "notebooks", p.reports / "notebooks", p.processed)),
     ]
-    total = time.perf_counter()
     for name, step in steps:
         t0 = time.perf_counter()
         status = step()
@@ -159,6 +198,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int], tuple[str, .
 
 
 def _extra_options(name: str, p: argparse.ArgumentParser) -> None:
+    if name in ("run", "report", "smoke"):
+        p.add_argument("--font", default=None, metavar="NAME_OR_FILE", help=FONT_HELP)
     if name == "demo":
         from analysis.demo.params import DEFAULT_SEED
 

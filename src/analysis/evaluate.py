@@ -7,8 +7,10 @@ indicator family, runs :func:`analysis.did.att_gt` and its four aggregations per
 indicator, the pre-trend test, the TWFE contrast, heterogeneity by subsets and the round 2 vs
 round 1 difference, and returns tidy tables.  ``docs/methods.md`` explains the identification.
 
-Windows (integer periods, 2008H1 = 1): :data:`analysis.design.DID_WINDOWS`, the one definition
-shared with the report (:data:`WINDOWS` is the same object).
+Windows (integer periods, 2008H1 = 1): :data:`analysis.design.DID_WINDOWS` (:data:`WINDOWS` is
+the same object), cut to the half-years a delivery holds by :func:`analysis.scope.delivery_scope`
+(:func:`evaluate_processed` estimates only the rounds the delivery and its roster allow and says
+why in ``notes``).  On the whole calendar:
 
 * round 1: 2008H1–2009H2 (t = 1…4), cohorts 2008H2…2009H2 (g = 2…4) treated inside the window
   and batch 4 (g = 5, 2010H1) as the not-yet-treated comparison throughout.  One pre-period only
@@ -1003,6 +1005,8 @@ def write_evaluation(
     biters: int = 999,
     seed: int = 20120215,
     cluster: Cluster = "county",
+    windows: Mapping[int, tuple[str, str]] | None = None,
+    heterogeneity: bool = True,
 ) -> list[Path]:
     """Run the evaluation once and write its tables (``python -m analysis evaluate``).
 
@@ -1021,10 +1025,16 @@ def write_evaluation(
         Master random seed.
     cluster : {"county", "prefecture"}
         Clustering of standard errors and bootstrap.
+    windows : dict, optional
+        Change windows chosen by the analyst (see :func:`analysis.scope.delivery_scope`).
+    heterogeneity : bool
+        Also the subset estimates (三州 vs 其他, 省级 vs 市级), the 异质性 sheet.
 
     Returns
     -------
-    list of Path: the workbooks written (see :func:`write_evaluation_tables`).
+    list of Path: the workbooks written (see :func:`write_evaluation_tables`); empty when the
+    delivery gives neither effects nor a round comparison.
     """
-    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster, indices=True)
+    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster, indices=True,
+                            windows=windows, heterogeneity=heterogeneity)
     return write_evaluation_tables(result, tables_dir)

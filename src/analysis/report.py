@@ -213,7 +213,7 @@ def _round_changes(index: pd.DataFrame, names: Mapping[str, str], prefs: Mapping
 
 
 def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.DataFrame, biters: int,
-                seed: int, notes: list[str], scope: Scope) -> dict[str, pd.DataFrame] | None:
+                seed: int, notes: list[str], scope: Scope, heterogeneity: bool = True) -> dict[str, pd.DataFrame] | None:
     """The one evaluation run of the report: indicators and indices, tables and charts alike.
 
     Without a roster (or another reason the scope names) the run holds only the descriptive
@@ -222,7 +222,7 @@ def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.Data
         return None
     try:
         result = evaluate_processed(panel, roster, biters=max(biters, 2), seed=seed,
-                                    outcomes=index_outcomes(index), scope=scope)
+                                    outcomes=index_outcomes(index), scope=scope, heterogeneity=heterogeneity)
     except EvaluationError as err:
         notes.append(f"驻点效应未能估计：{err}")
         return None
@@ -278,6 +278,7 @@ def prepare_report_data(
     seed: int = 20140131,
     rank_period: str | None = None,
     windows: Mapping[int, tuple[str, str]] | None = None,
+    heterogeneity: bool = True,
 ) -> ReportData:
     """Compute indices, the county ranking with rank intervals, and round changes.
 
@@ -293,6 +294,8 @@ def prepare_report_data(
         else the latest half-year (:func:`analysis.scope.delivery_scope`).
     windows : round → ``(start, end)`` change windows chosen by the analyst; default derived
         from the data (:func:`analysis.scope.delivery_scope`).
+    heterogeneity : also the subset estimates of the evaluation (三州/其他, 省级/市级); they feed
+        only its 异质性 table.
 
     Returns
     -------
@@ -326,7 +329,7 @@ def prepare_report_data(
     ranks["grade"] = ranks["grade"].astype(object).where(ranks["grade"].notna(), None)
     ranks = ranks.reset_index(drop=True)
     notes: list[str] = [scope.windows_text(), *scope.notes]
-    evaluation = _evaluation(panel, roster, index, n_draws, DID_SEED, notes, scope)
+    evaluation = _evaluation(panel, roster, index, n_draws, DID_SEED, notes, scope, heterogeneity)
     design = evaluation["design"] if evaluation is not None and len(evaluation["design"]) else _design(roster, scope)
     return ReportData(
         panel=long, index=index, weights=weights[["indicator", "weight"]], ranks=ranks,
@@ -354,14 +357,15 @@ def _design(roster: pd.DataFrame | None, scope: Scope) -> pd.DataFrame | None:
 
 
 def read_report_data(processed_dir: str | Path, *, n_draws: int = 999, rank_period: str | None = None,
-                     windows: Mapping[int, tuple[str, str]] | None = None) -> ReportData:
+                     windows: Mapping[int, tuple[str, str]] | None = None,
+                     heterogeneity: bool = True) -> ReportData:
     """:func:`prepare_report_data` on the processed data of ``python -m analysis clean``.
 
     Parameters
     ----------
     processed_dir : folder of ``panel.parquet`` (required) and ``roster.parquet`` (optional).
     n_draws : bootstrap draws (see :func:`prepare_report_data`).
-    rank_period, windows : the analyst's choices (see :func:`prepare_report_data`).
+    rank_period, windows, heterogeneity : see :func:`prepare_report_data`.
 
     Returns
     -------
@@ -374,7 +378,8 @@ def read_report_data(processed_dir: str | Path, *, n_draws: int = 999, rank_peri
     panel = pd.read_parquet(panel_path)
     roster_path = processed_dir / "roster.parquet"
     roster = pd.read_parquet(roster_path) if roster_path.is_file() else None
-    return prepare_report_data(panel, roster, n_draws=n_draws, rank_period=rank_period, windows=windows)
+    return prepare_report_data(panel, roster, n_draws=n_draws, rank_period=rank_period, windows=windows,
+                               heterogeneity=heterogeneity)
 
 
 # --------------------------------------------------------------------------- charts
@@ -861,6 +866,7 @@ def build_report(
     charts_list: tuple[ChartSpec, ...] = CHARTS,
     rank_period: str | None = None,
     windows: Mapping[int, tuple[str, str]] | None = None,
+    heterogeneity: bool = True,
 ) -> ReportManifest:
     """Build the whole chart pack from the processed data.
 
@@ -872,13 +878,15 @@ def build_report(
     charts_list : the charts to draw (default :data:`CHARTS`).
     rank_period, windows : the analyst's choices of ranking half-year and change windows
         (default derived from the data, :func:`analysis.scope.delivery_scope`).
+    heterogeneity : also the evaluation's subset estimates (its 异质性 table).
 
     Returns
     -------
     ReportManifest
     """
     reports_dir = Path(reports_dir)
-    data = read_report_data(processed_dir, n_draws=n_draws, rank_period=rank_period, windows=windows)
+    data = read_report_data(processed_dir, n_draws=n_draws, rank_period=rank_period, windows=windows,
+                            heterogeneity=heterogeneity)
 
     figures_dir, tables_dir = reports_dir / "figures", reports_dir / "tables"
     items: list[FigureItem] = []

@@ -180,6 +180,14 @@ class Scope:
             return f"驻点干部名册中没有{ROUND_NAMES_ZH[r]}的记录，本节从略。"
         return ""
 
+    def round_ends_text(self) -> str:
+        """``轮末：第一轮2010H2，第二轮尚未结束（数据截至2013H1）。`` ("" without any round)."""
+        if not self.spans:
+            return ""
+        return "轮末：" + "，".join(
+            f"{ROUND_NAMES_ZH[r]}{self.round_end(r)}" if self.complete[r]
+            else f"{ROUND_NAMES_ZH[r]}尚未结束（数据截至{self.round_end(r)}）" for r in sorted(self.spans)) + "。"
+
     def change_text(self) -> str:
         """``变化窗口：第一轮2008H1→2010H2，第二轮2011H2→2014H1。`` ("" without any)."""
         if not self.change:
@@ -212,9 +220,7 @@ class Scope:
             parts.append("双重差分窗口：" + "，".join(f"{ROUND_NAMES_ZH[r]}{a}–{b}"
                                               for r, (a, b) in sorted(self.did.items())))
         if self.spans:
-            parts.append("轮末：" + "，".join(
-                f"{ROUND_NAMES_ZH[r]}{self.round_end(r)}" if self.complete[r]
-                else f"{ROUND_NAMES_ZH[r]}尚未结束（数据截至{self.round_end(r)}）" for r in sorted(self.spans)))
+            parts.append(self.round_ends_text().removesuffix("。"))
         parts.append(f"排名时期：{self.rank_period}")
         chosen = "（窗口由分析人员指定）" if self.chosen else ""
         return "；".join(parts) + "。" + chosen

@@ -103,11 +103,15 @@ TASK_RATINGS: tuple[str, ...] = ("完成", "基本完成", "未完成")
 
 ROUND_END_PERIODS: dict[int, str] = {r: w["round"][1] for r, w in CHANGE_WINDOWS.items()}
 """Half-year holding each round's last month (2010H2, 2014H1), the end of the ``round`` window
-of :data:`analysis.design.CHANGE_WINDOWS`.  Used as the "at the end of the round" observation."""
+of :data:`analysis.design.CHANGE_WINDOWS`: the calendar's "at the end of the round"
+observation, the default of :func:`standard_shares`.  A delivery's own ends (the latest half-year
+of a round not yet over): :attr:`analysis.scope.Scope.round_ends`, which the notebooks pass."""
 
 ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WINDOWS.items()}
 """Baseline and end half-year of each round: the ``round`` window of
-:data:`analysis.design.CHANGE_WINDOWS` (the programme calendar is kept in one place there)."""
+:data:`analysis.design.CHANGE_WINDOWS` (the programme calendar is kept in one place there), the
+default of :func:`window_change`.  A delivery's own windows: :attr:`analysis.scope.Scope.change`,
+which the notebooks pass."""
 
 _SENDER = re.compile(r"(?:^|/)([^/_]+?(?:市|州))团委")
 

@@ -419,6 +419,7 @@ def compare_rounds(
     groupings: Sequence[str | None] = GROUPINGS,
     alpha: float = 0.05,
     windows: dict[int, dict[str, tuple[str, str]]] | None = None,
+    between: tuple[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The whole descriptive comparison in one call.
 
@@ -438,7 +439,9 @@ def compare_rounds(
     windows : dict, optional
         ``{round: {window: (from, to)}}`` as :func:`round_changes`; default
         :data:`CHANGE_WINDOWS` (a delivery's own windows: :attr:`analysis.scope.Scope.change`).
-        The McNemar ``between`` comparison pairs the ends of the two rounds' ``round`` windows.
+    between : (str, str), optional
+        Half-years of the McNemar ``end_r1_vs_end_r2`` table; default the ends of the two rounds'
+        ``round`` windows (a delivery's round ends: :attr:`analysis.scope.Scope.round_ends`).
 
     Returns
     -------
@@ -456,7 +459,8 @@ def compare_rounds(
     present = set(_long(panel, None)["indicator"])
     stds = [s for s in STANDARDS if s in present and (indicators is None or s in set(indicators))]
     ends = [wins[r]["round"][1] for r in sorted(wins) if "round" in wins[r]]
-    between = (ends[0], ends[-1]) if len(ends) == 2 else None
+    if between is None and len(ends) == 2:
+        between = (ends[0], ends[-1])
     standards = (pd.concat([standard_tests(panel, stds, windows=wins, between=between, by=b, groups=groups)
                             for b in usable], ignore_index=True)
                  if stds else pd.DataFrame())

@@ -684,7 +684,9 @@ def evaluate_processed(
             wanted = None if indicators is None else [c for c in indicators if c in base.columns]
             wins = {r: {"round": w, **({"after": scope.after[r]} if r in scope.after else {})}
                     for r, w in scope.change.items()}
-            got = compare_rounds(base, design if not design.empty else None, wanted, windows=wins)
+            ends = scope.round_ends
+            got = compare_rounds(base, design if not design.empty else None, wanted, windows=wins,
+                                 between=(ends[1], ends[2]))
             out["paired"], out["standards"] = got["paired"], got["standards"]
         except CompareError as err:
             out["notes"] = pd.concat([out["notes"], _notes(0, [f"descriptive comparison not computed: {err}"])],

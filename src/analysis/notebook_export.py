@@ -105,11 +105,15 @@ def export_notebooks(
         quiet = Path(tmp) / "kernel_config.json"
         quiet.write_text(json.dumps(KERNEL_QUIET_CONFIG), encoding="utf-8")
         for nb_path in sorted(notebook_dir.glob("*.ipynb")):
-            nb = nbformat.read(nb_path, as_version=4)
             if given:
+                from papermill.iorw import load_notebook_node
                 from papermill.parameterize import parameterize_notebook
 
-                nb = parameterize_notebook(nb, given, kernel_name=KERNEL, language="python")
+                # papermill's reader gives every cell the tags list its parameteriser expects
+                nb = parameterize_notebook(load_notebook_node(str(nb_path)), given, kernel_name=KERNEL,
+                                           language="python")
+            else:
+                nb = nbformat.read(nb_path, as_version=4)
             runner = ExecutePreprocessor(timeout=timeout, kernel_name=KERNEL, record_timing=False,
                                          extra_arguments=[f"--config={quiet}"])
             try:

@@ -66,7 +66,13 @@ from analysis.maps import MAP_NOTICE, choropleth
 from analysis.reference import load_units
 from analysis.scope import PARTS_ZH, Scope, ScopeError, delivery_scope, rounds_in_roster
 from analysis.style import save_figure
-from analysis.summaries import SummaryInputError, batch_trajectories, before_after_start, standard_shares
+from analysis.summaries import (
+    SummaryInputError,
+    batch_trajectories,
+    before_after_start,
+    drawable_starts,
+    standard_shares,
+)
 
 __all__ = [
     "CHARTS",
@@ -684,9 +690,7 @@ def _trajectory_frame(d: ReportData) -> pd.DataFrame:
     except SummaryInputError as err:
         raise ReportDataError(str(err)) from err
     # a start half-year without data cannot be marked on the time axis: leave it unmarked
-    out["batch_start"] = out["start"]
-    out["start"] = out["start"].where(out["start"].isin(set(out["period"])))
-    return _need(out, "第二轮各批次的综合指数")
+    return _need(drawable_starts(out), "第二轮各批次的综合指数")
 
 
 def _trajectories(d: ReportData) -> Figure:

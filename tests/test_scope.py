@@ -94,3 +94,9 @@ def test_no_half_year_and_unknown_part_are_errors():
         delivery_scope([], [1])
     with pytest.raises(ScopeError, match="unknown part"):
         delivery_scope(ALL, [1]).can("nonsense")
+
+
+def test_round_end_labels():
+    s = delivery_scope(upto("2013H1"), [1, 2])
+    assert (s.round_end_label(1), s.round_end_label(2)) == ("第一轮末", "第二轮截至2013H1")
+    assert s.round_ends_text() == "轮末：第一轮2010H2，第二轮尚未结束（数据截至2013H1）。"

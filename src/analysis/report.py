@@ -673,8 +673,8 @@ def _compliance_reading(standard: str) -> Callable[[ReportData], str]:
         share = f.groupby("round").apply(lambda g: np.average(g["share"], weights=g["n_counties"]),
                                          include_groups=False)
         scope = getattr(d, "scope", None)
-        parts = [f"{ROUND_NAMES_ZH[r]}末{share[r]:.0%}" if scope is None or scope.complete.get(r, True)
-                 else f"{ROUND_NAMES_ZH[r]}截至{scope.round_end(r)}{share[r]:.0%}" for r in share.index]
+        parts = [f"{ROUND_NAMES_ZH[r] + '末' if scope is None else scope.round_end_label(r)}{share[r]:.0%}"
+                 for r in share.index]
         return f"全省“{STANDARDS[standard]}”达标县占比：" + "，".join(parts) + "。"
 
     return reading

@@ -157,6 +157,10 @@ class Scope:
         name = ROUND_NAMES_ZH[r]
         return name if self.complete.get(r, True) else f"{name}（截至{self.spans[r][1]}）"
 
+    def round_end_label(self, r: int) -> str:
+        """``第二轮末`` or, for a round the data do not cover to its end, ``第二轮截至2013H1``."""
+        return f"{ROUND_NAMES_ZH[r]}末" if self.complete.get(r, True) else f"{ROUND_NAMES_ZH[r]}截至{self.round_end(r)}"
+
     def missing_round(self, r: int) -> str:
         """Chinese sentence for a section about round ``r`` that the data or roster cannot fill."""
         if r not in self.spans:

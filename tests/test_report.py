@@ -205,6 +205,10 @@ def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
                                 ("驻点效应估计（双重差分）（图2）", no_roster)]
     assert no_roster in manifest.notes
     assert len(Document(manifest.docx).inline_shapes) == 1
+    # the pack's reader sees which figures are missing: one closing note in the docx and index.html
+    missing = "本次未绘制：第二轮分批次走势（图17、图18）；驻点效应估计（双重差分）（图2）。"
+    assert missing in manifest.html.read_text(encoding="utf-8")
+    assert missing in [p.text for p in Document(manifest.docx).paragraphs]
 
 
 def test_pack_on_part_of_round_2_states_its_windows(processed, tmp_path):

@@ -923,7 +923,12 @@ def build_report(
         tables += [TableItem(p.stem, p) for p in write_evaluation_tables(data.evaluation, tables_dir)]
 
     subtitle = f"排名时期：{data.rank_period}；指数为0–100分（全样本极差标准化、熵权法）"
-    docx = write_docx(items, reports_dir / DOCX_NAME, subtitle=subtitle, notes=data.notes)
-    html = write_index_html(items, tables, reports_dir / "index.html", notes=data.notes,
+    notes = list(data.notes)
+    if skipped:
+        # the reader of the pack sees which figure numbers are missing and why (parts: see the notes above)
+        notes.append("本次未绘制：" + "；".join(what if what.endswith("）") else f"{what}（{why}）"
+                                         for what, why in skipped) + "。")
+    docx = write_docx(items, reports_dir / DOCX_NAME, subtitle=subtitle, notes=notes)
+    html = write_index_html(items, tables, reports_dir / "index.html", notes=notes,
                             documents={REPORT_TITLE + "（Word）": docx})
     return ReportManifest(figures=items, tables=tables, docx=docx, html=html, skipped=skipped, notes=data.notes)

@@ -229,6 +229,12 @@ def test_pack_on_part_of_round_2_states_its_windows(processed, tmp_path):
         "第二轮的数据截至2013H1（该轮到2014H1结束），第二轮的窗口取2011H2→2013H1。",
         "为使两轮的变化窗口等长，第一轮取2008H1→2009H2。",
     ]
+    # the compliance reading names round 2's observation as what it is (the tiny panel: six counties)
+    reading = {f.number: f.reading for f in manifest.figures}[13]
+    p13 = panel[panel["period"] <= "2013H1"]
+    share = {per: p13.loc[p13["period"] == per, "std_funds_per_youth"].mean() for per in ("2010H2", "2013H1")}
+    assert reading == (f"全省“青少年人均经费≥0.5元”达标县占比：第一轮末{share['2010H2']:.0%}，"
+                       f"第二轮截至2013H1为{share['2013H1']:.0%}。")
     ranking = openpyxl.load_workbook(tmp_path / "r" / "tables" / "县域排名.xlsx")["排名"]
     header = [c.value for c in ranking[2]]
     assert "时期" in header and "综合指数第二轮（截至2013H1）变化（分）" in header

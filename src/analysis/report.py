@@ -673,8 +673,9 @@ def _compliance_reading(standard: str) -> Callable[[ReportData], str]:
         share = f.groupby("round").apply(lambda g: np.average(g["share"], weights=g["n_counties"]),
                                          include_groups=False)
         scope = getattr(d, "scope", None)
-        parts = [f"{ROUND_NAMES_ZH[r] + '末' if scope is None else scope.round_end_label(r)}{share[r]:.0%}"
-                 for r in share.index]
+        # "第二轮截至2013H1" ends in a digit: a 为 keeps the share apart from it
+        labels = {r: ROUND_NAMES_ZH[r] + "末" if scope is None else scope.round_end_label(r) for r in share.index}
+        parts = [f"{labels[r]}{'为' if labels[r][-1].isdigit() else ''}{share[r]:.0%}" for r in share.index]
         return f"全省“{STANDARDS[standard]}”达标县占比：" + "，".join(parts) + "。"
 
     return reading

@@ -100,3 +100,11 @@ def test_round_end_labels():
     s = delivery_scope(upto("2013H1"), [1, 2])
     assert (s.round_end_label(1), s.round_end_label(2)) == ("第一轮末", "第二轮截至2013H1")
     assert s.round_ends_text() == "轮末：第一轮2010H2，第二轮尚未结束（数据截至2013H1）。"
+
+
+def test_equalising_skips_a_stretch_without_data():
+    # round 2 up to 2012H1 (one half-year after its baseline); round 1 has nothing in 2008H2, so
+    # its window cannot be cut to one half-year and keeps its own span (no error)
+    periods = [p for p in upto("2012H1") if p != "2008H2"]
+    s = delivery_scope(periods, [1, 2])
+    assert s.change == {1: ("2008H1", "2010H2"), 2: ("2011H2", "2012H1")}

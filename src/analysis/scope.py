@@ -299,8 +299,10 @@ def delivery_scope(
         for r, (a, b) in spans.items():
             if lengths[r] > shortest:
                 target = period_index(a) + shortest
-                end = [p for p in present if period_index(a) < period_index(p) <= target][-1]
-                change[r] = (a, end)
+                ends = [p for p in present if period_index(a) < period_index(p) <= target]
+                # a delivery without any half-year in that stretch keeps the round's own span
+                if ends:
+                    change[r] = (a, ends[-1])
     after: dict[int, tuple[str, str]] = {}
     if change and not chosen_w:
         for r, (a, b) in change.items():

@@ -36,7 +36,7 @@ test: processed  ## every test: unit, property, reference comparisons and notebo
 notebooks: processed  ## re-execute the notebooks in place on the demo data (commit the outputs; nbval checks them)
 	@for n in notebooks/0*.ipynb; do echo "executing $$n"; \
 		$(BIN)/jupyter nbconvert --to notebook --execute --inplace --log-level=WARN \
-			--ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.record_timing=False "$$n" || exit 1; \
+			--ExecutePreprocessor.kernel_name=$(KERNEL) --ExecutePreprocessor.record_timing=False "$$n" || exit 1; \
 	done
 
 lab: $(STAMP)  ## JupyterLab on the project's kernel

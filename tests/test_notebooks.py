@@ -156,3 +156,12 @@ def test_no_pseudonymous_ids_in_outputs():
     # cadre ids are keyed by a local salt: showing them would make outputs machine-dependent
     for path in NOTEBOOKS:
         assert not [t for _, t in _output_texts(_read(path)) if re.search(r"\bP[0-9a-f]{16}\b", t)], path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_open_on_the_projects_kernel(path):
+    # the kernel `make install` registers (Makefile KERNEL) and README tells analysts to use
+    makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
+    kernel = re.search(r"^KERNEL\s*:=\s*(\S+)", makefile, re.M).group(1)
+    spec = _read(path).metadata["kernelspec"]
+    assert (spec["name"], spec["display_name"]) == (kernel, "Python (residency)")

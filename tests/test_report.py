@@ -247,12 +247,62 @@ def test_chart_without_data_is_skipped_and_named(processed, tmp_path):
     (lone / "panel.parquet").write_bytes((processed / "panel.parquet").read_bytes())
     wanted = (SPEC["funds_compliance"], SPEC["batch_trajectories"], SPEC["batch_event_time"], SPEC["event_study"])
     manifest = build_report(lone, tmp_path / "r", n_draws=N_DRAWS, charts_list=wanted)
-    assert [s for s, _ in manifest.skipped] == [SPEC[k].file_stem for k in
-                                                 ("batch_trajectories", "batch_event_time", "event_study")]
-    assert "roster" in manifest.skipped[0][1] and "roster" in manifest.skipped[1][1]
-    assert "event study" in manifest.skipped[2][1]
-    assert any("名册" in n for n in manifest.notes)
+    # without a roster: one line per missing part, with the charts it takes and the scope's sentence
+    no_roster = "本次数据没有驻点干部名册，只做描述性比较；驻点效应的估计需要驻点干部名册。"
+    assert manifest.skipped == [("第二轮分批次走势（图17、图18）", no_roster),
+                                ("驻点效应估计（双重差分）（图2）", no_roster)]
+    assert no_roster in manifest.notes
     assert len(Document(manifest.docx).inline_shapes) == 1
+    # the pack's reader sees which figures are missing: one closing note in the docx and index.html
+    missing = "本次未绘制：第二轮分批次走势（图17、图18）；驻点效应估计（双重差分）（图2）。"
+    assert missing in manifest.html.read_text(encoding="utf-8")
+    assert missing in [p.text for p in Document(manifest.docx).paragraphs]
+
+
+def test_pack_on_part_of_round_2_states_its_windows(processed, tmp_path):
+    # the tiny panel cut after 2013H1: round 2 is not over, the ranking and round-2 change stop at
+    # 2013H1 and round 1's change window is cut to the same length (2008H1 → 2009H2)
+    part = tmp_path / "processed"
+    part.mkdir()
+    panel = pd.read_parquet(processed / "panel.parquet")
+    panel[panel["period"] <= "2013H1"].to_parquet(part / "panel.parquet")
+    (part / "roster.parquet").write_bytes((processed / "roster.parquet").read_bytes())
+    manifest = build_report(part, tmp_path / "r", n_draws=N_DRAWS,
+                            charts_list=(SPEC["ranking"], SPEC["round_dumbbell"], SPEC["funds_compliance"]))
+    assert manifest.skipped == []
+    assert manifest.notes[:3] == [
+        "数据时期：2008H1–2013H1（11个半年）；变化窗口：第一轮2008H1→2009H2，第二轮2011H2→2013H1；"
+        "双重差分窗口：第一轮2008H1–2009H2，第二轮2011H2–2013H1；轮末：第一轮2010H2，第二轮尚未结束（数据截至2013H1）；"
+        "排名时期：2013H1。",
+        "第二轮的数据截至2013H1（该轮到2014H1结束），第二轮的窗口取2011H2→2013H1。",
+        "为使两轮的变化窗口等长，第一轮取2008H1→2009H2。",
+    ]
+    # the compliance reading names round 2's observation as what it is (the tiny panel: six counties)
+    reading = {f.number: f.reading for f in manifest.figures}[13]
+    p13 = panel[panel["period"] <= "2013H1"]
+    share = {per: p13.loc[p13["period"] == per, "std_funds_per_youth"].mean() for per in ("2010H2", "2013H1")}
+    assert reading == (f"全省“青少年人均经费≥0.5元”达标县占比：第一轮末{share['2010H2']:.0%}，"
+                       f"第二轮截至2013H1为{share['2013H1']:.0%}。")
+    ranking = openpyxl.load_workbook(tmp_path / "r" / "tables" / "县域排名.xlsx")["排名"]
+    header = [c.value for c in ranking[2]]
+    assert "时期" in header and "综合指数第二轮（截至2013H1）变化（分）" in header
+    assert {ranking.cell(row=r, column=header.index("时期") + 1).value for r in range(3, 3 + len(COUNTIES))} == {"2013H1"}
+
+
+def test_analyst_choices_of_rank_period_and_window(processed):
+    panel = pd.read_parquet(processed / "panel.parquet")
+    roster = pd.read_parquet(processed / "roster.parquet")
+    d = report.prepare_report_data(panel, roster, n_draws=N_DRAWS, rank_period="2013H2",
+                                   windows={2: ("2012H1", "2013H2")})
+    assert d.rank_period == "2013H2" and set(d.ranks["period"]) == {"2013H2"}
+    assert d.scope.change == {1: ("2008H1", "2010H2"), 2: ("2012H1", "2013H2")}
+    # the round-2 index change is end − start over the chosen window
+    idx = d.index[d.index["index"] == "overall"].set_index(["county_code", "period"])["value"]
+    got = d.changes[(d.changes["round"] == 2) & (d.changes["index"] == "overall")].set_index("base_code")["change"]
+    assert got[BEST] == pytest.approx(idx[(BEST, "2013H2")] - idx[(BEST, "2012H1")])
+    assert d.notes[0].endswith("排名时期：2013H2。（窗口由分析人员指定）")
+    with pytest.raises(ReportDataError, match="2015H1"):
+        report.prepare_report_data(panel, roster, n_draws=N_DRAWS, rank_period="2015H1")
 
 
 def test_missing_panel_names_the_fix(tmp_path):

@@ -356,3 +356,18 @@ def test_before_after_start_means_each_side_of_the_start():
     assert list(out.rename(columns=s.BEFORE_AFTER_LABELS_ZH).columns) == ["驻点前", "驻点后", "差"]
     with pytest.raises(s.SummaryInputError, match="no start half-year"):
         s.before_after_start(traj.assign(start=None))
+
+
+def test_drawable_starts_blanks_a_start_without_data():
+    # data up to 2013H1: batch 3 starts 2013H1 (marked), batch 4 starts 2013H2 (after the data: blank)
+    traj = pd.DataFrame({"batch": ["第二轮第3批", "第二轮第3批", "第二轮第4批", "第二轮第4批"],
+                         "period": ["2012H2", "2013H1", "2012H2", "2013H1"], "value": [1.0, 2.0, 3.0, 4.0],
+                         "start": ["2013H1", "2013H1", "2013H2", "2013H2"]})
+    out = s.drawable_starts(traj)
+    assert out["start"].tolist()[:2] == ["2013H1", "2013H1"] and out["start"].iloc[2:].isna().all()
+    assert out["batch_start"].tolist() == traj["start"].tolist()
+    # batch 4 is drawn without a start mark instead of refused
+    from analysis.charts import trajectories_by_batch
+
+    trajectories_by_batch(out, source="测试", period=("2012H2", "2013H1"), outcome="团青比", unit="%")
+    assert s.before_after_start(out, start="batch_start")["after"].isna().tolist() == [False, True]

@@ -64,6 +64,47 @@ def _use_font(args: argparse.Namespace) -> None:
     print(f"font: {choice.summary()}")
 
 
+def _window_option(text: str) -> tuple[int, tuple[str, str]]:
+    """``2=2011H2:2013H1`` → ``(2, ("2011H2", "2013H1"))``."""
+    try:
+        rnd, span = text.split("=", 1)
+        start, end = span.split(":", 1)
+        return int(rnd), (start.strip(), end.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ROUND=START:END, e.g. 2=2011H2:2013H1") from None
+
+
+def _add_choice_options(p: argparse.ArgumentParser, rank_period: bool = True) -> None:
+    p.add_argument("--window", action="append", type=_window_option, default=None, metavar="R=START:END",
+                   help="change window of round R, e.g. 2=2011H2:2013H1 (repeatable; default: derived "
+                        "from the half-years in the data)")
+    if rank_period:
+        p.add_argument("--rank-period", default=None, metavar="PERIOD",
+                       help="half-year of the county ranking, e.g. 2013H2 (default: the end of the latest "
+                            "round the data cover)")
+
+
+def _add_heterogeneity_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-heterogeneity", action="store_true",
+                   help="leave out the subset estimates (三州/其他, 省级/市级 sending units; the 异质性 sheet): "
+                        "a quicker first look at a new delivery")
+
+
+def _windows(args: argparse.Namespace) -> dict[int, tuple[str, str]] | None:
+    return dict(args.window) if getattr(args, "window", None) else None
+
+
+def _print_skipped_parts(processed: Path, parts: tuple[str, ...], windows) -> None:
+    """One line per part of the analysis the delivery cannot give, with the scope's sentence."""
+    from analysis.scope import PARTS_ZH, read_scope
+
+    scope = read_scope(processed, windows=windows)
+    print(scope.windows_text())
+    for part in parts:
+        if not scope.can(part):
+            print(f"  skipped {PARTS_ZH[part]}: {scope.why(part)}")
+
+
 def _cmd_smoke(args: argparse.Namespace) -> int:
     from analysis.smoke import write_smoke_figure
 
@@ -114,7 +155,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     p = paths(processed=args.processed, reports=args.reports)
     _use_font(args)
     try:
-        manifest = build_report(p.processed, p.reports, n_draws=args.draws)
+        manifest = build_report(p.processed, p.reports, n_draws=args.draws, rank_period=args.rank_period,
+                                windows=_windows(args), heterogeneity=not args.no_heterogeneity)
     except ReportDataError as exc:
         raise UsageError(str(exc)) from exc
     _print_manifest(manifest)
@@ -136,11 +178,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     p = paths(processed=args.processed, reports=args.reports)
     try:
         written = write_evaluation(p.processed, p.tables, biters=args.biters, seed=args.seed,
-                                   cluster=args.cluster)
+                                   cluster=args.cluster, windows=_windows(args),
+                                   heterogeneity=not args.no_heterogeneity)
     except EvaluationError as exc:
         raise UsageError(str(exc)) from exc
     for f in written:
         print(f"wrote {f}")
+    _print_skipped_parts(p.processed, ("effects", "round_difference", "round_comparison"), _windows(args))
     return 0
 
 
@@ -156,20 +200,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"[{time.perf_counter() - total:6.1f} s] chart font")
 
     from analysis.ingest.outputs import run_clean_cli
-    from analysis.notebook_export import export_notebooks
-    from analysis.report import build_report
+    from analysis.notebook_export import NotebookExportError, export_notebooks
+    from analysis.report import ReportDataError, build_report
     from analysis.smoke import write_smoke_figure
+
+    windows = _windows(args)
 
     def clean() -> int:
         return run_clean_cli([p.raw], p.processed, progress=sys.stderr.isatty())
 
+    def pack() -> None:
+        try:
+            manifest = build_report(p.processed, p.reports, n_draws=args.draws, rank_period=args.rank_period,
+                                    windows=windows, heterogeneity=not args.no_heterogeneity)
+        except ReportDataError as exc:
+            raise UsageError(str(exc)) from exc
+        _print_manifest(manifest)
+
+    def notebooks() -> None:
+        try:
+            export_notebooks(p.root / "notebooks", p.reports / "notebooks", p.processed,
+                             parameters={"WINDOWS": windows, "RANK_PERIOD": args.rank_period,
+                                         "DRAWS": None if args.draws == 999 else args.draws})
+        except NotebookExportError as exc:
+            raise UsageError(f"{exc} (run the notebook in JupyterLab on {p.processed} to see the cell)") from exc
+
     steps: list[tuple[str, Callable[[], object]]] = [
         ("clean: raw → data/processed", clean),
         ("font check figure", lambda: write_smoke_figure(p.figures)),
-        ("evaluation and chart pack: figures, tables, docx, index.html → reports/",
-         lambda: _print_manifest(build_report(p.processed, p.reports))),
-        ("notebooks executed → reports/notebooks/*.html",
-         lambda: export_notebooks(p.root / "notebooks", p.reports / "notebooks", p.processed)),
+        ("evaluation and chart pack: figures, tables, docx, index.html → reports/", pack),
+        ("notebooks executed → reports/notebooks/*.html", notebooks),
     ]
     for name, step in steps:
         t0 = time.perf_counter()
@@ -205,9 +265,14 @@ def _extra_options(name: str, p: argparse.ArgumentParser) -> None:
 
         p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: data/raw/demo)")
         p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    elif name == "report":
-        p.add_argument("--draws", type=int, default=999, help="bootstrap draws of rank intervals (default 999)")
+    elif name in ("report", "run"):
+        p.add_argument("--draws", type=int, default=999,
+                       help="bootstrap draws of rank intervals and of the effects' bootstrap (default 999)")
+        _add_choice_options(p)
+        _add_heterogeneity_option(p)
     elif name == "evaluate":
+        _add_choice_options(p, rank_period=False)
+        _add_heterogeneity_option(p)
         p.add_argument("--biters", type=int, default=999, help="multiplier-bootstrap draws (default 999)")
         p.add_argument("--seed", type=int, default=20120215, help="random seed (default 20120215)")
         p.add_argument("--cluster", choices=("county", "prefecture"), default="county",

@@ -418,6 +418,8 @@ def compare_rounds(
     *,
     groupings: Sequence[str | None] = GROUPINGS,
     alpha: float = 0.05,
+    windows: dict[int, dict[str, tuple[str, str]]] | None = None,
+    between: tuple[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The whole descriptive comparison in one call.
 
@@ -434,6 +436,12 @@ def compare_rounds(
         Grouping columns of :func:`county_groups` (None = all counties).
     alpha : float
         1 − confidence level.
+    windows : dict, optional
+        ``{round: {window: (from, to)}}`` as :func:`round_changes`; default
+        :data:`CHANGE_WINDOWS` (a delivery's own windows: :attr:`analysis.scope.Scope.change`).
+    between : (str, str), optional
+        Half-years of the McNemar ``end_r1_vs_end_r2`` table; default the ends of the two rounds'
+        ``round`` windows (a delivery's round ends: :attr:`analysis.scope.Scope.round_ends`).
 
     Returns
     -------
@@ -443,12 +451,17 @@ def compare_rounds(
     """
     groups = county_groups(design)
     usable = [b for b in groupings if b is None or b in groups.columns]
-    changes = round_changes(panel, indicators)
+    wins = windows or CHANGE_WINDOWS
+    changes = round_changes(panel, indicators, wins)
     contrast = round_contrast(changes)
     paired = pd.concat([paired_tests(contrast, by=b, groups=groups, alpha=alpha) for b in usable],
                        ignore_index=True)
     present = set(_long(panel, None)["indicator"])
     stds = [s for s in STANDARDS if s in present and (indicators is None or s in set(indicators))]
-    standards = (pd.concat([standard_tests(panel, stds, by=b, groups=groups) for b in usable], ignore_index=True)
+    ends = [wins[r]["round"][1] for r in sorted(wins) if "round" in wins[r]]
+    if between is None and len(ends) == 2:
+        between = (ends[0], ends[-1])
+    standards = (pd.concat([standard_tests(panel, stds, windows=wins, between=between, by=b, groups=groups)
+                            for b in usable], ignore_index=True)
                  if stds else pd.DataFrame())
     return {"changes": changes, "contrast": contrast, "paired": paired, "standards": standards}

@@ -99,8 +99,9 @@ Sept 2008; 2011H2: round 2 began in Feb 2012) to the half-year holding the round
 Both spans are five half-years, so the two changes cover equally long stretches of any
 province-wide trend.  ``after``: the same start to one half-year after the round's end
 (2011H1, 2014H2) — the longest follow-up round 2 has in the data (which end in 2014H2), used for
-both rounds so the spans stay equal (six half-years).  Used by :mod:`analysis.compare`, the
-index changes of :mod:`analysis.report` and :mod:`analysis.summaries`.
+both rounds so the spans stay equal (six half-years).  The windows of a delivery that does not
+cover the whole calendar are derived from these by :func:`analysis.scope.delivery_scope`, which
+:mod:`analysis.compare`, :mod:`analysis.evaluate`, :mod:`analysis.report` and the notebooks use.
 """
 
 DID_WINDOWS: dict[int, tuple[str, str]] = {1: ("2008H1", "2009H2"), 2: ("2011H2", "2013H1")}
@@ -117,8 +118,9 @@ period of batch 1's first effect.  Both rounds thus have the same shape (four ha
 batches 1–3 treated, batch 4 the comparison), so their effects are estimated like for like.  An
 earlier half-year (2011H1) would add only placebo cells for the pre-trend test — no post-
 treatment cell uses it under the varying base period — and would drop every county missing it
-(on the demo data the 19 counties of 成都, which have no 2011H1 rows).  Used by
-:mod:`analysis.evaluate`, whose results feed the report's event-study and forest charts.
+(on the demo data the 19 counties of 成都, which have no 2011H1 rows).  Cut to a delivery's
+half-years by :func:`analysis.scope.delivery_scope` for :mod:`analysis.evaluate`, whose results
+feed the report's event-study and forest charts.
 """
 
 

@@ -7,8 +7,10 @@ indicator family, runs :func:`analysis.did.att_gt` and its four aggregations per
 indicator, the pre-trend test, the TWFE contrast, heterogeneity by subsets and the round 2 vs
 round 1 difference, and returns tidy tables.  ``docs/methods.md`` explains the identification.
 
-Windows (integer periods, 2008H1 = 1): :data:`analysis.design.DID_WINDOWS`, the one definition
-shared with the report (:data:`WINDOWS` is the same object).
+Windows (integer periods, 2008H1 = 1): :data:`analysis.design.DID_WINDOWS` (:data:`WINDOWS` is
+the same object), cut to the half-years a delivery holds by :func:`analysis.scope.delivery_scope`
+(:func:`evaluate_processed` estimates only the rounds the delivery and its roster allow and says
+why in ``notes``).  On the whole calendar:
 
 * round 1: 2008H1–2009H2 (t = 1…4), cohorts 2008H2…2009H2 (g = 2…4) treated inside the window
   and batch 4 (g = 5, 2010H1) as the not-yet-treated comparison throughout.  One pre-period only
@@ -62,6 +64,7 @@ from analysis.design import (
 )
 from analysis.did import DIDError, aggte, att_gt, round_difference, twfe_event_study
 from analysis.reference import to_base
+from analysis.scope import Scope, ScopeError, delivery_scope, rounds_in_roster
 
 __all__ = [
     "EvaluationError",
@@ -78,6 +81,7 @@ __all__ = [
     "evaluate_processed",
     "run_evaluation",
     "dropped_counties",
+    "did_windows",
     "dropped_note",
     "evaluation_tables",
     "write_evaluation_tables",
@@ -301,6 +305,7 @@ def evaluate(
     twfe: bool = True,
     alp: float = 0.05,
     outcomes: pd.DataFrame | None = None,
+    windows: Mapping[int, tuple[str, str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Per-round DiD estimates for an indicator family on a base-unit panel.
 
@@ -332,6 +337,9 @@ def evaluate(
         composite indices): ``indicator, domain, name_zh, unit`` and optionally ``family``
         (default ``"outcomes"``).  They are estimated in every round like the indicators, with
         Benjamini–Hochberg within their own family.
+    windows : dict, optional
+        Round → (first, last) half-year of its DiD; default :data:`WINDOWS` (a delivery's own
+        windows: :attr:`analysis.scope.Scope.did`).
 
     Returns
     -------
@@ -384,7 +392,7 @@ def evaluate(
     for r in rounds:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            data = round_data(panel, design, r)
+            data = round_data(panel, design, r, (windows or WINDOWS)[r])
         if caught:
             pieces["notes"].append(_notes(r, [str(w.message) for w in caught]))
         data_of[r] = data
@@ -551,7 +559,7 @@ def index_outcomes(index: pd.DataFrame) -> pd.DataFrame:
 
 def evaluate_processed(
     panel: pd.DataFrame,
-    roster: pd.DataFrame,
+    roster: pd.DataFrame | None,
     *,
     biters: int = 999,
     seed: int = 20120215,
@@ -561,21 +569,26 @@ def evaluate_processed(
     outcomes: pd.DataFrame | None = None,
     indices: bool = False,
     descriptive: bool = True,
+    scope: Scope | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The evaluation of the processed data: design, base panel, DiD per round, descriptive tests.
 
     Builds the design from the roster (rows with a problem are left out with a warning, listed
     in ``notes``), folds split counties into the 2008 base (:func:`analysis.design.to_base_panel`),
-    runs :func:`evaluate` and, with ``descriptive``, the paired and McNemar round comparison of
-    :func:`analysis.compare.compare_rounds` on the same base panel and design.
+    runs :func:`evaluate` on the DiD windows of the delivery's :class:`analysis.scope.Scope` and,
+    with ``descriptive``, the paired and McNemar round comparison of
+    :func:`analysis.compare.compare_rounds` over its change windows, on the same base panel and
+    design.  What the delivery cannot give (no roster, one round, one half-year) is left out and
+    said in ``notes`` (round 0, in Chinese), never raised.
 
     Parameters
     ----------
     panel : DataFrame
         Wide panel as ``panel.parquet`` (``county_code, period`` + indicator columns).
-    roster : DataFrame
+    roster : DataFrame or None
         Roster as ``roster.parquet`` (see :func:`analysis.design.build_design`); a missing
-        ``sending_unit`` column is read as empty (every row then warns and is kept).
+        ``sending_unit`` column is read as empty (every row then warns and is kept).  ``None`` or
+        an empty roster: no design, no DiD.
     biters, seed, cluster, indicators, heterogeneity
         As :func:`evaluate`.
     outcomes : DataFrame, optional
@@ -586,24 +599,36 @@ def evaluate_processed(
         Without ``outcomes``: add the composite indices of :func:`composite_indices` as
         outcomes (:func:`index_outcomes`), as the report does.
     descriptive : bool
-        Also run :func:`analysis.compare.compare_rounds` (keys ``paired``, ``standards``).
+        Also run :func:`analysis.compare.compare_rounds` (keys ``paired``, ``standards``) when
+        the delivery covers both rounds.
+    scope : Scope, optional
+        Windows and parts of the delivery; default :func:`analysis.scope.delivery_scope` of the
+        panel's half-years and the roster's rounds.
 
     Returns
     -------
-    dict of DataFrames as :func:`evaluate`, plus ``design``, ``timing`` (seconds per step) and,
-    with ``descriptive``, ``paired`` and ``standards``.
+    dict of DataFrames as :func:`evaluate` (empty frames for the parts not computed), plus
+    ``design``, ``windows`` (``kind, round, start, end``: the change and DiD windows used),
+    ``timing`` (seconds per step) and, with ``descriptive``, ``paired`` and ``standards``.
     """
     from analysis.compare import CompareError, compare_rounds
 
     t0 = time.perf_counter()
-    roster = roster if "sending_unit" in roster.columns else roster.assign(sending_unit=None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            design = build_design(roster, errors="warn")
-        except DesignError as err:
-            # only a roster without the needed columns gets here (row problems only warn)
-            raise EvaluationError(f"evaluate_processed: the roster cannot give a design: {err}") from err
+    roster = roster if roster is not None else pd.DataFrame()
+    if scope is None:
+        scope = delivery_scope(panel["period"].dropna().astype(str), rounds_in_roster(roster))
+    design = pd.DataFrame(columns=["round", "base_code", "batch", "start_period", "gname", "sending_unit",
+                                   "sending_level", "provincial", "n_units", "county_codes"])
+    caught: list = []
+    if scope.has_roster:
+        roster = roster if "sending_unit" in roster.columns else roster.assign(sending_unit=None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                design = build_design(roster, errors="warn")
+            except DesignError as err:
+                # only a roster without the needed columns gets here (row problems only warn)
+                raise EvaluationError(f"evaluate_processed: the roster cannot give a design: {err}") from err
     base = to_base_panel(panel)
     meta = None
     index_note = []
@@ -626,22 +651,42 @@ def evaluate_processed(
         cols = ["indicator", "domain", "name_zh", "unit", *(["family"] if "family" in outcomes.columns else [])]
         meta = outcomes[cols].drop_duplicates("indicator")
     t1 = time.perf_counter()
-    if design.empty:
-        raise EvaluationError("evaluate_processed: no roster row gives a design; see the warnings of "
-                              "build_design and fix the roster (round, batch, county).")
-    out = evaluate(base, design, indicators=indicators, cluster=cluster, biters=biters, seed=seed,
-                   heterogeneity=heterogeneity, outcomes=meta)
+    said = list(scope.notes)
+    out: dict[str, pd.DataFrame] = {}
+    if scope.can("effects") and not design.empty:
+        try:
+            out = evaluate(base, design, indicators=indicators, rounds=tuple(sorted(scope.did)), cluster=cluster,
+                           biters=biters, seed=seed, heterogeneity=heterogeneity, outcomes=meta,
+                           windows=scope.did)
+        except EvaluationError as err:
+            said.append(f"驻点效应未能估计：{err}")
+    elif scope.can("effects"):
+        said.append("驻点干部名册中没有可用的记录（轮次、批次、县），未估计驻点效应。")
+    if not out:
+        fam = family(indicators=indicators)[["indicator", "domain", "name_zh", "unit"]].assign(family="indicators")
+        out = {k: pd.DataFrame() for k in ("attgt", "effects", "pretrend", "twfe", "notes", "summary",
+                                           "heterogeneity", "round_difference")}
+        out["family"] = fam
     t2 = time.perf_counter()
-    extra = _notes(0, [str(w.message) for w in caught] + index_note)
+    extra = _notes(0, said + [str(w.message) for w in caught] + index_note)
     out["notes"] = pd.concat([extra, out["notes"]], ignore_index=True)
     out["design"] = design
+    out["windows"] = pd.DataFrame(
+        [("change", r, a, b) for r, (a, b) in sorted(scope.change.items())]
+        + [("after", r, a, b) for r, (a, b) in sorted(scope.after.items())]
+        + [("did", r, a, b) for r, (a, b) in sorted(scope.did.items())],
+        columns=["kind", "round", "start", "end"])
     steps = {"design_base_panel": t1 - t0, "estimate": t2 - t1}
-    if descriptive:
+    if descriptive and scope.can("round_comparison"):
         try:
             # every catalog indicator of the panel unless a subset was asked for (the indices
             # and other outcomes are not catalog columns and are left out by compare itself)
             wanted = None if indicators is None else [c for c in indicators if c in base.columns]
-            got = compare_rounds(base, design, wanted)
+            wins = {r: {"round": w, **({"after": scope.after[r]} if r in scope.after else {})}
+                    for r, w in scope.change.items()}
+            ends = scope.round_ends
+            got = compare_rounds(base, design if not design.empty else None, wanted, windows=wins,
+                                 between=(ends[1], ends[2]))
             out["paired"], out["standards"] = got["paired"], got["standards"]
         except CompareError as err:
             out["notes"] = pd.concat([out["notes"], _notes(0, [f"descriptive comparison not computed: {err}"])],
@@ -661,16 +706,18 @@ def run_evaluation(
     heterogeneity: bool = True,
     descriptive: bool = True,
     indices: bool = False,
+    windows: Mapping[int, tuple[str, str]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The main evaluation job on the outputs of ``analysis clean``.
 
-    Reads ``panel.parquet`` and ``roster.parquet`` from ``processed_dir`` and runs
-    :func:`evaluate_processed`.
+    Reads ``panel.parquet`` and, when present, ``roster.parquet`` from ``processed_dir`` and runs
+    :func:`evaluate_processed` on the delivery's scope (:func:`analysis.scope.delivery_scope`).
 
     Parameters
     ----------
     processed_dir : path
-        Folder with ``panel.parquet`` and ``roster.parquet``.
+        Folder with ``panel.parquet`` (and ``roster.parquet``: without it, or with an empty
+        one, only the descriptive comparison is computed).
     biters : int
         Bootstrap draws per estimate.
     seed : int
@@ -684,22 +731,27 @@ def run_evaluation(
         Also the paired and McNemar round comparison (:mod:`analysis.compare`).
     indices : bool
         Also the composite indices as outcomes (:func:`composite_indices`).
+    windows : dict, optional
+        Change windows chosen by the analyst (see :func:`analysis.scope.delivery_scope`).
 
     Returns
     -------
     dict of DataFrames as :func:`evaluate_processed` (``design``, ``timing``, ``paired``, …).
     """
     folder = Path(processed_dir)
-    need = [folder / "panel.parquet", folder / "roster.parquet"]
-    lacking = [p.name for p in need if not p.exists()]
-    if lacking:
-        raise EvaluationError(f"run_evaluation: {folder} lacks {lacking}; run `python -m analysis clean --out {folder}` first.")
+    panel_path, roster_path = folder / "panel.parquet", folder / "roster.parquet"
+    if not panel_path.exists():
+        raise EvaluationError(f"run_evaluation: {folder} lacks panel.parquet; run `python -m analysis clean --out {folder}` first.")
     t0 = time.perf_counter()
-    panel = pd.read_parquet(need[0])
-    roster = pd.read_parquet(need[1])
+    panel = pd.read_parquet(panel_path)
+    roster = pd.read_parquet(roster_path) if roster_path.exists() else None
     read = time.perf_counter() - t0
+    try:
+        scope = delivery_scope(panel["period"].dropna().astype(str), rounds_in_roster(roster), windows=windows)
+    except ScopeError as err:
+        raise EvaluationError(f"run_evaluation: {err}") from err
     out = evaluate_processed(panel, roster, biters=biters, seed=seed, cluster=cluster, indicators=indicators,
-                             heterogeneity=heterogeneity, descriptive=descriptive, indices=indices)
+                             heterogeneity=heterogeneity, descriptive=descriptive, indices=indices, scope=scope)
     out["timing"] = pd.concat([pd.DataFrame({"step": ["read"], "seconds": [read]}), out["timing"]],
                               ignore_index=True)
     return out
@@ -783,10 +835,23 @@ def dropped_counties(result: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     indicators of the round (subset ``all``).
     """
     s = result["summary"]
+    if s.empty:
+        return pd.DataFrame(columns=["round", "n_estimates", "min", "median", "max"])
     s = s[s["subset"] == "all"]
     g = s.groupby("round")["n_dropped"]
     return pd.DataFrame({"n_estimates": g.size(), "min": g.min(), "median": g.median(),
                          "max": g.max()}).reset_index()
+
+
+def did_windows(result: Mapping[str, pd.DataFrame]) -> dict[int, tuple[str, str]]:
+    """Round → (first, last) half-year of the DiD windows a result was estimated on
+    (:func:`evaluate_processed` records them in ``windows``; :data:`WINDOWS` for a result of
+    :func:`evaluate` alone)."""
+    w = result.get("windows")
+    if w is None:
+        return dict(WINDOWS)
+    did = w[w["kind"] == "did"]
+    return {int(r): (a, b) for r, a, b in zip(did["round"], did["start"], did["end"])}
 
 
 def dropped_note(result: Mapping[str, pd.DataFrame]) -> str:
@@ -802,8 +867,9 @@ def dropped_note(result: Mapping[str, pd.DataFrame]) -> str:
     str, empty when nothing was estimated.
     """
     parts = []
+    windows = did_windows(result)
     for row in dropped_counties(result).itertuples():
-        lo, hi = DID_WINDOWS[int(row.round)]
+        lo, hi = windows[int(row.round)]
         spread = (f"各项均为{int(row.min)}个" if row.min == row.max
                   else f"各项{int(row.min)}–{int(row.max)}个，中位数{row.median:g}个")
         parts.append(f"{ROUND_NAMES_ZH[int(row.round)]}（{lo}–{hi}）{spread}")
@@ -811,22 +877,8 @@ def dropped_note(result: Mapping[str, pd.DataFrame]) -> str:
             "因缺期未纳入的县数：" + "；".join(parts) + "。") if parts else ""
 
 
-def evaluation_tables(result: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
-    """The evaluation's tables, ready for :func:`analysis.export.write_table_xlsx`.
-
-    Parameters
-    ----------
-    result : dict
-        :func:`run_evaluation` (or :func:`evaluate_processed`) output.
-
-    Returns
-    -------
-    ``{workbook: {sheet: DataFrame}}``: ``驻点效应_分轮估计`` with 总体效应 (simple ATT per round
-    and indicator, BH q, pre-trend p, counties in and dropped), 动态效应 (event times),
-    分批效应 (per batch), 平行趋势检验, 异质性 and TWFE对照; ``两轮比较`` with 配对检验 and 达标检验
-    (descriptive, when computed) and 效应差 (round 2 − round 1 DiD).  Effects are in each row's
-    单位 (percentage points for rates).
-    """
+def _effects_sheets(result: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The sheets of the effects workbook (DiD results; only when something was estimated)."""
     fam = result["family"]
     summary = result["summary"]
     eff = result["effects"]
@@ -859,7 +911,30 @@ def evaluation_tables(result: Mapping[str, pd.DataFrame]) -> dict[str, dict[str,
         tw["reference"] = tw["reference"].map({True: "是", False: "否"})
         sheets["TWFE对照"] = tw[["round", "name_zh", "unit", "event_time", "att", "se", "ci_low", "ci_high",
                                "p", "reference", "n_units"]]
-    books = {EFFECTS_BOOK: sheets}
+    return sheets
+
+
+def evaluation_tables(result: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, pd.DataFrame]]:
+    """The evaluation's tables, ready for :func:`analysis.export.write_table_xlsx`.
+
+    Parameters
+    ----------
+    result : dict
+        :func:`run_evaluation` (or :func:`evaluate_processed`) output.
+
+    Returns
+    -------
+    ``{workbook: {sheet: DataFrame}}``: ``驻点效应_分轮估计`` with 总体效应 (simple ATT per round
+    and indicator, BH q, pre-trend p, counties in and dropped), 动态效应 (event times),
+    分批效应 (per batch), 平行趋势检验, 异质性 and TWFE对照; ``两轮比较`` with 配对检验 and 达标检验
+    (descriptive, when computed) and 效应差 (round 2 − round 1 DiD).  Effects are in each row's
+    单位 (percentage points for rates).
+    """
+    fam = result["family"]
+    summary = result["summary"]
+    books: dict[str, dict[str, pd.DataFrame]] = {}
+    if not summary.empty:
+        books[EFFECTS_BOOK] = _effects_sheets(result)
     rounds: dict[str, pd.DataFrame] = {}
     for key, sheet in (("paired", "配对检验"), ("standards", "达标检验")):
         frame = result.get(key)
@@ -906,12 +981,13 @@ def write_evaluation_tables(result: Mapping[str, pd.DataFrame], tables_dir: str 
 
     Returns
     -------
-    list of Path: ``驻点效应_分轮估计.xlsx`` and, when computed, ``两轮比较.xlsx``.
+    list of Path: ``驻点效应_分轮估计.xlsx`` and ``两轮比较.xlsx``, each when computed (none
+    when the delivery gives neither: see the ``notes`` of the result).
     """
     from analysis.export import write_table_xlsx
 
     drop = dropped_note(result)
-    windows = "；".join(f"{ROUND_NAMES_ZH[r]}估计窗口{a}–{b}" for r, (a, b) in DID_WINDOWS.items())
+    windows = "；".join(f"{ROUND_NAMES_ZH[r]}估计窗口{a}–{b}" for r, (a, b) in sorted(did_windows(result).items()))
     paths = []
     for book, sheets in evaluation_tables(result).items():
         notes = {}
@@ -931,6 +1007,8 @@ def write_evaluation(
     biters: int = 999,
     seed: int = 20120215,
     cluster: Cluster = "county",
+    windows: Mapping[int, tuple[str, str]] | None = None,
+    heterogeneity: bool = True,
 ) -> list[Path]:
     """Run the evaluation once and write its tables (``python -m analysis evaluate``).
 
@@ -949,10 +1027,16 @@ def write_evaluation(
         Master random seed.
     cluster : {"county", "prefecture"}
         Clustering of standard errors and bootstrap.
+    windows : dict, optional
+        Change windows chosen by the analyst (see :func:`analysis.scope.delivery_scope`).
+    heterogeneity : bool
+        Also the subset estimates (三州 vs 其他, 省级 vs 市级), the 异质性 sheet.
 
     Returns
     -------
-    list of Path: the workbooks written (see :func:`write_evaluation_tables`).
+    list of Path: the workbooks written (see :func:`write_evaluation_tables`); empty when the
+    delivery gives neither effects nor a round comparison.
     """
-    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster, indices=True)
+    result = run_evaluation(processed_dir, biters=biters, seed=seed, cluster=cluster, indices=True,
+                            windows=windows, heterogeneity=heterogeneity)
     return write_evaluation_tables(result, tables_dir)

@@ -3,14 +3,23 @@
 The committed notebooks in ``notebooks/`` hold outputs for the demo data (nbval checks them).
 For a report on real data, the main job re-executes each notebook with the processed folder
 passed through ``RESIDENCY_PROCESSED`` (the notebooks' parameters cell reads
-:func:`analysis.config.paths`), and writes ``reports/notebooks/<name>.html``.  The committed
-``.ipynb`` files are never modified.
+:func:`analysis.config.paths`) and the analyst's other choices (``WINDOWS``, ``RANK_PERIOD``)
+injected after the parameters cell the way papermill does, and writes
+``reports/notebooks/<name>.html``.  The committed ``.ipynb`` files are never modified.
+
+Each kernel started here gets the logging filter :class:`analysis.kernel_log.KernelLogFilter`
+(through :data:`KERNEL_QUIET_CONFIG`), which drops the one warning ipykernel logs at every start
+when it listens on local TCP ports ("Kernel is running over TCP without encryption"): the main
+job starts six kernels on the analyst's own machine, so the warning said nothing useful six
+times.  Every other kernel message still reaches the console.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,12 +29,24 @@ from nbconvert.preprocessors import ExecutePreprocessor
 
 from analysis.config import paths
 from analysis.fileio import atomic_write
+from analysis.kernel_log import KernelLogFilter
 
-__all__ = ["NotebookExportError", "export_notebooks"]
+__all__ = ["NotebookExportError", "KERNEL_QUIET_CONFIG", "export_notebooks"]
 
 KERNEL = "python3"
 """Kernel of the running interpreter (ipykernel's built-in spec), so the notebooks see the same
-installed ``analysis`` package as the main job."""
+installed ``analysis`` package as the main job (the notebooks' own metadata names the project's
+kernel ``residency``, which ``make install`` registers in the same environment)."""
+
+KERNEL_QUIET_CONFIG: dict[str, object] = {
+    "IPKernelApp": {"logging_config": {
+        "filters": {"no_unencrypted_tcp": {"()": f"{KernelLogFilter.__module__}.{KernelLogFilter.__qualname__}"}},
+        # traitlets' default console handler of the kernel application, with the filter added
+        "handlers": {"console": {"filters": ["no_unencrypted_tcp"]}},
+    }},
+}
+"""Kernel configuration (a traitlets JSON config, passed with ``--config``) that installs
+:class:`analysis.kernel_log.KernelLogFilter` on the kernel application's console log handler."""
 
 
 class NotebookExportError(RuntimeError):
@@ -52,6 +73,7 @@ def export_notebooks(
     processed_dir: str | os.PathLike | None = None,
     *,
     timeout: int = 600,
+    parameters: Mapping[str, object] | None = None,
 ) -> list[Path]:
     """Execute every ``*.ipynb`` in ``notebook_dir`` (sorted by name) and write HTML copies.
 
@@ -61,6 +83,9 @@ def export_notebooks(
     out_dir : output folder (default ``reports/notebooks``).
     processed_dir : processed data the notebooks read (default :func:`paths` ``.processed``).
     timeout : seconds allowed per cell.
+    parameters : values for the notebooks' parameters cell other than ``PROCESSED`` (e.g.
+        ``{"WINDOWS": {2: ("2011H2", "2013H1")}, "RANK_PERIOD": "2013H1"}``), injected after it
+        with :func:`papermill.parameterize.parameterize_notebook`; ``None`` values are left out.
 
     Returns
     -------
@@ -74,10 +99,23 @@ def export_notebooks(
     out_dir.mkdir(parents=True, exist_ok=True)
     exporter = HTMLExporter()
     written: list[Path] = []
-    with _environment(RESIDENCY_PROCESSED=str(processed.resolve())):
+    given = {k: v for k, v in (parameters or {}).items() if v is not None}
+    with tempfile.TemporaryDirectory(prefix="residency-kernel-") as tmp, \
+            _environment(RESIDENCY_PROCESSED=str(processed.resolve())):
+        quiet = Path(tmp) / "kernel_config.json"
+        quiet.write_text(json.dumps(KERNEL_QUIET_CONFIG), encoding="utf-8")
         for nb_path in sorted(notebook_dir.glob("*.ipynb")):
-            nb = nbformat.read(nb_path, as_version=4)
-            runner = ExecutePreprocessor(timeout=timeout, kernel_name=KERNEL, record_timing=False)
+            if given:
+                from papermill.iorw import load_notebook_node
+                from papermill.parameterize import parameterize_notebook
+
+                # papermill's reader gives every cell the tags list its parameteriser expects
+                nb = parameterize_notebook(load_notebook_node(str(nb_path)), given, kernel_name=KERNEL,
+                                           language="python")
+            else:
+                nb = nbformat.read(nb_path, as_version=4)
+            runner = ExecutePreprocessor(timeout=timeout, kernel_name=KERNEL, record_timing=False,
+                                         extra_arguments=[f"--config={quiet}"])
             try:
                 runner.preprocess(nb, {"metadata": {"path": str(notebook_dir)}})
             except Exception as exc:  # nbconvert raises CellExecutionError and kernel errors

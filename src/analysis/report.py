@@ -19,9 +19,12 @@ tables (:func:`analysis.evaluate.write_evaluation_tables`) are drawn from that o
 whose data are absent (no roster, a round without data) is skipped and named in
 :attr:`ReportManifest.skipped`, never silently dropped.
 
-Windows and batches come from the programme calendar of :mod:`analysis.design`: the change of a
-round over ``CHANGE_WINDOWS[round]["round"]`` (round 1: 2008H1 → 2010H2; round 2: 2011H2 →
-2014H1), the DiD over ``DID_WINDOWS``.  Round comparisons are made on the 181 units of the 2008
+Windows come from the delivery: :func:`analysis.scope.delivery_scope` derives them from the
+half-years present and the programme calendar of :mod:`analysis.design` (on the whole demo: the
+change of a round over ``CHANGE_WINDOWS[round]["round"]``, round 1 2008H1 → 2010H2, round 2
+2011H2 → 2014H1; the DiD over ``DID_WINDOWS``; the ranking at 2014H1), and the pack states them
+in its notes.  A part the delivery cannot give (no roster, one round, one half-year) is skipped
+with the scope's Chinese sentence (:attr:`ReportManifest.skipped`, one line per part).  Round comparisons are made on the 181 units of the 2008
 code book; a unit split off later (恩阳区, 前锋区) is folded into its parent by averaging the
 parts' indices (an index is a score, not a count, so it is not summed).
 """
@@ -40,7 +43,7 @@ from matplotlib.figure import Figure
 from analysis import charts
 from analysis.catalog import DOMAINS, DOMAIN_NAMES_ZH, load_catalog
 from analysis.compare import round_changes
-from analysis.design import CHANGE_WINDOWS, DID_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, period_index
+from analysis.design import CHANGE_WINDOWS, ROUND_BATCHES, ROUND_NAMES_ZH, build_design, period_index
 from analysis.evaluate import (
     INDEX_OUTCOME,
     EvaluationError,
@@ -61,8 +64,15 @@ from analysis.export import (
 from analysis.indices import INDEX_INDICATORS, RANKING_LABELS_ZH, ranking_table
 from analysis.maps import MAP_NOTICE, choropleth
 from analysis.reference import load_units
+from analysis.scope import PARTS_ZH, Scope, ScopeError, delivery_scope, rounds_in_roster
 from analysis.style import save_figure
-from analysis.summaries import SummaryInputError, batch_trajectories, before_after_start, standard_shares
+from analysis.summaries import (
+    SummaryInputError,
+    batch_trajectories,
+    before_after_start,
+    drawable_starts,
+    standard_shares,
+)
 
 __all__ = [
     "CHARTS",
@@ -75,6 +85,8 @@ __all__ = [
     "ReportDataError",
     "ReportManifest",
     "build_report",
+    "draw",
+    "part_name",
     "prepare_report_data",
     "read_report_data",
 ]
@@ -134,10 +146,13 @@ class ReportData:
         overall index (Callaway–Sant'Anna, not-yet-treated comparison; index points), or ``None``.
     round_effects : ``index, indicator, att_r1, att_r2, estimate, ci_low, ci_high, n_common``:
         round-2 minus round-1 average effect per index (index points), or ``None``.
-    notes : warnings met on the way (e.g. counties dropped for a balanced DiD panel).
+    notes : the windows used, what the delivery cannot give, and warnings met on the way (e.g.
+        counties dropped for a balanced DiD panel), in Chinese.
     evaluation : the one :func:`analysis.evaluate.evaluate_processed` result (indicators and
         indices) that ``event_study``, ``round_effects`` and the evaluation tables come from,
-        or ``None`` without a roster.
+        or ``None`` when the delivery gives neither effects nor a round comparison (without a
+        roster it holds the descriptive comparison only).
+    scope : the delivery's windows and parts (:func:`analysis.scope.delivery_scope`).
     """
 
     panel: pd.DataFrame
@@ -151,6 +166,7 @@ class ReportData:
     round_effects: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     evaluation: dict[str, pd.DataFrame] | None = None
+    scope: Scope | None = None
 
 
 def _names() -> tuple[dict[str, str], dict[str, str]]:
@@ -184,33 +200,42 @@ def _long_panel(wide: pd.DataFrame, prefs: Mapping[str, str]) -> pd.DataFrame:
     return long.sort_values(["county_code", "period", "indicator"]).reset_index(drop=True)
 
 
-def _round_changes(index: pd.DataFrame, names: Mapping[str, str], prefs: Mapping[str, str]) -> pd.DataFrame:
+def _round_changes(index: pd.DataFrame, names: Mapping[str, str], prefs: Mapping[str, str],
+                   windows: Mapping[int, tuple[str, str]] = ROUND_WINDOWS) -> pd.DataFrame:
     # fold later splits onto the 2008 base unit by the mean of the parts' indices [design]
     base = index.groupby(["base_code", "period", "index"], as_index=False)["value"].mean()
+    cols = ["base_code", "county", "prefecture", "round", "index", "baseline", "end", "change"]
+    if not windows:
+        return pd.DataFrame(columns=cols)
     # the change over each round's window, as analysis.compare measures it; units without
     # either end have no change and are left out
     out = round_changes(base.rename(columns={"index": "indicator"}),
-                        windows={rnd: {"round": w} for rnd, w in ROUND_WINDOWS.items()})
+                        windows={rnd: {"round": w} for rnd, w in windows.items()})
     out = out.dropna(subset=["change"]).rename(
         columns={"indicator": "index", "value_from": "baseline", "value_to": "end"})
     out["county"] = out["base_code"].map(names)
     out["prefecture"] = out["base_code"].map(prefs)
-    cols = ["base_code", "county", "prefecture", "round", "index", "baseline", "end", "change"]
     return out[cols].sort_values(["round", "index", "base_code"]).reset_index(drop=True)
 
 
 def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.DataFrame, biters: int,
-                seed: int, notes: list[str]) -> dict[str, pd.DataFrame] | None:
-    """The one evaluation run of the report: indicators and indices, tables and charts alike."""
-    if roster is None or roster.empty:
-        notes.append("没有驻点干部名册（roster.parquet），未估计驻点效应。")
+                seed: int, notes: list[str], scope: Scope, heterogeneity: bool = True) -> dict[str, pd.DataFrame] | None:
+    """The one evaluation run of the report: indicators and indices, tables and charts alike.
+
+    Without a roster (or another reason the scope names) the run holds only the descriptive
+    round comparison; ``None`` when the delivery gives neither (the scope's notes say why)."""
+    if not (scope.can("effects") or scope.can("round_comparison")):
         return None
     try:
         result = evaluate_processed(panel, roster, biters=max(biters, 2), seed=seed,
-                                    outcomes=index_outcomes(index))
+                                    outcomes=index_outcomes(index), scope=scope, heterogeneity=heterogeneity)
     except EvaluationError as err:
         notes.append(f"驻点效应未能估计：{err}")
         return None
+    if result["summary"].empty:
+        # said by evaluate_processed in its notes (round 0, Chinese) after the scope's own notes
+        notes += [n for n in result["notes"]["note"] if n.startswith("驻点") and n not in scope.notes]
+        return result
     text = dropped_note(result)
     if text:
         notes.append(text)
@@ -225,7 +250,7 @@ def _evaluation(panel: pd.DataFrame, roster: pd.DataFrame | None, index: pd.Data
 
 
 def _event_study_frame(result: dict[str, pd.DataFrame] | None) -> pd.DataFrame | None:
-    if result is None:
+    if result is None or result["effects"].empty:
         return None
     e = result["effects"]
     e = e[(e["indicator"] == INDEX_OUTCOME.format("overall")) & (e["subset"] == "all")
@@ -258,6 +283,8 @@ def prepare_report_data(
     n_draws: int = 999,
     seed: int = 20140131,
     rank_period: str | None = None,
+    windows: Mapping[int, tuple[str, str]] | None = None,
+    heterogeneity: bool = True,
 ) -> ReportData:
     """Compute indices, the county ranking with rank intervals, and round changes.
 
@@ -269,12 +296,21 @@ def prepare_report_data(
     n_draws : bootstrap draws of the rank intervals (90 % intervals, measurement-noise scheme)
         and of the DiD multiplier bootstrap of the one evaluation run.
     seed : seed of the bootstraps (fixed, so two builds give the same report).
-    rank_period : half-year of the ranking; default the latest half-year of round 2's window
-        present in the data, else the latest half-year.
+    rank_period : half-year of the ranking; default the end of the latest round the data cover,
+        else the latest half-year (:func:`analysis.scope.delivery_scope`).
+    windows : round → ``(start, end)`` change windows chosen by the analyst; default derived
+        from the data (:func:`analysis.scope.delivery_scope`).
+    heterogeneity : also the subset estimates of the evaluation (三州/其他, 省级/市级); they feed
+        only its 异质性 table.
 
     Returns
     -------
     ReportData
+
+    Raises
+    ------
+    ReportDataError
+        The panel lacks the index indicators, or a chosen window or ranking period is not in it.
     """
     names, prefs = _names()
     long = _long_panel(panel, prefs)
@@ -284,39 +320,58 @@ def prepare_report_data(
     if "prefecture" not in index.columns:
         index = index.merge(long.groupby(["county_code", "period"])["prefecture"].first().reset_index(),
                             on=["county_code", "period"], how="left")
-    periods = sorted(long["period"].unique())
-    if rank_period is None:
-        in_r2 = [p for p in periods if ROUND_WINDOWS[2][0] <= p <= ROUND_WINDOWS[2][1]]
-        rank_period = (in_r2 or periods)[-1]
-    if rank_period not in periods:
-        raise ReportDataError(f"rank_period {rank_period!r} is not in the panel; periods: {periods}")
+    try:
+        scope = delivery_scope(long["period"], rounds_in_roster(roster), windows=windows, rank_period=rank_period)
+    except ScopeError as err:
+        raise ReportDataError(str(err)) from err
+    latest = scope.latest_round
     # the county ranking table of analysis.indices: same scale (all periods), entropy weights and
-    # composite index as above, plus domain indices, round-2 change, grade, flag, rank interval
-    ranks = ranking_table(long, period=rank_period, change_window=ROUND_WINDOWS[2], n_draws=n_draws,
-                          level=0.90, seed=seed, names=names, prefectures=prefs)
+    # composite index as above, plus domain indices, the latest round's change, grade, flag, rank interval
+    ranks = ranking_table(long, period=scope.rank_period, change_window=scope.spans.get(latest),
+                          n_draws=n_draws, level=0.90, seed=seed, names=names, prefectures=prefs)
     ranks = ranks.dropna(subset=["overall"])
     ranks["county"] = ranks["county"].fillna(ranks["county_code"])
     # plain text (not the ordered categorical) so the table shows 优秀… and blanks stay blank
     ranks["grade"] = ranks["grade"].astype(object).where(ranks["grade"].notna(), None)
     ranks = ranks.reset_index(drop=True)
-    notes: list[str] = []
-    evaluation = _evaluation(panel, roster, index, n_draws, DID_SEED, notes)
+    notes: list[str] = [scope.windows_text(), *scope.notes]
+    evaluation = _evaluation(panel, roster, index, n_draws, DID_SEED, notes, scope, heterogeneity)
+    design = evaluation["design"] if evaluation is not None and len(evaluation["design"]) else _design(roster, scope)
     return ReportData(
         panel=long, index=index, weights=weights[["indicator", "weight"]], ranks=ranks,
-        changes=_round_changes(index, names, prefs),
-        roster=None if evaluation is None else evaluation["design"], rank_period=rank_period,
+        changes=_round_changes(index, names, prefs, scope.change),
+        roster=design, rank_period=scope.rank_period,
         event_study=_event_study_frame(evaluation), round_effects=_round_effects_frame(evaluation),
-        notes=notes, evaluation=evaluation,
+        notes=notes, evaluation=evaluation, scope=scope,
     )
 
 
-def read_report_data(processed_dir: str | Path, *, n_draws: int = 999) -> ReportData:
+def _design(roster: pd.DataFrame | None, scope: Scope) -> pd.DataFrame | None:
+    """The programme design when no evaluation ran (its problems are the evaluation's to report)."""
+    if not scope.has_roster:
+        return None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            design = build_design(roster if "sending_unit" in roster.columns else roster.assign(sending_unit=None),
+                                  errors="warn")
+        except ValueError:
+            return None
+    return design if len(design) else None
+
+
+def read_report_data(processed_dir: str | Path, *, n_draws: int = 999, rank_period: str | None = None,
+                     windows: Mapping[int, tuple[str, str]] | None = None,
+                     heterogeneity: bool = True) -> ReportData:
     """:func:`prepare_report_data` on the processed data of ``python -m analysis clean``.
 
     Parameters
     ----------
     processed_dir : folder of ``panel.parquet`` (required) and ``roster.parquet`` (optional).
     n_draws : bootstrap draws (see :func:`prepare_report_data`).
+    rank_period, windows, heterogeneity : see :func:`prepare_report_data`.
 
     Returns
     -------
@@ -329,7 +384,8 @@ def read_report_data(processed_dir: str | Path, *, n_draws: int = 999) -> Report
     panel = pd.read_parquet(panel_path)
     roster_path = processed_dir / "roster.parquet"
     roster = pd.read_parquet(roster_path) if roster_path.is_file() else None
-    return prepare_report_data(panel, roster, n_draws=n_draws)
+    return prepare_report_data(panel, roster, n_draws=n_draws, rank_period=rank_period, windows=windows,
+                               heterogeneity=heterogeneity)
 
 
 # --------------------------------------------------------------------------- charts
@@ -346,6 +402,8 @@ class ChartSpec:
     caption : Chinese caption (without 图N).
     build : ``ReportData → Figure``; raises :class:`ReportDataError` if its data are absent.
     reading : ``ReportData → str``, the one-line 解读 computed from the same data.
+    needs : parts of the delivery the chart needs: codes of :data:`analysis.scope.PARTS_ZH`,
+        ``"round:N"`` (the data cover round N) or ``"batches:N"`` (and the roster names it).
     """
 
     number: int
@@ -353,24 +411,80 @@ class ChartSpec:
     caption: str
     build: Callable[[ReportData], Figure]
     reading: Callable[[ReportData], str]
+    needs: tuple[str, ...] = ()
 
     @property
     def file_stem(self) -> str:
         return f"{self.number:02d}_{self.stem}"
 
+    def unmet(self, data: ReportData) -> tuple[str, str] | None:
+        """``(part, Chinese reason)`` of the first need the delivery does not meet, else None."""
+        scope = data.scope
+        if scope is None:
+            return None
+        for need in self.needs:
+            kind, _, value = need.partition(":")
+            if kind == "round" and int(value) not in scope.spans:
+                return need, scope.missing_round(int(value))
+            if kind == "batches" and int(value) not in scope.batch_rounds:
+                return need, scope.missing_round(int(value))
+            if kind in PARTS_ZH and not scope.can(kind):
+                return need, scope.why(kind)
+        return None
 
-def _round_period(rnd: int) -> tuple[str, str]:
-    return ROUND_WINDOWS[rnd]
+
+def part_name(need: str) -> str:
+    """Chinese name of a chart need (``effects`` → 驻点效应估计（双重差分）, ``round:2`` → 第二轮)."""
+    kind, _, value = need.partition(":")
+    if kind == "round":
+        return f"{ROUND_NAMES_ZH[int(value)]}的图表"
+    if kind == "batches":
+        return f"{ROUND_NAMES_ZH[int(value)]}分批次走势"
+    return PARTS_ZH.get(kind, need)
+
+
+def draw(data: ReportData, stem: str) -> tuple[Figure | None, str]:
+    """One chart of :data:`CHARTS` and its reading, or ``None`` and the Chinese reason it is left out.
+
+    Parameters
+    ----------
+    data : :func:`read_report_data` output.
+    stem : the chart's ``stem`` (``"ranking"``, ``"event_study"`` …).
+
+    Returns
+    -------
+    (Figure or None, str): the figure and its one-line reading; without the data it needs, no
+    figure and the sentence the pack's notes give.
+    """
+    spec = {c.stem: c for c in CHARTS}.get(stem)
+    if spec is None:
+        raise ReportDataError(f"draw: no chart {stem!r}; charts: {[c.stem for c in CHARTS]}")
+    unmet = spec.unmet(data)
+    if unmet is not None:
+        return None, unmet[1]
+    try:
+        return spec.build(data), spec.reading(data)
+    except ReportDataError as err:
+        return None, f"本图从略：{err}"
+
+
+def _round_period(d: ReportData, rnd: int) -> tuple[str, str]:
+    return d.scope.change[rnd] if d.scope is not None else ROUND_WINDOWS[rnd]
+
+
+def _span_of(frame: pd.DataFrame, column: str = "period") -> tuple[str, str]:
+    periods = sorted(frame[column].astype(str).unique(), key=period_index)
+    return periods[0], periods[-1]
 
 
 def _need(frame: pd.DataFrame | None, what: str) -> pd.DataFrame:
     if frame is None or frame.empty:
-        raise ReportDataError(f"no data for {what}")
+        raise ReportDataError(f"没有{what}的数据")
     return frame
 
 
 def _ranking(d: ReportData) -> Figure:
-    r = _need(d.ranks.dropna(subset=["grade"]), "the ranking")
+    r = _need(d.ranks.dropna(subset=["grade"]), "县域排名")
     return charts.ranking_caterpillar(
         r, source=SOURCE, period=d.rank_period,
         title=f"县域综合指数排名（{d.rank_period}）及90%排名区间",
@@ -386,13 +500,20 @@ def _ranking_reading(d: ReportData) -> str:
 
 
 def _event_study(d: ReportData) -> Figure:
-    e = _need(d.event_study, "the event study (roster and balanced round windows needed)")
-    return charts.event_study_plot(e, source=SOURCE + "；驻点干部名册", period=(DID_WINDOWS[1][0], DID_WINDOWS[2][-1]),
+    e = _need(d.event_study, "综合指数事件研究")
+    return charts.event_study_plot(e, source=SOURCE + "；驻点干部名册", period=_did_period(d),
                                    outcome="综合指数", unit="分", title="驻点工作对综合指数的效应（事件研究）")
 
 
+def _did_period(d: ReportData) -> tuple[str, str]:
+    did = d.scope.did if d.scope is not None else {}
+    if not did:
+        raise ReportDataError("没有可用的双重差分估计窗口")
+    return did[min(did)][0], did[max(did)][1]
+
+
 def _event_study_reading(d: ReportData) -> str:
-    e = _need(d.event_study, "the event study")
+    e = _need(d.event_study, "综合指数事件研究")
     parts = []
     for rnd, g in e.groupby("round"):
         post = g[g["event_time"] >= 0]
@@ -404,13 +525,13 @@ def _event_study_reading(d: ReportData) -> str:
 
 
 def _forest(d: ReportData) -> Figure:
-    f = _need(d.round_effects, "round differences of the effects")
-    return charts.forest_plot(f, source=SOURCE + "；驻点干部名册", period=(DID_WINDOWS[1][0], DID_WINDOWS[2][-1]),
+    f = _need(d.round_effects, "两轮驻点效应之差")
+    return charts.forest_plot(f, source=SOURCE + "；驻点干部名册", period=_did_period(d),
                               unit="分", title="第二轮与第一轮驻点效应之差（分指数）")
 
 
 def _forest_reading(d: ReportData) -> str:
-    f = _need(d.round_effects, "round differences of the effects")
+    f = _need(d.round_effects, "两轮驻点效应之差")
     sig = f[(f["ci_low"] > 0) | (f["ci_high"] < 0)]
     overall = f[f["index"] == "overall"]
     head = (f"综合指数效应第二轮比第一轮{overall['estimate'].iloc[0]:+.1f}分"
@@ -427,7 +548,7 @@ def _index_name(index: str) -> str:
 
 def _index_change(d: ReportData, rnd: int, index: str = "overall") -> pd.DataFrame:
     c = d.changes[(d.changes["round"] == rnd) & (d.changes["index"] == index)]
-    return _need(c, f"the change of the {index} index in round {rnd}")
+    return _need(c, f"{ROUND_NAMES_ZH[rnd]}{_index_name(index)}的变化")
 
 
 def _domain_map_limit(d: ReportData) -> float | None:
@@ -442,7 +563,7 @@ def _change_map(index: str) -> Callable[[ReportData], Figure]:
         c = _index_change(d, 2, index).rename(columns={"base_code": "county_code", "change": "value"})
         limit = None if index == "overall" else _domain_map_limit(d)
         return choropleth(c[["county_code", "value"]], f"第二轮驻点期间各县{_index_name(index)}变化",
-                          unit="分", source=SOURCE, period=_round_period(2), limit=limit)
+                          unit="分", source=SOURCE, period=_round_period(d, 2), limit=limit)
 
     return build
 
@@ -460,14 +581,14 @@ def _change_map_reading(index: str) -> Callable[[ReportData], str]:
 
 def _heatmap_frame(d: ReportData) -> pd.DataFrame:
     c = d.changes[(d.changes["round"] == 2) & (d.changes["index"] != "overall")]
-    c = _need(c, "domain changes in round 2")
+    c = _need(c, "第二轮分领域指数的变化")
     m = c.groupby(["prefecture", "index"], as_index=False, sort=False)["change"].mean()
     m["indicator"] = m["index"].map(INDEX_ZH)
     return m
 
 
 def _heatmap(d: ReportData) -> Figure:
-    return charts.change_heatmap(_heatmap_frame(d), source=SOURCE, period=_round_period(2), unit="分",
+    return charts.change_heatmap(_heatmap_frame(d), source=SOURCE, period=_round_period(d, 2), unit="分",
                                  title="第二轮驻点期间各市州分领域指数变化（县均）")
 
 
@@ -481,7 +602,7 @@ def _heatmap_reading(d: ReportData) -> str:
 
 def _dumbbell_frame(d: ReportData, index: str = "overall") -> pd.DataFrame:
     c = d.changes[d.changes["index"] == index]
-    c = _need(c, f"round changes of the {index} index")
+    c = _need(c, f"两轮{_index_name(index)}的变化")
     return c.groupby(["prefecture", "round"], as_index=False)["change"].mean()
 
 
@@ -489,7 +610,7 @@ def _dumbbell(index: str) -> Callable[[ReportData], Figure]:
     def build(d: ReportData) -> Figure:
         name = _index_name(index)
         return charts.dumbbell_chart(_dumbbell_frame(d, index), source=SOURCE,
-                                     period=(ROUND_WINDOWS[1][0], ROUND_WINDOWS[2][1]),
+                                     period=(_round_period(d, 1)[0], _round_period(d, 2)[1]),
                                      outcome=f"{name}变化", unit="分", title=f"两轮驻点期间各市州{name}变化（县均）")
 
     return build
@@ -514,9 +635,10 @@ def _compliance_frame(d: ReportData, standard: str = FUNDS_STANDARD) -> pd.DataF
     # county units reporting the standard at a round's end half-year (a blank is not "not met");
     # a round without such rows is left out
     p = d.panel[d.panel["indicator"] == standard].rename(columns={"value": standard})
-    ends = {rnd: end for rnd, (_, end) in ROUND_WINDOWS.items() if (p["period"] == end).any()}
+    ends = _round_ends(d)
+    ends = {rnd: end for rnd, end in ends.items() if (p["period"] == end).any()}
     if not ends:
-        raise ReportDataError(f"no data for {standard} at the end of a round")
+        raise ReportDataError(f"轮末没有{STANDARDS.get(standard, standard)}（{standard}）的数据")
     try:
         out = standard_shares(p, [standard], periods=ends)
     except SummaryInputError as err:
@@ -524,10 +646,21 @@ def _compliance_frame(d: ReportData, standard: str = FUNDS_STANDARD) -> pd.DataF
     return out[["prefecture", "round", "share", "n_counties"]]
 
 
+def _round_ends(d: ReportData) -> dict[int, str]:
+    # the half-year observed as each round's end: the scope's (a round the data do not cover to
+    # its end is observed at its latest half-year)
+    scope = getattr(d, "scope", None)
+    if scope is None:
+        return {rnd: end for rnd, (_, end) in ROUND_WINDOWS.items()}
+    return {r: scope.round_end(r) for r in sorted(scope.spans)}
+
+
 def _compliance(standard: str) -> Callable[[ReportData], Figure]:
     def build(d: ReportData) -> Figure:
-        return charts.compliance_chart(_compliance_frame(d, standard), source=SOURCE,
-                                       period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
+        f = _compliance_frame(d, standard)
+        ends = _round_ends(d)
+        used = [ends[r] for r in sorted(f["round"].unique())]
+        return charts.compliance_chart(f, source=SOURCE, period=(used[0], used[-1]),
                                        standard=STANDARDS[standard])
 
     return build
@@ -539,30 +672,31 @@ def _compliance_reading(standard: str) -> Callable[[ReportData], str]:
         # county-weighted: the provincial share, not the mean of prefecture shares
         share = f.groupby("round").apply(lambda g: np.average(g["share"], weights=g["n_counties"]),
                                          include_groups=False)
-        parts = [f"{ROUND_NAMES_ZH[r]}末{share[r]:.0%}" for r in share.index]
+        scope = getattr(d, "scope", None)
+        # "第二轮截至2013H1" ends in a digit: a 为 keeps the share apart from it
+        labels = {r: ROUND_NAMES_ZH[r] + "末" if scope is None else scope.round_end_label(r) for r in share.index}
+        parts = [f"{labels[r]}{'为' if labels[r][-1].isdigit() else ''}{share[r]:.0%}" for r in share.index]
         return f"全省“{STANDARDS[standard]}”达标县占比：" + "，".join(parts) + "。"
 
     return reading
 
 
 def _trajectory_frame(d: ReportData) -> pd.DataFrame:
-    r = _need(d.roster, "the residency roster")
-    # from the end of round 1 to the end of round 2: the run-up and the whole of round 2
-    window = d.index["period"].between(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1])
+    r = _need(d.roster, "驻点干部名册")
+    # from the end of round 1 to the end of round 2 (as far as the data go): the run-up and round 2
+    window = d.index["period"].between(ROUND_WINDOWS[1][1], _round_ends(d).get(2, ROUND_WINDOWS[2][1]))
     idx = d.index[(d.index["index"] == "overall") & window]
     try:
         out = batch_trajectories(idx.rename(columns={"value": "overall"}), r, "overall", 2)
     except SummaryInputError as err:
         raise ReportDataError(str(err)) from err
     # a start half-year without data cannot be marked on the time axis: leave it unmarked
-    out["batch_start"] = out["start"]
-    out["start"] = out["start"].where(out["start"].isin(set(out["period"])))
-    return _need(out, "the overall index of round-2 batches")
+    return _need(drawable_starts(out), "第二轮各批次的综合指数")
 
 
 def _trajectories(d: ReportData) -> Figure:
-    return charts.trajectories_by_batch(_trajectory_frame(d), source=SOURCE,
-                                        period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
+    frame = _trajectory_frame(d)
+    return charts.trajectories_by_batch(frame, source=SOURCE, period=_span_of(frame),
                                         outcome="综合指数", unit="分", title="第二轮各批次县均综合指数走势")
 
 
@@ -575,12 +709,12 @@ def _trajectories_reading(d: ReportData) -> str:
 
 
 def _event_time_frame(d: ReportData) -> pd.DataFrame:
-    r = _need(d.roster, "the residency roster")
+    r = _need(d.roster, "驻点干部名册")
     r2 = r[r["round"] == 2][["base_code", "batch"]].drop_duplicates("base_code")
-    r2 = _need(r2, "round-2 batches in the roster")
+    r2 = _need(r2, "名册中第二轮的批次")
     idx = d.index[d.index["index"] == "overall"].merge(r2, on="base_code")
     # the same calendar window as the calendar-time view, re-counted from each batch's start
-    idx = idx[(idx["period"] >= ROUND_WINDOWS[1][1]) & (idx["period"] <= ROUND_WINDOWS[2][1])]
+    idx = idx[(idx["period"] >= ROUND_WINDOWS[1][1]) & (idx["period"] <= _round_ends(d).get(2, ROUND_WINDOWS[2][1]))]
     idx = idx.dropna(subset=["value"])
     starts = idx["batch"].astype(int).map(ROUND2_BATCH_STARTS)
     idx = idx.assign(event_time=period_index(idx["period"]) - period_index(starts))
@@ -588,12 +722,14 @@ def _event_time_frame(d: ReportData) -> pd.DataFrame:
     out["batch_no"] = out["batch"].astype(int)
     out["batch"] = "第二轮第" + out["batch_no"].astype(str) + "批"
     out["event_time"] = out["event_time"].astype(int)
-    return _need(out, "the overall index of round-2 batches")
+    return _need(out, "第二轮各批次的综合指数")
 
 
 def _event_time(d: ReportData) -> Figure:
-    return charts.event_time_trajectories(_event_time_frame(d), source=SOURCE,
-                                          period=(ROUND_WINDOWS[1][1], ROUND_WINDOWS[2][1]),
+    frame = _event_time_frame(d)
+    idx = d.index[d.index["index"] == "overall"]
+    inside = idx[(idx["period"] >= ROUND_WINDOWS[1][1]) & (idx["period"] <= _round_ends(d).get(2, ROUND_WINDOWS[2][1]))]
+    return charts.event_time_trajectories(frame, source=SOURCE, period=_span_of(inside),
                                           outcome="综合指数", unit="分",
                                           title="第二轮各批次县均综合指数走势（以驻点开始为0期）")
 
@@ -615,37 +751,40 @@ def _event_time_reading(d: ReportData) -> str:
 
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(1, "ranking", "县域综合指数排名及排名区间", _ranking, _ranking_reading),
-    ChartSpec(2, "event_study", "驻点工作对综合指数的效应（事件研究）", _event_study, _event_study_reading),
-    ChartSpec(3, "round_forest", "第二轮与第一轮驻点效应之差", _forest, _forest_reading),
+    ChartSpec(2, "event_study", "驻点工作对综合指数的效应（事件研究）", _event_study, _event_study_reading,
+              ("effects",)),
+    ChartSpec(3, "round_forest", "第二轮与第一轮驻点效应之差", _forest, _forest_reading,
+              ("round_difference",)),
     ChartSpec(4, "change_map", "第二轮驻点期间各县综合指数变化（示意图）",
-              _change_map("overall"), _change_map_reading("overall")),
+              _change_map("overall"), _change_map_reading("overall"), ("round:2",)),
     ChartSpec(5, "change_map_vitality", "第二轮驻点期间各县组织活力指数变化（示意图）",
-              _change_map("vitality"), _change_map_reading("vitality")),
+              _change_map("vitality"), _change_map_reading("vitality"), ("round:2",)),
     ChartSpec(6, "change_map_staffing", "第二轮驻点期间各县团干部配备指数变化（示意图）",
-              _change_map("staffing"), _change_map_reading("staffing")),
+              _change_map("staffing"), _change_map_reading("staffing"), ("round:2",)),
     ChartSpec(7, "change_map_tasks", "第二轮驻点期间各县任务完成指数变化（示意图）",
-              _change_map("tasks"), _change_map_reading("tasks")),
-    ChartSpec(8, "change_heatmap", "第二轮各市州分领域指数变化", _heatmap, _heatmap_reading),
+              _change_map("tasks"), _change_map_reading("tasks"), ("round:2",)),
+    ChartSpec(8, "change_heatmap", "第二轮各市州分领域指数变化", _heatmap, _heatmap_reading,
+              ("round:2",)),
     ChartSpec(9, "round_dumbbell", "两轮驻点期间各市州综合指数变化",
-              _dumbbell("overall"), _dumbbell_reading("overall")),
+              _dumbbell("overall"), _dumbbell_reading("overall"), ("round_comparison",)),
     ChartSpec(10, "round_dumbbell_vitality", "两轮驻点期间各市州组织活力指数变化",
-              _dumbbell("vitality"), _dumbbell_reading("vitality")),
+              _dumbbell("vitality"), _dumbbell_reading("vitality"), ("round_comparison",)),
     ChartSpec(11, "round_dumbbell_staffing", "两轮驻点期间各市州团干部配备指数变化",
-              _dumbbell("staffing"), _dumbbell_reading("staffing")),
+              _dumbbell("staffing"), _dumbbell_reading("staffing"), ("round_comparison",)),
     ChartSpec(12, "round_dumbbell_tasks", "两轮驻点期间各市州任务完成指数变化",
-              _dumbbell("tasks"), _dumbbell_reading("tasks")),
+              _dumbbell("tasks"), _dumbbell_reading("tasks"), ("round_comparison",)),
     ChartSpec(13, "funds_compliance", "青少年人均经费达标县占比",
-              _compliance(FUNDS_STANDARD), _compliance_reading(FUNDS_STANDARD)),
+              _compliance(FUNDS_STANDARD), _compliance_reading(FUNDS_STANDARD), ("compliance",)),
     ChartSpec(14, "liaison_compliance", "党建带团建联系会议制度达标县占比",
-              _compliance("std_liaison"), _compliance_reading("std_liaison")),
+              _compliance("std_liaison"), _compliance_reading("std_liaison"), ("compliance",)),
     ChartSpec(15, "attends_compliance", "团组织负责人列席同级党委会议达标县占比",
-              _compliance("std_attends"), _compliance_reading("std_attends")),
+              _compliance("std_attends"), _compliance_reading("std_attends"), ("compliance",)),
     ChartSpec(16, "assessment_compliance", "团建工作纳入党委考评达标县占比",
-              _compliance("std_assessment"), _compliance_reading("std_assessment")),
+              _compliance("std_assessment"), _compliance_reading("std_assessment"), ("compliance",)),
     ChartSpec(17, "batch_trajectories", "第二轮各批次县均综合指数走势（日历时间）",
-              _trajectories, _trajectories_reading),
+              _trajectories, _trajectories_reading, ("trends", "batches:2")),
     ChartSpec(18, "batch_event_time", "第二轮各批次县均综合指数走势（事件时间）",
-              _event_time, _event_time_reading),
+              _event_time, _event_time_reading, ("trends", "batches:2")),
 )
 """The charts of the pack, in order."""
 
@@ -675,6 +814,15 @@ _TABLE_LABELS = {
 }
 
 
+def _table_labels(d: ReportData) -> dict[str, str]:
+    # the ranking's change columns are over the latest round the data cover, not always round 2
+    scope = d.scope
+    if scope is None or scope.latest_round is None:
+        return _TABLE_LABELS
+    name = scope.round_label(scope.latest_round)
+    return {k: v.replace("第二轮", name) if k.endswith("_change") else v for k, v in _TABLE_LABELS.items()}
+
+
 # --------------------------------------------------------------------------- build
 
 
@@ -687,7 +835,9 @@ class ReportManifest:
     figures : the charts (with their files).
     tables : the workbooks.
     docx, html : the chart pack and the index page.
-    skipped : ``(file stem, reason)`` of charts whose data were absent.
+    skipped : ``(what, reason)`` of what was left out: one row per part of the analysis the
+        delivery cannot give (``驻点效应估计（双重差分）（图2）``, with the scope's Chinese
+        sentence), then one per chart whose data were absent (its file stem).
     notes : warnings met while computing (e.g. counties dropped from a DiD panel).
     """
 
@@ -719,6 +869,9 @@ def build_report(
     *,
     n_draws: int = 999,
     charts_list: tuple[ChartSpec, ...] = CHARTS,
+    rank_period: str | None = None,
+    windows: Mapping[int, tuple[str, str]] | None = None,
+    heterogeneity: bool = True,
 ) -> ReportManifest:
     """Build the whole chart pack from the processed data.
 
@@ -728,18 +881,28 @@ def build_report(
     reports_dir : output folder (``figures/``, ``tables/``, the docx and ``index.html``).
     n_draws : bootstrap draws of the rank intervals.
     charts_list : the charts to draw (default :data:`CHARTS`).
+    rank_period, windows : the analyst's choices of ranking half-year and change windows
+        (default derived from the data, :func:`analysis.scope.delivery_scope`).
+    heterogeneity : also the evaluation's subset estimates (its 异质性 table).
 
     Returns
     -------
     ReportManifest
     """
     reports_dir = Path(reports_dir)
-    data = read_report_data(processed_dir, n_draws=n_draws)
+    data = read_report_data(processed_dir, n_draws=n_draws, rank_period=rank_period, windows=windows,
+                            heterogeneity=heterogeneity)
 
     figures_dir, tables_dir = reports_dir / "figures", reports_dir / "tables"
     items: list[FigureItem] = []
     skipped: list[tuple[str, str]] = []
+    # charts the delivery cannot give are named once per missing part, with the scope's sentence
+    by_part: dict[tuple[str, str], list[str]] = {}
     for spec in charts_list:
+        unmet = spec.unmet(data)
+        if unmet is not None:
+            by_part.setdefault(unmet, []).append(f"图{spec.number}")
+            continue
         try:
             fig = spec.build(data)
             reading = spec.reading(data)
@@ -749,18 +912,24 @@ def build_report(
         files = save_figure(fig, figures_dir / spec.file_stem)
         png = next(f for f in files if f.suffix == ".png")
         items.append(FigureItem(spec.number, spec.caption, png, SOURCE, reading, files=tuple(files)))
+    skipped = [(f"{part_name(need)}（{'、'.join(numbers)}）", why) for (need, why), numbers in by_part.items()] + skipped
 
     tables: list[TableItem] = []
     for book, sheets in _tables(data).items():
         path = write_table_xlsx(sheets, tables_dir / f"{book}.xlsx", titles={s: f"{book}：{s}" for s in sheets},
-                                notes=SOURCE, labels=_TABLE_LABELS)
+                                notes=SOURCE, labels=_table_labels(data))
         tables.append(TableItem(book, path))
     if data.evaluation is not None:
         # the same writer as `python -m analysis evaluate`, on the evaluation the charts use
         tables += [TableItem(p.stem, p) for p in write_evaluation_tables(data.evaluation, tables_dir)]
 
     subtitle = f"排名时期：{data.rank_period}；指数为0–100分（全样本极差标准化、熵权法）"
-    docx = write_docx(items, reports_dir / DOCX_NAME, subtitle=subtitle, notes=data.notes)
-    html = write_index_html(items, tables, reports_dir / "index.html", notes=data.notes,
+    notes = list(data.notes)
+    if skipped:
+        # the reader of the pack sees which figure numbers are missing and why (parts: see the notes above)
+        notes.append("本次未绘制：" + "；".join(what if what.endswith("）") else f"{what}（{why}）"
+                                         for what, why in skipped) + "。")
+    docx = write_docx(items, reports_dir / DOCX_NAME, subtitle=subtitle, notes=notes)
+    html = write_index_html(items, tables, reports_dir / "index.html", notes=notes,
                             documents={REPORT_TITLE + "（Word）": docx})
     return ReportManifest(figures=items, tables=tables, docx=docx, html=html, skipped=skipped, notes=data.notes)

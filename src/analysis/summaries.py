@@ -43,6 +43,7 @@ __all__ = [
     "period_means",
     "batch_trajectories",
     "before_after_start",
+    "drawable_starts",
     "BEFORE_AFTER_LABELS_ZH",
     "standard_shares",
     "ROUND_WINDOWS",
@@ -103,11 +104,15 @@ TASK_RATINGS: tuple[str, ...] = ("完成", "基本完成", "未完成")
 
 ROUND_END_PERIODS: dict[int, str] = {r: w["round"][1] for r, w in CHANGE_WINDOWS.items()}
 """Half-year holding each round's last month (2010H2, 2014H1), the end of the ``round`` window
-of :data:`analysis.design.CHANGE_WINDOWS`.  Used as the "at the end of the round" observation."""
+of :data:`analysis.design.CHANGE_WINDOWS`: the calendar's "at the end of the round"
+observation, the default of :func:`standard_shares`.  A delivery's own ends (the latest half-year
+of a round not yet over): :attr:`analysis.scope.Scope.round_ends`, which the notebooks pass."""
 
 ROUND_WINDOWS: dict[int, tuple[str, str]] = {r: w["round"] for r, w in CHANGE_WINDOWS.items()}
 """Baseline and end half-year of each round: the ``round`` window of
-:data:`analysis.design.CHANGE_WINDOWS` (the programme calendar is kept in one place there)."""
+:data:`analysis.design.CHANGE_WINDOWS` (the programme calendar is kept in one place there), the
+default of :func:`window_change`.  A delivery's own windows: :attr:`analysis.scope.Scope.change`,
+which the notebooks pass."""
 
 _SENDER = re.compile(r"(?:^|/)([^/_]+?(?:市|州))团委")
 
@@ -539,6 +544,26 @@ def batch_trajectories(panel: pd.DataFrame, design: pd.DataFrame, indicator: str
     out["batch"] = out["batch"].map(lambda b: f"{ROUND_LABELS[round_]}第{int(b)}批")
     out = out.assign(_p=_period_number(out["period"])).sort_values(["batch", "_p"])
     return out.drop(columns="_p").reset_index(drop=True)
+
+
+def drawable_starts(trajectories: pd.DataFrame) -> pd.DataFrame:
+    """:func:`batch_trajectories` output ready to draw: a start half-year without data is blanked.
+
+    A batch whose residency starts after the delivery's last half-year (batch 4 of round 2,
+    2013H2, in data up to 2013H1), or in a half-year nobody reported, has no point on the time
+    axis to mark; :func:`analysis.charts.trajectories_by_batch` draws such a batch without a start
+    mark when ``start`` is blank.
+
+    Returns
+    -------
+    Copy with ``start`` blank (NA) where that half-year is not among the frame's periods and
+    ``batch_start`` holding every batch's start (for :func:`before_after_start`).
+    """
+    _require(trajectories, ["period", "start"], "drawable_starts")
+    out = trajectories.copy()
+    out["batch_start"] = out["start"]
+    out["start"] = out["start"].where(out["start"].isin(set(out["period"])))
+    return out
 
 
 BEFORE_AFTER_LABELS_ZH: dict[str, str] = {"before": "驻点前", "after": "驻点后", "change": "差"}

@@ -371,3 +371,47 @@ def test_drawable_starts_blanks_a_start_without_data():
 
     trajectories_by_batch(out, source="测试", period=("2012H2", "2013H1"), outcome="团青比", unit="%")
     assert s.before_after_start(out, start="batch_start")["after"].isna().tolist() == [False, True]
+
+
+# ----------------------------------------------------------------------------- cell census
+
+def _sheets_table():
+    from analysis.ingest.result import SHEET_COLUMNS
+
+    rows = [
+        # a summary sheet: 10 cells = title 1 + header 3 + label 2 + data 4; nothing unplaced
+        {"source_file": "a.xlsx", "sheet": "汇总", "status": "ok", "layouts": "summary",
+         "cells_nonempty": 10, "cells_structure": 6, "cells_data": 4, "cells_unplaced": 0,
+         "cells_hidden": 0, "role_title": 1, "role_header": 3, "role_label": 2, "role_data": 4},
+        # a sheet whose layout was not recognised: 3 unplaced cells
+        {"source_file": "a.xlsx", "sheet": "附表", "status": "ok", "layouts": "unknown",
+         "cells_nonempty": 3, "cells_structure": 0, "cells_data": 0, "cells_unplaced": 3,
+         "cells_hidden": 0, "role_unplaced": 3},
+        # a hidden draft: counted apart, not read
+        {"source_file": "a.xlsx", "sheet": "底稿", "status": "hidden", "layouts": "",
+         "cells_nonempty": 0, "cells_hidden": 7},
+    ]
+    return pd.DataFrame(rows, columns=SHEET_COLUMNS).fillna(0)
+
+
+def test_cell_census_by_role_and_its_sentence():
+    sheets = _sheets_table()
+    t = s.cell_census(sheets)
+    assert list(t.index[:3]) == ["title", "meta", "header"]
+    assert t.loc["data", "单元格数"] == 4 and t.loc["unplaced", "单元格数"] == 3
+    assert t.loc["header", "占比"] == pytest.approx(100 * 3 / 13, abs=0.05)
+    assert t["单元格数"].sum() == 13
+    assert s.census_sentence(sheets) == (
+        "读入 2 张工作表的 13 个非空单元格 = 结构 6 + 数据 4 + 未能定位 3，未能定位的单元格见下表"
+        "（数字已隔离，文字列入修正记录）；另有隐藏工作表 7 个非空单元格未读入。")
+
+
+def test_unplaced_cells_lists_numbers_and_texts_with_their_place():
+    quarantine = pd.DataFrame({"file": ["a.xlsx", "a.xlsx"], "sheet": ["附表", "汇总"],
+                               "cell": ["B2", "C9"], "raw_value": ["12", "3"],
+                               "rule": ["cell_unplaced", "above_max"]})
+    audit = pd.DataFrame({"source_file": ["a.xlsx"], "source_sheet": ["附表"],
+                          "source_cell": ["A1"], "before": ["甲"], "rule": ["text_unplaced"]})
+    got = s.unplaced_cells(quarantine, audit)
+    assert got.values.tolist() == [["a.xlsx", "附表", "A1", "甲", "文字"],
+                                   ["a.xlsx", "附表", "B2", "12", "数字"]]

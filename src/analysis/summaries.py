@@ -38,6 +38,10 @@ __all__ = [
     "quarantine_summary",
     "audit_summary",
     "sheet_list",
+    "CENSUS_ROLES_ZH",
+    "cell_census",
+    "census_sentence",
+    "unplaced_cells",
     "prepare_roster",
     "task_ratings",
     "period_means",
@@ -71,6 +75,9 @@ RULE_LABELS: dict[str, str] = {
     "above_max": "超出合理上限",
     "below_min": "低于合理下限",
     "not_integer": "人数、个数不是整数",
+    "cell_unplaced": "数字未能对应到县和指标",
+    "period_not_half_year": "按全年填报，无法拆分到半年",
+    "formula_not_cached": "公式未保存计算结果",
     # audit rules: fixes, values read as missing, merges
     "county_resolved": "县名规范为行政区划代码的标准名称",
     "filled_exceeds_authorized_noted": "在编超编但备注已说明，保留",
@@ -88,6 +95,11 @@ RULE_LABELS: dict[str, str] = {
     "share_to_percent": "小数比例换算为百分数",
     "unit_conversion": "单位换算（元→万元等）",
     "yes_no": "是/否类文字转为 1/0",
+    "text_unplaced": "表格以外的文字，未导入",
+    "period_whole_year": "全年数据按年末下半年计入（存量指标）",
+    "formula_evaluated": "公式未保存结果，按本表数据计算",
+    "chinese_numeral": "中文数字（如“三百”“1.2万”）换算为数字",
+    "thousands_separator": "去掉千分位逗号",
 }
 """Chinese reading of the cleaning rules (unknown rules are shown by their code)."""
 
@@ -413,6 +425,75 @@ def sheet_list(files: pd.DataFrame, column: str = "hidden_sheets") -> pd.DataFra
                         "source_file": f["source_file"].astype("string"),
                         "item": f["item"].astype("string").str.strip()})
     return _sort(out, ["period", "source_file", "item"])
+
+
+CENSUS_ROLES_ZH: dict[str, str] = {
+    "title": "标题", "meta": "填报单位、单位、截至行", "header": "表头", "code_row": "栏次行",
+    "units_row": "计量单位行", "label": "行标签（县名、序号、指标名、单位）", "note": "备注",
+    "personal": "人员姓名列（计数，不导出）", "total": "合计、小计", "footer": "表注、填表人",
+    "roster": "驻点干部名册", "data": "数据单元格", "unplaced": "未能定位的单元格",
+}
+"""Chinese names of the cell census roles (``analysis.ingest.census.ROLES``)."""
+
+
+def cell_census(sheets: pd.DataFrame) -> pd.DataFrame:
+    """The non-empty cells of every sheet read, by census role (``sheets.csv``).
+
+    Parameters
+    ----------
+    sheets : ``sheets.csv`` (one row per sheet; hidden sheets, not read, are left out).
+
+    Returns
+    -------
+    DataFrame ``角色, 单元格数, 占比`` — one row per role in the census' order (the role codes of
+    ``sheets.csv`` as the index), share in percent of the non-empty cells read.
+    """
+    _require(sheets, ["status", "cells_nonempty"], "cell_census")
+    read = sheets[sheets["status"] == "ok"]
+    rows = []
+    total = int(read["cells_nonempty"].sum())
+    for role, zh in CENSUS_ROLES_ZH.items():
+        n = int(read[f"role_{role}"].sum()) if f"role_{role}" in read else 0
+        rows.append({"角色": zh, "单元格数": n, "占比": round(100 * n / total, 1) if total else 0.0})
+    return pd.DataFrame(rows, index=pd.Index(list(CENSUS_ROLES_ZH), name="role"))
+
+
+def census_sentence(sheets: pd.DataFrame) -> str:
+    """One Chinese sentence: cells read = structure + data + unplaced, and hidden cells."""
+    _require(sheets, ["status", "cells_nonempty", "cells_structure", "cells_data",
+                      "cells_unplaced", "cells_hidden"], "census_sentence")
+    read = sheets[sheets["status"] == "ok"]
+    n, st, d, u = (int(read[c].sum()) for c in ("cells_nonempty", "cells_structure",
+                                                 "cells_data", "cells_unplaced"))
+    hidden = int(sheets["cells_hidden"].sum())
+    text = (f"读入 {len(read)} 张工作表的 {n} 个非空单元格 = 结构 {st} + 数据 {d} + 未能定位 {u}"
+            + ("，全部定位" if u == 0 else "，未能定位的单元格见下表（数字已隔离，文字列入修正记录）"))
+    if hidden:
+        text += f"；另有隐藏工作表 {hidden} 个非空单元格未读入"
+    return text + "。"
+
+
+def unplaced_cells(quarantine: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
+    """Every cell the layout step could not place, with its place: the numbers (quarantined,
+    rule ``cell_unplaced``) and the texts (set aside, ``text_unplaced``).
+
+    Returns
+    -------
+    DataFrame ``文件, 工作表, 单元格, 内容, 类别`` (类别 数字 or 文字), sorted by place; empty when
+    every cell was placed.
+    """
+    _require(quarantine, ["file", "sheet", "cell", "raw_value", "rule"], "unplaced_cells")
+    _require(audit, ["source_file", "source_sheet", "source_cell", "before", "rule"],
+             "unplaced_cells")
+    q = quarantine[quarantine["rule"] == "cell_unplaced"]
+    a = audit[audit["rule"] == "text_unplaced"]
+    out = pd.concat([
+        pd.DataFrame({"文件": q["file"], "工作表": q["sheet"], "单元格": q["cell"],
+                      "内容": q["raw_value"], "类别": "数字"}),
+        pd.DataFrame({"文件": a["source_file"], "工作表": a["source_sheet"],
+                      "单元格": a["source_cell"], "内容": a["before"], "类别": "文字"}),
+    ], ignore_index=True)
+    return out.sort_values(["文件", "工作表", "单元格"], kind="stable", ignore_index=True)
 
 
 def prepare_roster(roster: pd.DataFrame) -> pd.DataFrame:

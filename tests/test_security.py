@@ -200,6 +200,76 @@ def test_a_far_away_cell_in_a_sheet_outside_xl_worksheets_is_refused_before_any_
     assert f"member {part} reaches row 1048576, column 16384" in info.value.message
 
 
+@pytest.mark.parametrize("cell", [
+    '<c r="xfd1048576"><v>2</v></c>',  # lower case: calamine reads it as XFD1048576
+    '<c r="Xfd1048576"><v>2</v></c>',
+    '<c t="n"r="XFD1048576"><v>2</v></c>',  # no space before r: calamine takes it all the same
+    '<c r="A99999999"><v>2</v></c>',  # eight digits: calamine builds 100 million rows (a hang)
+])
+def test_a_far_away_reference_in_any_spelling_is_refused_before_any_engine(tmp_path, monkeypatch, cell):
+    """Issue 17, item 3: the guard read only upper-case references of at most 3 letters and 7
+    digits, so r="xfd1048576" reached calamine, which aborted the process."""
+    rows = '<row r="1"><c r="A1"><v>1</v></c></row><row r="3">' + cell + '</row>'
+    path = _workbook_with_sheet_at(tmp_path / "far.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", rows)
+    _engines_must_not_run(monkeypatch)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "sheet_too_large"
+    assert str(info.value).startswith("far.xlsx: member xl/worksheets/sheet1.xml reaches row ")
+
+
+_NO_REF_CELLS = "<c><v>1</v></c>" * 16384
+
+
+@pytest.mark.parametrize("rows, where", [
+    # the issue's case: 16,384 cells without r on the last row (calamine panics)
+    ('<row r="1048576">' + _NO_REF_CELLS + '</row>', "row 1048576, column 16384"),
+    # the same with a cell above them (calamine aborts the process allocating 512 GiB)
+    ('<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576">' + _NO_REF_CELLS + '</row>',
+     "row 1048576, column 16384"),
+    # namespace-prefixed cells, which calamine reads as cells too
+    ('<row r="1048576">' + "<x:c xmlns:x='urn:x'><x:v>1</x:v></x:c>" * 16384 + '</row>',
+     "row 1048576, column 16384"),
+    # an r inside another attribute's value is no reference
+    ('<row r="1048576">' + "<c s='1 r=\"A1\"'><v>1</v></c>" * 16384 + '</row>',
+     "row 1048576, column 16384"),
+    # a row without r follows the row before it: 1,048,577 rows of 16 cells
+    ('<row r="1048576"/><row>' + "<c><v>1</v></c>" * 16 + '</row>', "row 1048577, column 16"),
+])
+def test_cells_without_references_are_placed_by_position_before_any_engine(
+        tmp_path, monkeypatch, rows, where):
+    """Issue 17, item 2: the used area came from the references alone, so cells without an r
+    attribute (placed by the engines one after the other) were not counted."""
+    path = _workbook_with_sheet_at(tmp_path / "noref.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", rows)
+    _engines_must_not_run(monkeypatch)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "sheet_too_large" and where in info.value.message
+
+
+def test_a_small_sheet_without_references_is_measured_exactly_and_read(tmp_path, monkeypatch):
+    from analysis.ingest import guards
+
+    # row 1: A1, B1; row 2: A2, D2 (referenced), E2 (after D2); row 5: A5 → 5 rows × 5 columns
+    rows = ('<row><c><v>1</v></c><c><v>2</v></c></row>'
+            '<row><c><v>3</v></c><c r="D2"><v>4</v></c><c><v>5</v></c></row>'
+            '<row r="5"><c><v>6</v></c></row>')
+    path = _workbook_with_sheet_at(tmp_path / "noref.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", rows)
+    check_archive(path, ArchiveLimits(max_cells=25))
+    with pytest.raises(UnreadableFileError, match="reaches row 5, column 5: 25 cells"):
+        check_archive(path, ArchiveLimits(max_cells=24))
+    monkeypatch.setattr(guards, "_CHUNK", 7)  # tags cut by every chunk boundary: the same count
+    with pytest.raises(UnreadableFileError, match="reaches row 5, column 5: 25 cells"):
+        check_archive(path, ArchiveLimits(max_cells=24))
+    monkeypatch.undo()
+    (sheet,) = read_any(path)
+    assert sheet.cells == [[1.0, 2.0, "", "", ""], [3.0, "", "", 4.0, 5.0], [""] * 5, [""] * 5,
+                           [6.0, "", "", "", ""]]
+
+
 def test_a_sheet_outside_xl_worksheets_still_reads_with_its_error_cells(tmp_path):
     rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>县</t></is></c><c r="B1"><v>5</v></c></row>'
             '<row r="2"><c r="A2" t="inlineStr"><is><t>喜德县</t></is></c><c r="B2" t="e"><v>#DIV/0!</v></c></row>')

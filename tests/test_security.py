@@ -270,6 +270,26 @@ def test_a_small_sheet_without_references_is_measured_exactly_and_read(tmp_path,
                            [6.0, "", "", "", ""]]
 
 
+def test_a_calamine_panic_is_an_unreadable_file_not_a_crash(tmp_path, monkeypatch):
+    """Issue 17, item 2: calamine's panic arrives as pyo3's PanicException, a BaseException that
+    ``except Exception`` let through.  With the guard switched off, the issue's sheet makes
+    calamine panic for real; the file must be refused, and not given to openpyxl (which would
+    build the 17-billion-cell grid)."""
+    from analysis.ingest import read as read_mod
+    from analysis.ingest.guards import ArchiveScan
+
+    path = _workbook_with_sheet_at(tmp_path / "panic.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", '<row r="1048576">' + _NO_REF_CELLS + '</row>')
+    monkeypatch.setattr(read_mod, "check_open_archive", lambda *args, **kwargs: ArchiveScan())
+    monkeypatch.setattr(read_mod, "_read_openpyxl",
+                        lambda p: pytest.fail("openpyxl was asked to read the file calamine panicked on"))
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "unreadable"
+    assert str(info.value).startswith("panic.xlsx: cannot be read: the calamine engine crashed")
+    assert "chunk size must be non-zero" in info.value.message
+
+
 def test_a_sheet_outside_xl_worksheets_still_reads_with_its_error_cells(tmp_path):
     rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>县</t></is></c><c r="B1"><v>5</v></c></row>'
             '<row r="2"><c r="A2" t="inlineStr"><is><t>喜德县</t></is></c><c r="B2" t="e"><v>#DIV/0!</v></c></row>')

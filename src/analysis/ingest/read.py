@@ -418,6 +418,31 @@ def _scan_xls(path: Path, limits: ArchiveLimits | None) -> _XlsScan:
 
 
 def _read_calamine(path: Path) -> list[Sheet]:
+    """Every sheet as calamine reads it.
+
+    A panic inside calamine (a Rust bug hit by a malformed file) reaches Python as pyo3's
+    ``PanicException``, which derives from ``BaseException``, not ``Exception``, so the
+    reader's ``except Exception`` would let it stop the whole run; it becomes an unreadable
+    file here.  It is not handed to the fallback engine: the file is malformed in a way the
+    guards did not foresee, and openpyxl may then build a grid as large as the one calamine
+    choked on.
+
+    Raises
+    ------
+    UnreadableFileError
+        calamine panicked (rule ``unreadable``).
+    """
+    try:
+        return _calamine_sheets(path)
+    except BaseException as exc:
+        if not (type(exc).__name__ == "PanicException" and type(exc).__module__ == "pyo3_runtime"):
+            raise
+        raise UnreadableFileError(
+            f"cannot be read: the calamine engine crashed on it (panic: {exc}) — the file is "
+            "malformed; 请用 Excel 打开后另存为 .xlsx 重新报送", file=path, rule="unreadable") from exc
+
+
+def _calamine_sheets(path: Path) -> list[Sheet]:
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     sheets: list[Sheet] = []
@@ -594,6 +619,8 @@ def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
             if n_errors := _put_cells(sheets, xls.errors):
                 notes.append(f"{n_errors} Excel error cell(s) taken from xlrd, because calamine blanks them")
     except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
+        if isinstance(first, UnreadableFileError):
+            raise  # calamine panicked: refused, see _read_calamine
         fallback = {"xlsx": _read_openpyxl, "xls": _read_xlrd}.get(fmt)
         if fallback is None:
             raise UnreadableFileError(f"cannot be read: {first}", file=p, rule="unreadable") from first

@@ -308,3 +308,84 @@ def test_read_any_raises_only_package_errors_on_every_refused_case():
             read_any(BAD / name)
         assert info.value.rule == expect.rule, name
         assert str(info.value).startswith(name), str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 17: discovery and file types, built at test time
+GOOD_CSV = BAD / "utf8_bom.csv"  # the good table as a UTF-8 CSV: 16 clean values
+
+
+def _files(result) -> dict[str, tuple[str, str]]:
+    """files.csv as {source_file: (status, error)}."""
+    f = result.files
+    return dict(zip(f["source_file"], zip(f["status"], f["error"])))
+
+
+class _Unblock:
+    """If the code under test hangs opening a FIFO, keep opening its other end after ``seconds``
+    so that every open returns (an empty pipe) and the test fails on its assertions instead of
+    hanging the suite (the old cleaner waited forever)."""
+
+    def __init__(self, fifo: Path, seconds: float = 20) -> None:
+        import threading
+
+        self.fifo = fifo
+        self.done = threading.Event()
+        self.fired = False
+
+        def watch() -> None:
+            if self.done.wait(seconds):
+                return
+            self.fired = True
+            while not self.done.is_set():
+                with open(fifo, "wb"):  # blocks until a reader opens the pipe, then ends it
+                    pass
+
+        self.thread = threading.Thread(target=watch, daemon=True)
+
+    def __enter__(self) -> "_Unblock":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        if self.fired:  # release the writer waiting for one more reader
+            os.close(os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK))
+        self.thread.join(5)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_named_pipe_is_refused_without_being_opened(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fifo = folder / "pipe.csv"
+    os.mkfifo(fifo)
+    (folder / "good.csv").write_bytes(GOOD_CSV.read_bytes())
+    with _Unblock(fifo) as watchdog:
+        t0 = time.perf_counter()
+        with pytest.raises(UnreadableFileError) as info:
+            read_any(fifo)
+        read_s = time.perf_counter() - t0
+        result = clean([folder], progress=False, salt=SALT)
+    assert not watchdog.fired, "the reader blocked on the pipe"
+    assert info.value.rule == "not_a_file"
+    assert str(info.value).startswith("pipe.csv: is a named pipe (FIFO), not a regular file")
+    assert read_s < 1
+    files = _files(result)
+    assert files["pipe.csv"][0] == "unreadable" and "(rule: not_a_file)" in files["pipe.csv"][1]
+    assert files["good.csv"][0] == "ok" and len(result.indicators) == 16
+
+
+@pytest.mark.parametrize("content", [
+    b"\xef\xbb\xbf",  # a UTF-8 byte-order mark and nothing else
+    b"\xef\xbb\xbf \r\n\t\r\n",  # the mark, then white space
+    b"\xff\xfe",  # a UTF-16 mark
+    b"\xff\xfe \x00\r\x00\n\x00",  # the mark, then white space in UTF-16
+])
+def test_a_csv_of_only_a_byte_order_mark_is_empty(tmp_path, content):
+    path = tmp_path / "bom_only.csv"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "empty_file"
+    check_outcome(clean([path], progress=False, salt=SALT), refused("empty_file"), "bom_only.csv")

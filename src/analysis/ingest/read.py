@@ -40,6 +40,7 @@ import io
 import itertools
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -218,6 +219,7 @@ def _sniffed(p: Path) -> Iterator[tuple[FileFormat, zipfile.ZipFile | None]]:
     """The file's format and, for a zip-based workbook, the archive left open until the block
     ends: the guard inflates it and the error-cell patch reads from it, so one open serves all
     three (each open parses the whole zip directory again)."""
+    _refuse_special_file(p)
     try:
         with p.open("rb") as fh:
             head = fh.read(4096)
@@ -233,6 +235,43 @@ def _sniffed(p: Path) -> Iterator[tuple[FileFormat, zipfile.ZipFile | None]]:
         return
     with archive:
         yield _zip_format(archive.namelist()), archive
+
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket"),
+                  (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                  (stat.S_ISDIR, "folder"))
+
+
+def _refuse_special_file(p: Path) -> None:
+    """Refuse anything but a regular file before it is opened.
+
+    Opening a named pipe blocks until something writes to it (the cleaner waited forever on a
+    FIFO called ``pipe.csv``), a device such as ``/dev/zero`` never ends, a socket cannot be
+    opened at all.  A symbolic link is followed; one whose target is missing is named as such.
+
+    Raises
+    ------
+    UnreadableFileError
+        Rule ``not_a_file`` (pipe, socket, device, folder, dangling link) or ``unreadable``
+        (cannot be examined, e.g. permission denied).
+    """
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError as exc:
+        if os.path.islink(p):
+            raise UnreadableFileError(
+                f"is a symbolic link to {os.readlink(p)}, which does not exist — "
+                "请报送文件本身，而不是快捷方式或链接", file=p, rule="not_a_file") from exc
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p,
+                                  rule="unreadable") from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p,
+                                  rule="unreadable") from exc
+    if stat.S_ISREG(mode):
+        return
+    kind = next((kind for test, kind in _SPECIAL_FILES if test(mode)), "special file")
+    raise UnreadableFileError(f"is a {kind}, not a regular file — not opened; "
+                              "请报送普通的 Excel 或 CSV 文件", file=p, rule="not_a_file")
 
 
 def _zip_format(names: list[str]) -> FileFormat:
@@ -726,6 +765,7 @@ def read_csv_file(path: str | Path) -> Sheet:
         Empty file, undecodable bytes or malformed quoting.
     """
     p = Path(path)
+    _refuse_special_file(p)
     _refuse_huge_text(p)
     try:
         data = p.read_bytes()
@@ -738,6 +778,9 @@ def read_csv_file(path: str | Path) -> Sheet:
     except UnreadableFileError as exc:
         exc.file = str(p)
         raise
+    if not text.strip():
+        # a byte-order mark and nothing else (or only white space after it)
+        raise UnreadableFileError("is empty — 文件为空，请重新导出", file=p, rule="empty_file")
     sample = text[:8192]
     try:
         # Only separators clerks' systems use; the Sniffer alone happily picks letters.

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from analysis.fileio import atomic_write
 from analysis.ingest.guards import neutralize_formulas
+from analysis.ingest.result import OUTPUT_MARKER
 
 __all__ = ["OUTPUT_FILES", "write_outputs", "write_parquet", "write_csv", "build_panel",
            "run_clean_cli"]
@@ -123,8 +124,14 @@ def build_panel(indicators: pd.DataFrame) -> pd.DataFrame:
     return to_wide(both)
 
 
+_MARKER_TEXT = ("This folder holds outputs of `python -m analysis clean`. A clean run never reads\n"
+                "a folder holding this file as submissions (see docs/reliability.md).\n")
+
+
 def write_outputs(result, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write every output of a :class:`~analysis.ingest.pipeline.CleanResult`.
+    """Write every output of a :class:`~analysis.ingest.pipeline.CleanResult`, and the hidden
+    marker file ``.residency-outputs`` (:data:`~analysis.ingest.result.OUTPUT_MARKER`), first,
+    that keeps the folder from being read as submissions.
 
     Parameters
     ----------
@@ -139,6 +146,9 @@ def write_outputs(result, out_dir: str | os.PathLike) -> dict[str, Path]:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # first, so that even a folder an interrupted run left half-written is never read back as
+    # submissions by a later run (pipeline.discover skips folders holding it)
+    _atomic(out / OUTPUT_MARKER, lambda tmp: Path(tmp).write_text(_MARKER_TEXT, encoding="utf-8"))
     written = {
         "indicators": write_parquet(result.indicators, out / "indicators.parquet",
                                     _SORT_KEYS["indicators"]),
@@ -173,18 +183,24 @@ def run_clean_cli(raw_paths, out_dir, *, progress: bool = True, stream=None) -> 
         writable), with a one-line reason on stderr; 3 on an internal consistency failure
         (row conservation).
     """
-    from analysis.ingest.pipeline import ConservationError, clean, discover_files
+    from analysis.ingest.errors import DiscoveryError
+    from analysis.ingest.pipeline import ConservationError, clean, discover
 
     stream = stream or sys.stdout
     raw_paths = [Path(p) for p in (raw_paths if isinstance(raw_paths, (list, tuple))
                                    else [raw_paths])]
     try:
-        if not discover_files(raw_paths):
+        found = discover(raw_paths, exclude=[out_dir])
+        for folder in found.skipped:
+            print(f"note: {folder} not read: it holds outputs of this program "
+                  f"({OUTPUT_MARKER} or quarantine.csv, audit.csv, files.csv), not submissions",
+                  file=stream)
+        if not (found.files or found.refused):
             print(f"error: no submissions (.xlsx/.xls/.csv …) under "
                   f"{', '.join(map(str, raw_paths))}", file=sys.stderr)
             return 2
         result = clean(raw_paths, out_dir=out_dir, progress=progress)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, DiscoveryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PermissionError as exc:

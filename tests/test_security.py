@@ -451,6 +451,52 @@ def test_csv_outputs_neutralise_formula_injection(tmp_path):
         assert not bad, f"{name}: {bad[:3]}"
 
 
+@pytest.mark.parametrize("text, neutral", [
+    ("喜德县\r=1+1", "喜德县\r'=1+1"),  # a bare carriage return, then a formula
+    ("\r=1+1", "'\r'=1+1"),
+    ("a\r\n-2", "a\r\n'-2"),
+    ("a\n\n@SUM(A1)", "a\n\n'@SUM(A1)"),
+    ("备注\u2028=cmd", "备注\u2028'=cmd"),  # any line break str.splitlines knows
+    ("第一行\n第二行", "第一行\n第二行"),  # no formula after the break: left alone
+])
+def test_formulas_after_a_line_break_are_neutralised(text, neutral):
+    """Issue 17, item 5: only the first character was checked."""
+    assert is_formula_like(text) is (text != neutral)
+    assert neutralize_formulas(pd.DataFrame({"c": [text]}))["c"].tolist() == [neutral]
+
+
+def test_csv_text_quotes_every_field_with_a_line_break():
+    from analysis.fileio import csv_text
+
+    frame = pd.DataFrame({"a": ["x\ry", "x\ny", "x\r\ny", 'say "hi"', "plain"], "b": [1.5, 2, 3, 4, 5]})
+    expected = ('a,b\n"x\ry",1.5\n"x\ny",2.0\n"x\r\ny",3.0\n"say ""hi""",4.0\nplain,5.0\n')
+    assert csv_text(frame, index=False) == expected
+    plain = frame.iloc[3:]  # without line breaks: exactly what to_csv with "\n" ends gives
+    assert csv_text(plain, index=False) == plain.to_csv(index=False, lineterminator="\n")
+
+
+def test_a_carriage_return_in_a_value_cannot_split_a_csv_output_row(tmp_path):
+    """Issue 17, item 5: "\r=1+1" as a county name was written unquoted, so quarantine.csv
+    had a row starting with =1+1."""
+    import csv
+
+    raw = tmp_path / "cr.csv"
+    # 2013年上半年, one county row whose name holds a bare CR and a formula (quoted in the CSV)
+    raw.write_text('县（市、区）,团员数（人）,基层团组织数（个）,统计期\n'
+                   '"喜德县\r=1+1",3000,120,2013年上半年\n', encoding="utf-8")
+    result = clean([raw], out_dir=tmp_path / "out", progress=False, salt=b"s")
+    assert set(result.quarantine["rule"]) == {"county_unknown"} and len(result.quarantine) == 2
+    text = (tmp_path / "out" / "quarantine.csv").read_text(encoding="utf-8-sig")
+    with (tmp_path / "out" / "quarantine.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 3 and {len(r) for r in rows} == {len(rows[0])}  # header + 2 cells
+    county = rows[0].index("county")
+    assert [r[county] for r in rows[1:]] == ["喜德县\r'=1+1"] * 2
+    # a reader that splits at every line break and comma still meets no formula
+    pieces = [f.lstrip('"') for line in text.splitlines() for f in line.split(",")]
+    assert not [f for f in pieces if f.startswith(("=", "+", "@"))]
+
+
 def test_excel_tables_write_formula_like_text_as_text(tmp_path):
     import openpyxl
 

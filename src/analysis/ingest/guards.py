@@ -16,7 +16,8 @@ reader:
 
 Text cells that start with ``=``, ``+``, ``-``, ``@``, tab or carriage return are run as formulas
 by Excel when a CSV is opened (CSV/formula injection, OWASP).  :func:`neutralize_formulas` prefixes
-such cells with an apostrophe before a CSV is written.
+such cells with an apostrophe before a CSV is written, and puts one after every line break that a
+formula follows, for readers that split a cell at its line breaks.
 
 Limits are configurable per call (:class:`ArchiveLimits`) or by environment variables
 ``RESIDENCY_ZIP_MAX_MB``, ``RESIDENCY_ZIP_MAX_MEMBER_MB``, ``RESIDENCY_ZIP_MAX_RATIO``,
@@ -746,8 +747,14 @@ def cell_reference(tag: bytes) -> tuple[int, int] | None:
     return _row_number(ref.group(2)) - 1, _column_number(ref.group(1)) - 1
 
 
+# a line break (every one str.splitlines knows) followed by the first character of a formula
+_BREAK_THEN_FORMULA = re.compile("(\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])(?=[=+\\-@\t])")
+
+
 def is_formula_like(value: object) -> bool:
-    """True if ``value`` is text that a spreadsheet would run as a formula.
+    """True if ``value`` is text that a spreadsheet would run as a formula: it starts with one
+    of :data:`FORMULA_PREFIXES`, or one of its lines after a line break does (a reader that
+    splits the cell at the break would start a row or cell with the formula).
 
     Parameters
     ----------
@@ -755,11 +762,19 @@ def is_formula_like(value: object) -> bool:
         Any cell value; only ``str`` can be formula-like (numbers such as ``-5`` stored as
         numbers are safe).
     """
-    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+    return isinstance(value, str) and (value.startswith(FORMULA_PREFIXES)
+                                       or _BREAK_THEN_FORMULA.search(value) is not None)
+
+
+def _neutralized(text: str) -> str:
+    """``text`` with an apostrophe before the formula at its start and after each line break."""
+    out = _BREAK_THEN_FORMULA.sub("\\1'", text)
+    return "'" + out if text.startswith(FORMULA_PREFIXES) else out
 
 
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose formula-like text cells start with an apostrophe.
+    """A copy of ``frame`` whose formula-like text cells start with an apostrophe, and have one
+    after every line break that a formula follows (``"喜德县\\r=1+1"`` → ``"喜德县\\r'=1+1"``).
 
     The apostrophe is what Excel itself shows for "text that looks like a formula"; the rest of
     the text is kept, so ``=HYPERLINK(...)`` is still readable in the cell but never runs.
@@ -780,6 +795,6 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             mask = s.map(is_formula_like).astype(bool)
             if mask.any():
-                out.loc[mask, col] = "'" + s[mask].astype(str)
-    out.columns = ["'" + c if is_formula_like(c) else c for c in out.columns]
+                out.loc[mask, col] = s[mask].astype(str).map(_neutralized)
+    out.columns = [_neutralized(c) if is_formula_like(c) else c for c in out.columns]
     return out

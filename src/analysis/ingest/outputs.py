@@ -29,6 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis import fileio
 from analysis.fileio import atomic_write
 from analysis.ingest.guards import neutralize_formulas
 from analysis.ingest.result import OUTPUT_MARKER
@@ -90,12 +91,13 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike,
     """Write a DataFrame to CSV in UTF-8 with BOM (Excel reads Chinese correctly), atomically.
 
     Floats are written with up to 10 significant digits and ``\\n`` line ends, so reruns are
-    byte-identical.
+    byte-identical; a field holding a carriage return or line feed is quoted.
     """
-    # text cells that Excel would run as formulas (=, +, -, @ …) get a leading apostrophe
+    # text cells that Excel would run as formulas (=, +, -, @ …) get a leading apostrophe,
+    # and every field holding a line break is quoted (fileio.csv_text), so that no reader can
+    # split a cell into a new row that starts with a formula
     out = neutralize_formulas(_sorted(frame, sort_by or []))
-    return _atomic(Path(path), lambda tmp: out.to_csv(
-        tmp, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g"))
+    return fileio.write_csv(out, path, encoding="utf-8-sig", index=False, float_format="%.10g")
 
 
 def build_panel(indicators: pd.DataFrame) -> pd.DataFrame:

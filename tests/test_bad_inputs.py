@@ -514,3 +514,44 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path, cap
     said = capsys.readouterr().out
     for folder in (copy, older, out):
         assert f"note: {folder} not read: it holds outputs of this program" in said
+
+
+def test_a_count_of_1e_minus_300_is_not_whole_and_derived_values_keep_to_the_catalog_range(tmp_path):
+    """Issue 17, item 8.  Columns A 县, B 团员数, C 青少年人数, D 经费 (万元), E 统计期:
+
+    - 喜德县: 3000 members, 3 young people, 50 万元: 青少年人均经费 10000 · 50 / 3 = 166,667 元
+      (catalog maximum 1000) and 团青比 100 · 3000 / 3 = 100,000 % (maximum 100): both missing
+      in panel.parquet, each with an audit row naming its cells; the standard on it missing too;
+    - 昭觉县: 1e-300 young people is not a whole number (quarantined, not_integer); 1e-300 万元
+      is a valid amount;
+    - 越西县: 10 万元 for 100,000 young people = 1 元 each, 团青比 2.5 %: kept.
+    """
+    import pandas as pd
+
+    path = tmp_path / "derived.csv"
+    path.write_text("县（市、区）,团员数（人）,青少年人数,县级团委年度工作经费（万元）,统计期\n"
+                    "喜德县,3000,3,50,2013年上半年\n"
+                    "昭觉县,2000,1e-300,1e-300,2013年上半年\n"
+                    "越西县,2500,100000,10,2013年上半年\n", encoding="utf-8")
+    result = clean([path], out_dir=tmp_path / "out", progress=False, salt=SALT)
+    check_outcome(result, Expect(records=9, clean=8, quarantined={"not_integer": 1},
+                                 values={(ZHAOJUE, "league_funds"): 1e-300}), "derived.csv")
+    assert result.quarantine["cell"].tolist() == ["C3"]
+    panel = pd.read_parquet(tmp_path / "out" / "panel.parquet").set_index("county_code")
+    for code in ("funds_per_youth", "league_youth_ratio", "std_funds_per_youth"):
+        assert math.isnan(panel.at[XIDE, code]), code
+    assert math.isnan(panel.at[ZHAOJUE, "funds_per_youth"])  # its youth count was quarantined
+    assert panel.at[YUEXI, "funds_per_youth"] == pytest.approx(1.0)
+    assert panel.at[YUEXI, "league_youth_ratio"] == pytest.approx(2.5)
+    audit = result.audit[result.audit["stage"] == "derived"].set_index("indicator")
+    assert sorted(audit.index) == ["funds_per_youth", "league_youth_ratio"]
+    assert (audit["rule"] == "derived_out_of_range").all() and (audit["action"] == "missing").all()
+    funds = audit.loc["funds_per_youth"]
+    assert (funds["county_code"], funds["period"]) == (XIDE, "2013H1")
+    assert funds["record_id"] == "derived.csv!csv!D2; derived.csv!csv!C2"
+    assert funds["before"] == "166667"
+    assert funds["note"] == ("青少年人均经费按县级团委年度工作经费 50、青少年人数 3计算为166667，"
+                             "超出允许范围（0–1000），已记为缺失，请核对这些填报值。")
+    assert audit.loc["league_youth_ratio", "record_id"] == "derived.csv!csv!B2; derived.csv!csv!C2"
+    written = pd.read_csv(tmp_path / "out" / "audit.csv", encoding="utf-8-sig", dtype=str)
+    assert (written["rule"] == "derived_out_of_range").sum() == 2

@@ -374,7 +374,40 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     """
     cat = load_catalog() if catalog is None else catalog
     prepared = _prepare(records, cat, resolver or _default_resolver)
-    return _settle(prepared, structure=structure, to_base=to_base or _default_to_base, cat=cat)
+    result = _settle(prepared, structure=structure, to_base=to_base or _default_to_base, cat=cat)
+    _audit_derived(result, cat)
+    return result
+
+
+def _audit_derived(result: CleanResult, cat: pd.DataFrame) -> None:
+    """Add to ``result.audit`` a row for each derived indicator outside its catalog range.
+
+    ``panel.parquet`` holds those values as missing (``outputs.build_panel`` derives them with
+    the same range check); the audit row names the indicator, county and period, the computed
+    value and the cells it came from, so the clerk can find the number that is wrong.  Nothing
+    else changes: these are not records, so row conservation is untouched.
+    """
+    # derive lives a floor above the ingest (analysis.indicators), as for outputs.build_panel
+    from analysis.indicators import derive
+    from analysis.ingest.validate import check_derived
+
+    values = result.indicators
+    if values.empty:
+        return
+    derived = derive(values[["county_code", "period", "indicator", "value"]], catalog=cat)
+    failures = check_derived(derived, values, cat)
+    if failures.empty:
+        return
+    rows = pd.DataFrame({
+        "record_id": failures["record_id"], "source_file": failures["file"],
+        "source_sheet": failures["sheet"], "source_cell": failures["cell"],
+        "county_code": failures["county_code"], "period": failures["period"],
+        "indicator": failures["indicator"], "stage": "derived", "rule": failures["rule"],
+        "action": failures["action"], "before": failures["raw_value"], "after": "",
+        "note": failures["message"]}, columns=AUDIT_COLUMNS)
+    result.audit = pd.concat([result.audit, rows], ignore_index=True).sort_values(
+        ["source_file", "source_sheet", "record_id", "stage", "rule"], kind="stable",
+        ignore_index=True)
 
 
 def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None,
@@ -476,6 +509,7 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         del scans
     result = _settle(_join_prepared(parts), structure=all_structure,
                      to_base=to_base or _default_to_base, cat=cat)
+    _audit_derived(result, cat)
     lap("settle")
     # folders discovery did not search (too deep, cannot be listed): listed as unreadable, so
     # that nothing under them vanishes without a word

@@ -311,8 +311,11 @@ def _is_folder(entry: os.DirEntry) -> bool:
 
 def _holds_outputs(folder: Path) -> bool:
     """Whether ``folder`` is an output folder of :func:`clean` (see :class:`Discovery`)."""
-    return ((folder / OUTPUT_MARKER).exists()
-            or all((folder / name).is_file() for name in _OUTPUT_NAMES))
+    try:
+        return ((folder / OUTPUT_MARKER).exists()
+                or all((folder / name).is_file() for name in _OUTPUT_NAMES))
+    except OSError:  # cannot look inside (no permission): listing it will say so
+        return False
 
 
 def _full_name(path: Path) -> str:

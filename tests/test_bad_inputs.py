@@ -320,3 +320,250 @@ def test_read_any_raises_only_package_errors_on_every_refused_case():
             read_any(BAD / name)
         assert info.value.rule == expect.rule, name
         assert str(info.value).startswith(name), str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 17: discovery and file types, built at test time
+GOOD_CSV = BAD / "utf8_bom.csv"  # the good table as a UTF-8 CSV: 16 clean values
+
+
+def _files(result) -> dict[str, tuple[str, str]]:
+    """files.csv as {source_file: (status, error)}."""
+    f = result.files
+    return dict(zip(f["source_file"], zip(f["status"], f["error"])))
+
+
+def test_a_folder_1100_levels_deep_is_refused_with_its_place_not_a_recursion_error(tmp_path):
+    """os.walk recursed: 1,100 nested folders raised RecursionError and stopped the run.  Now
+    the folder 33 levels down (one more than MAX_DEPTH = 32) is listed as refused and the rest
+    is read."""
+    root = tmp_path / "in"
+    # made and removed one level at a time: Path.mkdir(parents=True) and shutil.rmtree recurse
+    levels = [root.joinpath(*["d"] * n) for n in range(1101)]
+    for level in levels:
+        level.mkdir()
+    (levels[-1] / "lost.csv").write_bytes(GOOD_CSV.read_bytes())
+    (root / "good.csv").write_bytes(GOOD_CSV.read_bytes())
+    try:
+        t0 = time.perf_counter()
+        result = clean([root], progress=False, salt=SALT)
+        elapsed = time.perf_counter() - t0
+    finally:
+        (levels[-1] / "lost.csv").unlink()
+        for level in reversed(levels[1:]):
+            level.rmdir()
+    files = _files(result)
+    too_deep = "/".join(["d"] * 33)
+    assert set(files) == {"good.csv", too_deep}
+    assert files["good.csv"][0] == "ok" and len(result.indicators) == 16
+    status, error = files[too_deep]
+    assert status == "unreadable"
+    assert error.startswith("d: is a folder 33 levels below in, deeper than the limit 32")
+    assert error.endswith("(rule: too_deep)")
+    assert elapsed < 30, elapsed
+    from analysis.ingest.pipeline import MAX_DEPTH
+
+    assert MAX_DEPTH == 32
+
+
+def test_the_depth_limit_is_counted_from_each_given_folder(tmp_path, monkeypatch):
+    # in/a/b/c: c is 3 levels below in; with a limit of 2 it is refused, b is read
+    root = tmp_path / "in"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "a" / "b" / "b.csv").write_bytes(GOOD_CSV.read_bytes())
+    (root / "a" / "b" / "c" / "c.csv").write_bytes(GOOD_CSV.read_bytes())
+    monkeypatch.setenv("RESIDENCY_MAX_DEPTH", "2")
+    files = _files(clean([root], progress=False, salt=SALT))
+    assert files["a/b/b.csv"][0] == "ok"
+    assert files["a/b/c"][0] == "unreadable" and "(rule: too_deep)" in files["a/b/c"][1]
+    assert "a/b/c/c.csv" not in files
+
+
+def test_too_many_files_refuse_the_run_with_one_line(tmp_path, monkeypatch, capsys):
+    from analysis.ingest.outputs import run_clean_cli
+
+    root = tmp_path / "in"
+    root.mkdir()
+    for i in range(60):
+        (root / f"f{i:02d}.csv").write_bytes(b"x")
+    monkeypatch.setenv("RESIDENCY_MAX_ENTRIES", "59")
+    assert run_clean_cli([root], tmp_path / "out", progress=False) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: in: holds more than 59 files and folders") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()  # refused before anything was read or written
+    monkeypatch.delenv("RESIDENCY_MAX_ENTRIES")
+    from analysis.ingest.errors import DiscoveryError
+    from analysis.ingest.pipeline import discover
+
+    assert len(discover([root], max_entries=60).files) == 60
+    with pytest.raises(DiscoveryError) as info:
+        discover([root], max_entries=59)
+    assert info.value.rule == "too_many_files"
+    assert str(info.value).startswith("in: holds more than 59 files and folders")
+
+
+class _Unblock:
+    """If the code under test hangs opening a FIFO, keep opening its other end after ``seconds``
+    so that every open returns (an empty pipe) and the test fails on its assertions instead of
+    hanging the suite (the old cleaner waited forever)."""
+
+    def __init__(self, fifo: Path, seconds: float = 20) -> None:
+        import threading
+
+        self.fifo = fifo
+        self.done = threading.Event()
+        self.fired = False
+
+        def watch() -> None:
+            if self.done.wait(seconds):
+                return
+            self.fired = True
+            while not self.done.is_set():
+                with open(fifo, "wb"):  # blocks until a reader opens the pipe, then ends it
+                    pass
+
+        self.thread = threading.Thread(target=watch, daemon=True)
+
+    def __enter__(self) -> "_Unblock":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        if self.fired:  # release the writer waiting for one more reader
+            os.close(os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK))
+        self.thread.join(5)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_named_pipe_is_refused_without_being_opened(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    fifo = folder / "pipe.csv"
+    os.mkfifo(fifo)
+    (folder / "good.csv").write_bytes(GOOD_CSV.read_bytes())
+    with _Unblock(fifo) as watchdog:
+        t0 = time.perf_counter()
+        with pytest.raises(UnreadableFileError) as info:
+            read_any(fifo)
+        read_s = time.perf_counter() - t0
+        result = clean([folder], progress=False, salt=SALT)
+    assert not watchdog.fired, "the reader blocked on the pipe"
+    assert info.value.rule == "not_a_file"
+    assert str(info.value).startswith("pipe.csv: is a named pipe (FIFO), not a regular file")
+    assert read_s < 1
+    files = _files(result)
+    assert files["pipe.csv"][0] == "unreadable" and "(rule: not_a_file)" in files["pipe.csv"][1]
+    assert files["good.csv"][0] == "ok" and len(result.indicators) == 16
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links on this system")
+def test_sockets_devices_and_dangling_links_are_listed_not_skipped(tmp_path, monkeypatch):
+    import socket
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.csv").write_bytes(GOOD_CSV.read_bytes())
+    os.symlink("missing.xlsx", folder / "gone.xlsx")  # the target was never there
+    os.symlink(os.devnull, folder / "null.csv")  # a character device behind a link
+    monkeypatch.chdir(folder)  # a relative name: socket paths are limited to ~100 bytes
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind("sock.csv")
+    try:
+        files = _files(clean([folder], progress=False, salt=SALT))
+    finally:
+        sock.close()
+    assert set(files) == {"good.csv", "gone.xlsx", "null.csv", "sock.csv"}
+    assert files["gone.xlsx"] == ("unreadable", "gone.xlsx: is a symbolic link to missing.xlsx, which does "
+                                  "not exist — 请报送文件本身，而不是快捷方式或链接 (rule: not_a_file)")
+    assert files["null.csv"][1].startswith("null.csv: is a character device, not a regular file")
+    assert files["sock.csv"][1].startswith("sock.csv: is a socket, not a regular file")
+    assert files["good.csv"][0] == "ok"
+
+
+@pytest.mark.parametrize("content", [
+    b"\xef\xbb\xbf",  # a UTF-8 byte-order mark and nothing else
+    b"\xef\xbb\xbf \r\n\t\r\n",  # the mark, then white space
+    b"\xff\xfe",  # a UTF-16 mark
+    b"\xff\xfe \x00\r\x00\n\x00",  # the mark, then white space in UTF-16
+])
+def test_a_csv_of_only_a_byte_order_mark_is_empty(tmp_path, content):
+    path = tmp_path / "bom_only.csv"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "empty_file"
+    check_outcome(clean([path], progress=False, salt=SALT), refused("empty_file"), "bom_only.csv")
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path, capsys):
+    """The second run used to read the first run's quarantine.csv, audit.csv, quality.csv and
+    files.csv as four more submissions."""
+    from analysis.ingest.outputs import run_clean_cli
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "good.csv").write_bytes(GOOD_CSV.read_bytes())
+    out = raw / "processed"
+    for _ in range(2):
+        result = clean([raw], out_dir=out, progress=False, salt=SALT)
+        assert list(result.files["source_file"]) == ["good.csv"]
+    from analysis.ingest.result import OUTPUT_MARKER
+
+    assert (out / OUTPUT_MARKER).is_file()
+    # moved or copied elsewhere under the raw folder, a folder of outputs is still recognised:
+    # by its marker, or (outputs of an older run, without one) by its three CSV files
+    copy = raw / "old_copy"
+    copy.mkdir()
+    for name in (OUTPUT_MARKER, "quarantine.csv", "audit.csv", "files.csv"):
+        (copy / name).write_bytes((out / name).read_bytes())
+    older = raw / "older"
+    older.mkdir()
+    for name in ("quarantine.csv", "audit.csv", "files.csv"):
+        (older / name).write_bytes((out / name).read_bytes())
+    assert list(clean([raw], progress=False, salt=SALT).files["source_file"]) == ["good.csv"]
+    assert run_clean_cli([raw], out, progress=False) == 0
+    said = capsys.readouterr().out
+    for folder in (copy, older, out):
+        assert f"note: {folder} not read: it holds outputs of this program" in said
+
+
+def test_a_count_of_1e_minus_300_is_not_whole_and_derived_values_keep_to_the_catalog_range(tmp_path):
+    """Issue 17, item 8.  Columns A 县, B 团员数, C 青少年人数, D 经费 (万元), E 统计期:
+
+    - 喜德县: 3000 members, 3 young people, 50 万元: 青少年人均经费 10000 · 50 / 3 = 166,667 元
+      (catalog maximum 1000) and 团青比 100 · 3000 / 3 = 100,000 % (maximum 100): both missing
+      in panel.parquet, each with an audit row naming its cells; the standard on it missing too;
+    - 昭觉县: 1e-300 young people is not a whole number (quarantined, not_integer); 1e-300 万元
+      is a valid amount;
+    - 越西县: 10 万元 for 100,000 young people = 1 元 each, 团青比 2.5 %: kept.
+    """
+    import pandas as pd
+
+    path = tmp_path / "derived.csv"
+    path.write_text("县（市、区）,团员数（人）,青少年人数,县级团委年度工作经费（万元）,统计期\n"
+                    "喜德县,3000,3,50,2013年上半年\n"
+                    "昭觉县,2000,1e-300,1e-300,2013年上半年\n"
+                    "越西县,2500,100000,10,2013年上半年\n", encoding="utf-8")
+    result = clean([path], out_dir=tmp_path / "out", progress=False, salt=SALT)
+    check_outcome(result, Expect(records=9, clean=8, quarantined={"not_integer": 1},
+                                 values={(ZHAOJUE, "league_funds"): 1e-300}), "derived.csv")
+    assert result.quarantine["cell"].tolist() == ["C3"]
+    panel = pd.read_parquet(tmp_path / "out" / "panel.parquet").set_index("county_code")
+    for code in ("funds_per_youth", "league_youth_ratio", "std_funds_per_youth"):
+        assert math.isnan(panel.at[XIDE, code]), code
+    assert math.isnan(panel.at[ZHAOJUE, "funds_per_youth"])  # its youth count was quarantined
+    assert panel.at[YUEXI, "funds_per_youth"] == pytest.approx(1.0)
+    assert panel.at[YUEXI, "league_youth_ratio"] == pytest.approx(2.5)
+    audit = result.audit[result.audit["stage"] == "derived"].set_index("indicator")
+    assert sorted(audit.index) == ["funds_per_youth", "league_youth_ratio"]
+    assert (audit["rule"] == "derived_out_of_range").all() and (audit["action"] == "missing").all()
+    funds = audit.loc["funds_per_youth"]
+    assert (funds["county_code"], funds["period"]) == (XIDE, "2013H1")
+    assert funds["record_id"] == "derived.csv!csv!D2; derived.csv!csv!C2"
+    assert funds["before"] == "166667"
+    assert funds["note"] == ("青少年人均经费按县级团委年度工作经费 50、青少年人数 3计算为166667，"
+                             "超出允许范围（0–1000），已记为缺失，请核对这些填报值。")
+    assert audit.loc["league_youth_ratio", "record_id"] == "derived.csv!csv!B2; derived.csv!csv!C2"
+    written = pd.read_csv(tmp_path / "out" / "audit.csv", encoding="utf-8-sig", dtype=str)
+    assert (written["rule"] == "derived_out_of_range").sum() == 2

@@ -96,6 +96,32 @@ def test_provenance_is_joined_and_attributes_kept():
     assert _value(out, "510101", "std_funds_per_youth")["source_file"] == "c.csv"
 
 
+def test_derived_values_outside_the_catalog_range_are_missing_with_reason():
+    """Issue 17, item 8: derived values were not held to the catalog range.  50 万元 for 3 young
+    people is 10000 · 50 / 3 = 166,667 元 each (maximum 1000); 3000 members per 3 youth is a
+    团青比 of 100,000 % (maximum 100)."""
+    raw = _long([
+        ("510101", "2013H1", "league_funds", 50.0),
+        ("510101", "2013H1", "youth_population", 3),
+        ("510101", "2013H1", "league_members", 3000),
+        ("510101", "2013H1", "posts_filled", 3),
+        ("510101", "2013H1", "posts_authorized", 3),  # 100 · 3 / 3 = 100 %: inside
+    ])
+    out = derive(raw)
+    row = _value(out, "510101", "funds_per_youth")
+    assert math.isnan(row["value"])
+    assert row["missing_reason"] == ("out of range: 166667 above the catalog maximum 1000 "
+                                     "(league_funds = 50, youth_population = 3)")
+    assert _value(out, "510101", "league_youth_ratio")["missing_reason"] == (
+        "out of range: 100000 above the catalog maximum 100 (league_members = 3000, youth_population = 3)")
+    # a standard on a value set missing has a missing input, not a made-up 1
+    std = _value(out, "510101", "std_funds_per_youth")
+    assert math.isnan(std["value"]) and std["missing_reason"] == "missing input: funds_per_youth"
+    assert _value(out, "510101", "posts_fill_rate")["value"] == 100.0
+    kept = derive(raw, check_range=False)
+    assert _value(kept, "510101", "funds_per_youth")["value"] == pytest.approx(10000 * 50 / 3)
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -158,5 +184,8 @@ def test_fill_rate_matches_plain_arithmetic(pairs):
     for (filled, authorized), (_, row) in zip(pairs, out.iterrows()):
         if authorized == 0:
             assert math.isnan(row["value"]) and "division by zero" in row["missing_reason"]
+        elif 100 * filled > 150 * authorized:  # above the catalog maximum of 150 %
+            assert math.isnan(row["value"])
+            assert row["missing_reason"].startswith("out of range: ")
         else:
             assert row["value"] == pytest.approx(100 * filled / authorized)

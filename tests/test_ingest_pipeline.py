@@ -22,6 +22,7 @@ from analysis.ingest.pipeline import (
     pseudonym,
     roster_from_table,
 )
+from analysis.ingest.result import OUTPUT_MARKER
 
 XIDE, DAXIAN, DACHUAN = "513432", "511721", "511703"
 
@@ -284,7 +285,8 @@ def test_outputs_are_atomic_byte_identical_and_excel_friendly(tmp_path):
     write_outputs(res, tmp_path / "one")
     write_outputs(res, tmp_path / "two")
     assert _digest(tmp_path / "one") == _digest(tmp_path / "two")
-    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted(OUTPUT_FILES)
+    # and the marker that keeps a later run from reading the folder as submissions
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == sorted([*OUTPUT_FILES, OUTPUT_MARKER])
     raw = (tmp_path / "one" / "quarantine.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and "团费收缴率".encode() in raw
     back = pd.read_parquet(tmp_path / "one" / "indicators.parquet")
@@ -572,7 +574,7 @@ def test_outputs_are_readable_by_the_group_and_leave_no_temp_files(tmp_path):
         write_outputs(clean_records(r.frame()), tmp_path)
     finally:
         os.umask(old)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(OUTPUT_FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*OUTPUT_FILES, OUTPUT_MARKER])
     assert all(oct(p.stat().st_mode & 0o777) == "0o644" for p in tmp_path.iterdir())
 
 

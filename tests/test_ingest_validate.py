@@ -31,7 +31,8 @@ def values(rows):
 def test_rules_are_declared_once_with_a_chinese_message():
     frame = rules_frame()
     assert frame["name"].is_unique
-    assert set(frame["action"]) <= {"quarantine", "fix", "merge", "set_aside"}
+    # "missing": a derived value outside its range (issue 17), not a cell
+    assert set(frame["action"]) <= {"quarantine", "fix", "merge", "set_aside", "missing"}
     # every message template contains Chinese text for the clerk
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r.message_zh) for r in RULES)
     for _, _, rule, _ in PART_TOTAL:
@@ -58,6 +59,21 @@ def test_range_and_integer_rules_from_the_catalog():
     msg = f.set_index("record_id").at["a", "message"]
     assert "团费收缴率" in msg and "120%" in msg and "100" in msg
     assert f.set_index("record_id").at["c", "cell"] == "C7"
+
+
+def test_whole_numbers_have_a_relative_tolerance():
+    """Issue 17, item 8: 1e-300 was within the absolute tolerance 1e-9 of 0, so a count of
+    1e-300 young people was accepted (and 青少年人均经费 came out ten times its maximum)."""
+    v = values([
+        ("a", "511721", "2013H1", "youth_population", "1e-300", 1e-300),     # not 0
+        ("b", "511721", "2013H1", "youth_population", "1e-10", 1e-10),
+        ("c", "511721", "2013H1", "league_members", "12.000000000001", 12.000000000001),  # noise
+        ("d", "511721", "2013H1", "league_members", "2999.9999999999995", 2999.9999999999995),
+        ("e", "511721", "2013H1", "league_members", "0", 0.0),
+        ("f", "511721", "2013H1", "league_members", "3000.001", 3000.001),   # 3.3e-7 relative
+    ])
+    got = dict(zip(check_cells(v)["record_id"], check_cells(v)["rule"]))
+    assert got == {"a": "not_integer", "b": "not_integer", "f": "not_integer"}
 
 
 def test_part_exceeds_total_quarantines_the_part():

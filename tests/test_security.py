@@ -200,6 +200,96 @@ def test_a_far_away_cell_in_a_sheet_outside_xl_worksheets_is_refused_before_any_
     assert f"member {part} reaches row 1048576, column 16384" in info.value.message
 
 
+@pytest.mark.parametrize("cell", [
+    '<c r="xfd1048576"><v>2</v></c>',  # lower case: calamine reads it as XFD1048576
+    '<c r="Xfd1048576"><v>2</v></c>',
+    '<c t="n"r="XFD1048576"><v>2</v></c>',  # no space before r: calamine takes it all the same
+    '<c r="A99999999"><v>2</v></c>',  # eight digits: calamine builds 100 million rows (a hang)
+])
+def test_a_far_away_reference_in_any_spelling_is_refused_before_any_engine(tmp_path, monkeypatch, cell):
+    """Issue 17, item 3: the guard read only upper-case references of at most 3 letters and 7
+    digits, so r="xfd1048576" reached calamine, which aborted the process."""
+    rows = '<row r="1"><c r="A1"><v>1</v></c></row><row r="3">' + cell + '</row>'
+    path = _workbook_with_sheet_at(tmp_path / "far.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", rows)
+    _engines_must_not_run(monkeypatch)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "sheet_too_large"
+    assert str(info.value).startswith("far.xlsx: member xl/worksheets/sheet1.xml reaches row ")
+
+
+_NO_REF_CELLS = "<c><v>1</v></c>" * 16384
+
+
+@pytest.mark.parametrize("rows, where", [
+    # the issue's case: 16,384 cells without r on the last row (calamine panics)
+    ('<row r="1048576">' + _NO_REF_CELLS + '</row>', "row 1048576, column 16384"),
+    # the same with a cell above them (calamine aborts the process allocating 512 GiB)
+    ('<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576">' + _NO_REF_CELLS + '</row>',
+     "row 1048576, column 16384"),
+    # namespace-prefixed cells, which calamine reads as cells too
+    ('<row r="1048576">' + "<x:c xmlns:x='urn:x'><x:v>1</x:v></x:c>" * 16384 + '</row>',
+     "row 1048576, column 16384"),
+    # an r inside another attribute's value is no reference
+    ('<row r="1048576">' + "<c s='1 r=\"A1\"'><v>1</v></c>" * 16384 + '</row>',
+     "row 1048576, column 16384"),
+    # a row without r follows the row before it: 1,048,577 rows of 16 cells
+    ('<row r="1048576"/><row>' + "<c><v>1</v></c>" * 16 + '</row>', "row 1048577, column 16"),
+])
+def test_cells_without_references_are_placed_by_position_before_any_engine(
+        tmp_path, monkeypatch, rows, where):
+    """Issue 17, item 2: the used area came from the references alone, so cells without an r
+    attribute (placed by the engines one after the other) were not counted."""
+    path = _workbook_with_sheet_at(tmp_path / "noref.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", rows)
+    _engines_must_not_run(monkeypatch)
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "sheet_too_large" and where in info.value.message
+
+
+def test_a_small_sheet_without_references_is_measured_exactly_and_read(tmp_path, monkeypatch):
+    from analysis.ingest import guards
+
+    # row 1: A1, B1; row 2: A2, D2 (referenced), E2 (after D2); row 5: A5 → 5 rows × 5 columns
+    rows = ('<row><c><v>1</v></c><c><v>2</v></c></row>'
+            '<row><c><v>3</v></c><c r="D2"><v>4</v></c><c><v>5</v></c></row>'
+            '<row r="5"><c><v>6</v></c></row>')
+    path = _workbook_with_sheet_at(tmp_path / "noref.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", rows)
+    check_archive(path, ArchiveLimits(max_cells=25))
+    with pytest.raises(UnreadableFileError, match="reaches row 5, column 5: 25 cells"):
+        check_archive(path, ArchiveLimits(max_cells=24))
+    monkeypatch.setattr(guards, "_CHUNK", 7)  # tags cut by every chunk boundary: the same count
+    with pytest.raises(UnreadableFileError, match="reaches row 5, column 5: 25 cells"):
+        check_archive(path, ArchiveLimits(max_cells=24))
+    monkeypatch.undo()
+    (sheet,) = read_any(path)
+    assert sheet.cells == [[1.0, 2.0, "", "", ""], [3.0, "", "", 4.0, 5.0], [""] * 5, [""] * 5,
+                           [6.0, "", "", "", ""]]
+
+
+def test_a_calamine_panic_is_an_unreadable_file_not_a_crash(tmp_path, monkeypatch):
+    """Issue 17, item 2: calamine's panic arrives as pyo3's PanicException, a BaseException that
+    ``except Exception`` let through.  With the guard switched off, the issue's sheet makes
+    calamine panic for real; the file must be refused, and not given to openpyxl (which would
+    build the 17-billion-cell grid)."""
+    from analysis.ingest import read as read_mod
+    from analysis.ingest.guards import ArchiveScan
+
+    path = _workbook_with_sheet_at(tmp_path / "panic.xlsx", "xl/worksheets/sheet1.xml",
+                                   "worksheets/sheet1.xml", '<row r="1048576">' + _NO_REF_CELLS + '</row>')
+    monkeypatch.setattr(read_mod, "check_open_archive", lambda *args, **kwargs: ArchiveScan())
+    monkeypatch.setattr(read_mod, "_read_openpyxl",
+                        lambda p: pytest.fail("openpyxl was asked to read the file calamine panicked on"))
+    with pytest.raises(UnreadableFileError) as info:
+        read_any(path)
+    assert info.value.rule == "unreadable"
+    assert str(info.value).startswith("panic.xlsx: cannot be read: the calamine engine crashed")
+    assert "chunk size must be non-zero" in info.value.message
+
+
 def test_a_sheet_outside_xl_worksheets_still_reads_with_its_error_cells(tmp_path):
     rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>县</t></is></c><c r="B1"><v>5</v></c></row>'
             '<row r="2"><c r="A2" t="inlineStr"><is><t>喜德县</t></is></c><c r="B2" t="e"><v>#DIV/0!</v></c></row>')
@@ -359,6 +449,52 @@ def test_csv_outputs_neutralise_formula_injection(tmp_path):
     for name in ("quarantine.csv", "audit.csv", "files.csv"):
         bad = [c for c in _csv_cells(tmp_path / name) if is_formula_like(c)]
         assert not bad, f"{name}: {bad[:3]}"
+
+
+@pytest.mark.parametrize("text, neutral", [
+    ("喜德县\r=1+1", "喜德县\r'=1+1"),  # a bare carriage return, then a formula
+    ("\r=1+1", "'\r'=1+1"),
+    ("a\r\n-2", "a\r\n'-2"),
+    ("a\n\n@SUM(A1)", "a\n\n'@SUM(A1)"),
+    ("备注\u2028=cmd", "备注\u2028'=cmd"),  # any line break str.splitlines knows
+    ("第一行\n第二行", "第一行\n第二行"),  # no formula after the break: left alone
+])
+def test_formulas_after_a_line_break_are_neutralised(text, neutral):
+    """Issue 17, item 5: only the first character was checked."""
+    assert is_formula_like(text) is (text != neutral)
+    assert neutralize_formulas(pd.DataFrame({"c": [text]}))["c"].tolist() == [neutral]
+
+
+def test_csv_text_quotes_every_field_with_a_line_break():
+    from analysis.fileio import csv_text
+
+    frame = pd.DataFrame({"a": ["x\ry", "x\ny", "x\r\ny", 'say "hi"', "plain"], "b": [1.5, 2, 3, 4, 5]})
+    expected = ('a,b\n"x\ry",1.5\n"x\ny",2.0\n"x\r\ny",3.0\n"say ""hi""",4.0\nplain,5.0\n')
+    assert csv_text(frame, index=False) == expected
+    plain = frame.iloc[3:]  # without line breaks: exactly what to_csv with "\n" ends gives
+    assert csv_text(plain, index=False) == plain.to_csv(index=False, lineterminator="\n")
+
+
+def test_a_carriage_return_in_a_value_cannot_split_a_csv_output_row(tmp_path):
+    """Issue 17, item 5: "\r=1+1" as a county name was written unquoted, so quarantine.csv
+    had a row starting with =1+1."""
+    import csv
+
+    raw = tmp_path / "cr.csv"
+    # 2013年上半年, one county row whose name holds a bare CR and a formula (quoted in the CSV)
+    raw.write_text('县（市、区）,团员数（人）,基层团组织数（个）,统计期\n'
+                   '"喜德县\r=1+1",3000,120,2013年上半年\n', encoding="utf-8")
+    result = clean([raw], out_dir=tmp_path / "out", progress=False, salt=b"s")
+    assert set(result.quarantine["rule"]) == {"county_unknown"} and len(result.quarantine) == 2
+    text = (tmp_path / "out" / "quarantine.csv").read_text(encoding="utf-8-sig")
+    with (tmp_path / "out" / "quarantine.csv").open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 3 and {len(r) for r in rows} == {len(rows[0])}  # header + 2 cells
+    county = rows[0].index("county")
+    assert [r[county] for r in rows[1:]] == ["喜德县\r'=1+1"] * 2
+    # a reader that splits at every line break and comma still meets no formula
+    pieces = [f.lstrip('"') for line in text.splitlines() for f in line.split(",")]
+    assert not [f for f in pieces if f.startswith(("=", "+", "@"))]
 
 
 def test_excel_tables_write_formula_like_text_as_text(tmp_path):

@@ -13,6 +13,10 @@ Rules
 * A missing input gives a missing result, with the reason ``missing input: <names>``.
 * Division by zero gives a missing result, with the reason ``division by zero: <name> = 0``.
 * A comparison gives 1.0 (true) or 0.0 (false), or missing if an input is missing.
+* A result outside the catalog ``min``–``max`` of the derived indicator (a rate above 100 %, 3
+  young people sharing 50 万元) gives a missing result, with the reason ``out of range: <value>
+  above the catalog maximum <max> (<input> = <value>, …)``: reported values are held to the
+  catalog range by the cleaning step, derived ones here (``check_range=False`` turns it off).
 * Provenance: every extra column of the input (e.g. ``source_file``, ``flag``) is carried to the
   derived row by joining the distinct, non-empty values of the inputs with ``"; "``, so a derived
   rate still says which files and cells it came from.
@@ -45,6 +49,10 @@ KEY = ["county_code", "period"]
 # columns that describe the county, not the measurement: kept as they are, not aggregated
 _UNIT_ATTRIBUTES = ("base_code", "prefecture", "round", "batch")
 _LONG = [*KEY, "indicator", "value"]
+
+RANGE_TOLERANCE = 1e-9
+"""Relative slack of the range check of derived values: ``100 * a / a`` may come out as
+``100.00000000000001``, which is 100 %, not above it."""
 
 
 class FormulaError(ValueError):
@@ -332,6 +340,7 @@ def derive(
     *,
     codes: Iterable[str] | None = None,
     catalog: pd.DataFrame | None = None,
+    check_range: bool = True,
 ) -> pd.DataFrame:
     """Compute the catalog's derived and standard indicators from the raw long panel.
 
@@ -343,6 +352,8 @@ def derive(
     codes : derived indicator codes to compute; default all with ``kind`` derived or standard.
         Derived inputs of a requested code are computed too (and returned).
     catalog : the indicator catalog; default :func:`analysis.catalog.load_catalog`.
+    check_range : a value outside the catalog ``min``–``max`` of its indicator becomes missing
+        with the reason ``out of range: …`` (default); ``False`` keeps it.
 
     Returns
     -------
@@ -402,6 +413,9 @@ def derive(
         for name in formula.names:
             columns.setdefault(name, np.full(n, np.nan))  # absent everywhere = missing input
         values, reasons = formula.evaluate(columns)
+        if check_range:
+            values = _out_of_range_missing(values, reasons, formula, columns,
+                                           float(cat.at[code, "min"]), float(cat.at[code, "max"]))
         columns[code] = values
         # a derived input's provenance is that of its own raw inputs
         inputs_of[code] = tuple(
@@ -418,6 +432,28 @@ def derive(
     if provenance:
         out = out.join(_aggregate_provenance(panel_long, provenance, inputs_of, out))
     return out[[*KEY, *attrs, "indicator", "value", "missing_reason", *provenance]]
+
+
+def _out_of_range_missing(values: np.ndarray, reasons: np.ndarray, formula: Formula,
+                          columns: Mapping[str, np.ndarray], lo: float, hi: float) -> np.ndarray:
+    """``values`` with those outside ``[lo, hi]`` (NaN bounds are open) made NaN, their reason
+    written into ``reasons`` with the inputs' values; so that formulas reading this one see a
+    missing input."""
+    slack = RANGE_TOLERANCE * max(1.0, *(abs(b) for b in (lo, hi) if not np.isnan(b)))
+    with np.errstate(invalid="ignore"):
+        below = values < lo - slack
+        above = values > hi + slack
+    bad = (below | above) & (reasons == "")
+    if not bad.any():
+        return values
+    values = values.copy()
+    for i in np.flatnonzero(bad):
+        side = (f"above the catalog maximum {hi:g}" if above[i]
+                else f"below the catalog minimum {lo:g}")
+        inputs = ", ".join(f"{name} = {columns[name][i]:g}" for name in formula.names)
+        reasons[i] = f"out of range: {values[i]:.6g} {side} ({inputs})"
+    values[bad] = np.nan
+    return values
 
 
 def _aggregate_provenance(

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.fileio import write_csv
+
 PROVINCE_PREFIX = "51"
 """GB/T 2260 province code of Sichuan."""
 
@@ -425,8 +427,8 @@ def _sha256(path: Path) -> str:
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
-    return path
+    # "\n" ends, every field with a line break quoted (a bare CR in a name would split a row)
+    return write_csv(df, path, encoding="utf-8", index=False)
 
 
 def build_reference(out_dir: Path) -> list[Path]:

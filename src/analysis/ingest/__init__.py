@@ -10,6 +10,7 @@ roster), with the rules of ``validate`` and the tables written by ``outputs``.
 """
 
 from analysis.ingest.errors import (
+    DiscoveryError,
     IngestError,
     LayoutError,
     PeriodError,
@@ -28,6 +29,7 @@ __all__ = [
     "LayoutError",
     "PeriodError",
     "ValueParseError",
+    "DiscoveryError",
     "Parsed",
     "parse_value",
     "parse_period",

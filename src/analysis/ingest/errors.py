@@ -18,6 +18,7 @@ __all__ = [
     "LayoutError",
     "PeriodError",
     "ValueParseError",
+    "DiscoveryError",
 ]
 
 
@@ -106,3 +107,8 @@ class PeriodError(IngestError):
 class ValueParseError(IngestError):
     """A cell value cannot be read as the indicator's type (``parse_value`` never raises it itself;
     callers raise it from a ``Parsed`` with status ``"error"`` when they want to stop)."""
+
+
+class DiscoveryError(IngestError):
+    """The input folders cannot be searched within the discovery limits (more files and
+    folders than ``pipeline.MAX_ENTRIES``): the whole run is refused, nothing is read."""

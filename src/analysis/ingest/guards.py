@@ -16,7 +16,8 @@ reader:
 
 Text cells that start with ``=``, ``+``, ``-``, ``@``, tab or carriage return are run as formulas
 by Excel when a CSV is opened (CSV/formula injection, OWASP).  :func:`neutralize_formulas` prefixes
-such cells with an apostrophe before a CSV is written.
+such cells with an apostrophe before a CSV is written, and puts one after every line break that a
+formula follows, for readers that split a cell at its line breaks.
 
 Limits are configurable per call (:class:`ArchiveLimits`) or by environment variables
 ``RESIDENCY_ZIP_MAX_MB``, ``RESIDENCY_ZIP_MAX_MEMBER_MB``, ``RESIDENCY_ZIP_MAX_RATIO``,
@@ -171,7 +172,30 @@ _SHEET = re.compile(r"xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
 # these, so one plain scan finds the used area (no tag matching: measured 2–3× faster).  The
 # scan runs over the XML with every whitespace byte made a space (_SPACES), so that the pattern
 # can start with the literal " r", which the regex engine finds much faster than "\sr".
-_REF = re.compile(rb""" r\s*=\s*["']([A-Z]{0,3})([0-9]{1,7})["']""")
+# Letters in either case and any number of them or of digits: calamine reads r="xfd1048576" as
+# XFD1048576 and r="A99999999" as row 99,999,999 (measured: an abort and a hang), so a pattern
+# that stopped at upper case, three letters or seven digits let those through.
+_REF = re.compile(rb""" r\s*=\s*["']([A-Za-z]*)([0-9]+)["']""")
+# calamine also takes an attribute written straight after the previous value's quote
+# (<c t="n"r="E3">, not well-formed XML, which openpyxl refuses); rare, so looked for only when
+# a quote is followed by an r at all
+_REF_AFTER_QUOTE = re.compile(rb"""["']r\s*=\s*["']([A-Za-z]*)([0-9]+)["']""")
+_ANY_REF = re.compile(rb"""[ "']r\s*=\s*["']([A-Za-z]*)([0-9]+)["']""")
+# start tags of cells and rows with their attributes, quoted values read whole (a ">" may stand
+# in a value); calamine matches local names, so any namespace prefix, and takes an attribute
+# straight after the previous value's quote
+_ATTRIBUTES = rb"""(?:\s*[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*"""
+_CELL_OR_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(c|row)(?=[\s/>])(" + _ATTRIBUTES + rb")\s*/?>")
+_CELL_OR_ROW_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:c|row)(?=[\s/>])")
+_ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_REFERENCE = re.compile(rb"([A-Za-z]*)([0-9]+)")
+# a cell or row start tag without an r attribute: the engines place it after the cell or row
+# before it, so the references alone do not give the used area (measured: 16,384 such cells on
+# row 1,048,576 make calamine panic; with a row above them, abort the process)
+_UNREFERENCED = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:c|row)(?=[\s/>])"
+                           rb"""(?:\s*(?!r\s*=)[\w:.-]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
+_HUGE = 10 ** 12
+"""Stands for a row or column number too long to be real (more than 9 digits or 6 letters)."""
 _SPACES = bytes.maketrans(b"\t\n\r\f\v", b"     ")  # the bytes \s matches, besides " "
 # what ends the search for the root element of an XML member: a comment or processing
 # instruction (skipped: "<!-- <x -->" is not the root) or the root's start tag
@@ -188,6 +212,8 @@ _CHUNK = 1 * _MB
 _TAIL_MAX = 64 * 1024
 """Longest unfinished tag carried from one inflated chunk to the next (see :func:`_carry`)."""
 _SPACE_RUNS = re.compile(rb"  +")
+_CELL_TAG_MAX = 1 * _MB
+"""Longest cell or row start tag the positional count (:func:`_positional_area`) carries over."""
 
 
 _LATIN1 = codecs.getincrementaldecoder("latin-1")
@@ -467,7 +493,7 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
     is_xml = is_sheet or keep or info.filename.lower().endswith((".xml", ".rels", ".vml"))
     kept: list[bytes] | None = [] if keep else None
     max_row = max_col = 0
-    has_errors = False
+    has_errors = unreferenced = False
     raw_tail = b""
     size = 0
     prolog = _Prolog(p, info.filename) if is_xml else None
@@ -489,12 +515,17 @@ def _scan_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path, lim: Archi
                     max_row, max_col = max(max_row, rows), max(max_col, cols)
                     raw_tail, overflow = _carry(window)
                     has_errors = has_errors or overflow or _has_error_cell(window)
+                    # a tag cut short by the carry may have lost its reference: count again
+                    unreferenced = unreferenced or overflow or _UNREFERENCED.search(window) is not None
                 if kept is not None:
                     kept.append(chunk)
                 if prolog is not None and prolog.feed(chunk):
                     prolog = None
                 if len(chunk) < _CHUNK:
                     break  # a short read is the member's end, and zipfile has checked its CRC
+        if is_sheet and unreferenced:
+            rows, cols = _positional_area(zf, info, p)
+            max_row, max_col = max(max_row, rows), max(max_col, cols)
         if is_sheet and max_row * max(max_col, 1) > lim.max_cells:
             raise _refuse(p, f"member {info.filename} reaches row {max_row}, column {max_col}: "
                              f"{max_row * max(max_col, 1):,} cells, more than the limit "
@@ -607,12 +638,78 @@ def _used_area(xml: bytes) -> tuple[int, int]:
     row numbers and column letters (a few dozen columns, a few hundred rows), so the work per
     cell stays inside the regex engine and ``map``.
     """
-    refs = _REF.findall(xml.translate(_SPACES))
+    spaced = xml.translate(_SPACES)
+    refs = _REF.findall(spaced)
+    if b'"r' in spaced or b"'r" in spaced:
+        refs += _REF_AFTER_QUOTE.findall(spaced)
     if not refs:
         return 0, 0
-    max_row = max(map(int, set(map(_ROW_OF, refs))))
+    max_row = max(map(_row_number, set(map(_ROW_OF, refs))))
     max_col = max(map(_column_number, set(map(_COL_OF, refs))))
     return max_row, max_col
+
+
+def _positional_area(zf: zipfile.ZipFile, info: zipfile.ZipInfo, p: Path) -> tuple[int, int]:
+    """Upper bounds of the row and column numbers the engines give a worksheet's cells, counting
+    cells and rows without an ``r`` reference by position, as calamine and openpyxl place them:
+    a row without one follows the row before it, a cell without one the cell before it.
+
+    Only run for the few sheets that have such cells (:data:`_UNREFERENCED`) or a start tag too
+    long for the first pass to see whole: a second inflate of the member, whose size the first
+    pass has already checked, and one Python step per cell.  Bounds, not exact places: where a
+    tag has two references the larger counts, and a row without one follows the larger of the
+    previous row and the previous cell's row.
+
+    Raises
+    ------
+    UnreadableFileError
+        ``sheet_too_large``: a cell or row start tag that does not end within
+        ``_CELL_TAG_MAX`` bytes (no genuine one comes near), so the cells after it could not be
+        placed.
+    """
+    max_row = max_col = row = col = 0
+    tail = b""
+    with zf.open(info) as fh:
+        while chunk := fh.read(_CHUNK):
+            text = tail + chunk
+            end = 0
+            for match in _CELL_OR_ROW.finditer(text):
+                end = match.end()
+                refs = [_REFERENCE.fullmatch(a or b) for name, a, b in _ATTRIBUTE.findall(match.group(2))
+                        if name == b"r"]
+                refs = [(m.group(1), m.group(2)) for m in refs if m is not None]
+                if match.group(1) == b"row":
+                    # ``row`` already holds the larger of the previous row and cell rows
+                    row = max(_row_number(d) for _, d in refs) if refs else row + 1
+                    col = 0
+                    max_row = max(max_row, row)
+                    continue
+                if refs:
+                    col = max(_column_number(c) for c, _ in refs)
+                    row = max(row, *(_row_number(d) for _, d in refs))
+                else:
+                    col += 1
+                max_row, max_col = max(max_row, row, 1), max(max_col, col)
+            tail = _unfinished_tag(text, end)
+            if len(tail) > _CELL_TAG_MAX:
+                raise _refuse(p, f"member {info.filename} has a cell or row tag that does not end "
+                                 f"within {_CELL_TAG_MAX // _MB} MiB, so its used area cannot be "
+                                 "measured — refused; 请用 Excel 打开后另存为 .xlsx 重新报送",
+                              "sheet_too_large")
+    return max_row, max_col
+
+
+def _unfinished_tag(text: bytes, end: int) -> bytes:
+    """What :func:`_positional_area` carries to the next chunk: from the first cell or row start
+    tag after ``end`` (the last complete one) that has not ended, or a short ``<…`` at the very
+    end that may become one; other long tags (a genuine ``sqref`` list can be long) are left."""
+    start = _CELL_OR_ROW_START.search(text, end)
+    if start is not None:
+        return text[start.start():]
+    last = text.rfind(b"<", end)
+    if last >= 0 and len(text) - last < 64 and b">" not in text[last:]:
+        return text[last:]
+    return b""
 
 
 def _has_error_cell(xml: bytes) -> bool:
@@ -624,25 +721,40 @@ def _has_error_cell(xml: bytes) -> bool:
 
 
 def _column_number(letters: bytes) -> int:
-    """``b"A"`` → 1, ``b"XFD"`` → 16384."""
+    """``b"A"`` → 1, ``b"XFD"`` and ``b"xfd"`` → 16384; :data:`_HUGE` for more than six
+    letters."""
+    if len(letters) > 6:
+        return _HUGE
     n = 0
-    for ch in letters:
+    for ch in letters.upper():
         n = n * 26 + ch - 64
     return n
+
+
+def _row_number(digits: bytes) -> int:
+    """``b"7"`` → 7; :data:`_HUGE` for more than nine digits (``int`` of thousands of digits
+    would itself be slow, and refuse past 4,300)."""
+    return int(digits) if len(digits) <= 9 else _HUGE
 
 
 def cell_reference(tag: bytes) -> tuple[int, int] | None:
     """The 0-based (row, column) of a cell start tag's ``r`` reference (``r="D7"`` → (6, 3)),
     by the same pattern the guard measures the used area with; ``None`` when the tag has no
     reference, or only a row number (its place then depends on the cells before it)."""
-    ref = _REF.search(tag.translate(_SPACES))
+    ref = _ANY_REF.search(tag.translate(_SPACES))
     if ref is None or not ref.group(1):
         return None
-    return int(ref.group(2)) - 1, _column_number(ref.group(1)) - 1
+    return _row_number(ref.group(2)) - 1, _column_number(ref.group(1)) - 1
+
+
+# a line break (every one str.splitlines knows) followed by the first character of a formula
+_BREAK_THEN_FORMULA = re.compile("(\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])(?=[=+\\-@\t])")
 
 
 def is_formula_like(value: object) -> bool:
-    """True if ``value`` is text that a spreadsheet would run as a formula.
+    """True if ``value`` is text that a spreadsheet would run as a formula: it starts with one
+    of :data:`FORMULA_PREFIXES`, or one of its lines after a line break does (a reader that
+    splits the cell at the break would start a row or cell with the formula).
 
     Parameters
     ----------
@@ -650,11 +762,19 @@ def is_formula_like(value: object) -> bool:
         Any cell value; only ``str`` can be formula-like (numbers such as ``-5`` stored as
         numbers are safe).
     """
-    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+    return isinstance(value, str) and (value.startswith(FORMULA_PREFIXES)
+                                       or _BREAK_THEN_FORMULA.search(value) is not None)
+
+
+def _neutralized(text: str) -> str:
+    """``text`` with an apostrophe before the formula at its start and after each line break."""
+    out = _BREAK_THEN_FORMULA.sub("\\1'", text)
+    return "'" + out if text.startswith(FORMULA_PREFIXES) else out
 
 
 def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose formula-like text cells start with an apostrophe.
+    """A copy of ``frame`` whose formula-like text cells start with an apostrophe, and have one
+    after every line break that a formula follows (``"喜德县\\r=1+1"`` → ``"喜德县\\r'=1+1"``).
 
     The apostrophe is what Excel itself shows for "text that looks like a formula"; the rest of
     the text is kept, so ``=HYPERLINK(...)`` is still readable in the cell but never runs.
@@ -675,6 +795,6 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
             mask = s.map(is_formula_like).astype(bool)
             if mask.any():
-                out.loc[mask, col] = "'" + s[mask].astype(str)
-    out.columns = ["'" + c if is_formula_like(c) else c for c in out.columns]
+                out.loc[mask, col] = s[mask].astype(str).map(_neutralized)
+    out.columns = [_neutralized(c) if is_formula_like(c) else c for c in out.columns]
     return out

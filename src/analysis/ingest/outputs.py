@@ -30,8 +30,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis import fileio
 from analysis.fileio import atomic_write
 from analysis.ingest.guards import neutralize_formulas
+from analysis.ingest.result import OUTPUT_MARKER
 
 __all__ = ["OUTPUT_FILES", "write_outputs", "write_parquet", "write_csv", "build_panel",
            "run_clean_cli"]
@@ -91,12 +93,13 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike,
     """Write a DataFrame to CSV in UTF-8 with BOM (Excel reads Chinese correctly), atomically.
 
     Floats are written with up to 10 significant digits and ``\\n`` line ends, so reruns are
-    byte-identical.
+    byte-identical; a field holding a carriage return or line feed is quoted.
     """
-    # text cells that Excel would run as formulas (=, +, -, @ …) get a leading apostrophe
+    # text cells that Excel would run as formulas (=, +, -, @ …) get a leading apostrophe,
+    # and every field holding a line break is quoted (fileio.csv_text), so that no reader can
+    # split a cell into a new row that starts with a formula
     out = neutralize_formulas(_sorted(frame, sort_by or []))
-    return _atomic(Path(path), lambda tmp: out.to_csv(
-        tmp, index=False, encoding="utf-8-sig", lineterminator="\n", float_format="%.10g"))
+    return fileio.write_csv(out, path, encoding="utf-8-sig", index=False, float_format="%.10g")
 
 
 def build_panel(indicators: pd.DataFrame) -> pd.DataFrame:
@@ -125,8 +128,14 @@ def build_panel(indicators: pd.DataFrame) -> pd.DataFrame:
     return to_wide(both)
 
 
+_MARKER_TEXT = ("This folder holds outputs of `python -m analysis clean`. A clean run never reads\n"
+                "a folder holding this file as submissions (see docs/reliability.md).\n")
+
+
 def write_outputs(result, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write every output of a :class:`~analysis.ingest.pipeline.CleanResult`.
+    """Write every output of a :class:`~analysis.ingest.pipeline.CleanResult`, and the hidden
+    marker file ``.residency-outputs`` (:data:`~analysis.ingest.result.OUTPUT_MARKER`), first,
+    that keeps the folder from being read as submissions.
 
     Parameters
     ----------
@@ -141,6 +150,9 @@ def write_outputs(result, out_dir: str | os.PathLike) -> dict[str, Path]:
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # first, so that even a folder an interrupted run left half-written is never read back as
+    # submissions by a later run (pipeline.discover skips folders holding it)
+    _atomic(out / OUTPUT_MARKER, lambda tmp: Path(tmp).write_text(_MARKER_TEXT, encoding="utf-8"))
     written = {
         "indicators": write_parquet(result.indicators, out / "indicators.parquet",
                                     _SORT_KEYS["indicators"]),
@@ -175,18 +187,24 @@ def run_clean_cli(raw_paths, out_dir, *, progress: bool = True, stream=None) -> 
         writable), with a one-line reason on stderr; 3 on an internal consistency failure
         (row conservation).
     """
-    from analysis.ingest.pipeline import ConservationError, clean, discover_files
+    from analysis.ingest.errors import DiscoveryError
+    from analysis.ingest.pipeline import ConservationError, clean, discover
 
     stream = stream or sys.stdout
     raw_paths = [Path(p) for p in (raw_paths if isinstance(raw_paths, (list, tuple))
                                    else [raw_paths])]
     try:
-        if not discover_files(raw_paths):
+        found = discover(raw_paths, exclude=[out_dir])
+        for folder in found.skipped:
+            print(f"note: {folder} not read: it holds outputs of this program "
+                  f"({OUTPUT_MARKER} or quarantine.csv, audit.csv, files.csv), not submissions",
+                  file=stream)
+        if not (found.files or found.refused):
             print(f"error: no submissions (.xlsx/.xls/.csv …) under "
                   f"{', '.join(map(str, raw_paths))}", file=sys.stderr)
             return 2
         result = clean(raw_paths, out_dir=out_dir, progress=progress)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, DiscoveryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PermissionError as exc:

@@ -30,15 +30,18 @@ This module holds the public entry points (:func:`discover_files`, :func:`clean_
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.catalog import load_catalog
 from analysis.ingest.census import CENSUS_COLUMNS
+from analysis.ingest.errors import DiscoveryError, UnreadableFileError
 from analysis.ingest.prepare import (  # noqa: F401 - REMARK_HEADERS re-exported
     REMARK_HEADERS,
     Resolver,
@@ -51,6 +54,7 @@ from analysis.ingest.result import (  # noqa: F401 - the public column lists liv
     AUDIT_COLUMNS,
     FILE_COLUMNS,
     INDICATOR_COLUMNS,
+    OUTPUT_MARKER,
     QUALITY_COLUMNS,
     QUARANTINE_COLUMNS,
     RECORD_COLUMNS,
@@ -90,6 +94,10 @@ __all__ = [
     "RECORD_COLUMNS",
     "CleanResult",
     "ConservationError",
+    "MAX_DEPTH",
+    "MAX_ENTRIES",
+    "Discovery",
+    "discover",
     "discover_files",
     "load_salt",
     "pseudonym",
@@ -105,13 +113,170 @@ SUPPORTED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".tsv", ".txt", 
 
 # --------------------------------------------------------------------------------------------
 # files
-# --------------------------------------------------------------------------------------------
-def discover_files(raw_paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
-    """Every submission under the given files and folders, walked recursively.
+MAX_DEPTH = 32
+"""Folder levels searched below each given folder (``$RESIDENCY_MAX_DEPTH`` overrides).  A
+delivery is two to four levels deep (half-year / prefecture / county); a folder deeper than
+this is not entered and is listed in ``files.csv`` as refused (rule ``too_deep``)."""
 
-    Symbolic links to folders are followed, but a folder already visited (by device and inode) is
-    not entered again, so link loops end.  Hidden files, Office lock files (``~$…``) and files
-    with other suffixes than :data:`SUPPORTED_SUFFIXES` are skipped.
+MAX_ENTRIES = 100_000
+"""Files and folders looked at under the given paths (``$RESIDENCY_MAX_ENTRIES`` overrides)
+before discovery gives up and refuses the whole run (:class:`DiscoveryError`): the demo has
+about 400, ten deliveries about 4,000; a count far above that means a wrong folder (a home
+folder, a disk root), which would otherwise be walked for hours."""
+
+_OUTPUT_NAMES = ("quarantine.csv", "audit.csv", "files.csv")
+"""Outputs of :func:`clean` that, all present in one folder, mark it as an output folder of an
+earlier run that wrote no :data:`OUTPUT_MARKER` (written since issue 17)."""
+
+
+@dataclass
+class Discovery:
+    """What :func:`discover` found under the given paths.
+
+    Attributes
+    ----------
+    files : list of (Path, str)
+        Every submission to read and its name relative to the folder it was found under, as
+        :func:`discover_files` returns them.  Named pipes, devices and dangling symbolic links
+        with a submission's suffix are among them: the reader refuses each with a located
+        reason (rule ``not_a_file``), so that they are listed in ``files.csv``.
+    refused : list of (str, str)
+        Folders not searched, each with its relative name and the message for ``files.csv``
+        (``"<name>: … (rule: too_deep)"``, or ``unreadable`` for a folder that cannot be listed).
+    skipped : list of str
+        Output folders of this program found among the inputs (the ``out_dir`` of the run, or a
+        folder holding :data:`OUTPUT_MARKER` or all of ``quarantine.csv``, ``audit.csv`` and
+        ``files.csv``): not read, so that a run never reads its own outputs back as submissions.
+    """
+
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _limit(env: str, default: int) -> int:
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"environment variable {env}={text!r} must be a positive whole number")
+    return value
+
+
+def discover(raw_paths: Iterable[str | os.PathLike], *, exclude: Iterable[str | os.PathLike] = (),
+             max_depth: int | None = None, max_entries: int | None = None) -> Discovery:
+    """Every submission under the given files and folders, walked without recursion and within
+    limits.
+
+    Folders are walked depth first in name order with an explicit stack (``os.walk`` recursed
+    and raised ``RecursionError`` at about 1,000 levels).  Symbolic links to folders are
+    followed, but a folder already visited (by device and inode) is not entered again, so link
+    loops end.  Hidden files and folders, Office lock files (``~$…``) and files with other
+    suffixes than :data:`SUPPORTED_SUFFIXES` are skipped.
+
+    Parameters
+    ----------
+    raw_paths : iterable of path-like
+        Files or folders.
+    exclude : iterable of path-like
+        Folders never read (the run's own output folder); missing ones are ignored.
+    max_depth : int, optional
+        Folder levels searched below each given folder; default :data:`MAX_DEPTH`.
+    max_entries : int, optional
+        Files and folders looked at in all; default :data:`MAX_ENTRIES`.
+
+    Returns
+    -------
+    Discovery
+        The files, the folders refused and the output folders skipped.
+
+    Raises
+    ------
+    FileNotFoundError
+        A given path does not exist (the message names it).
+    DiscoveryError
+        More than ``max_entries`` files and folders (rule ``too_many_files``).
+    """
+    depth_limit = max_depth if max_depth is not None else _limit("RESIDENCY_MAX_DEPTH", MAX_DEPTH)
+    entry_limit = (max_entries if max_entries is not None
+                   else _limit("RESIDENCY_MAX_ENTRIES", MAX_ENTRIES))
+    excluded = set()
+    for path in exclude:
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            excluded.add((st.st_dev, st.st_ino))
+    out = Discovery()
+    found: dict[tuple, tuple[Path, str]] = {}
+    looked_at = 0
+    for given in raw_paths:
+        root = Path(given)
+        if not root.exists() and not root.is_symlink():
+            raise FileNotFoundError(f"raw path {root} does not exist; pass a folder or file of "
+                                    "submissions")
+        if not root.is_dir():
+            _add_file(found, root, root.name)  # a file, pipe or dangling link given by name
+            continue
+        seen_dirs: set[tuple[int, int]] = set()
+        stack = [(root, 0)]
+        while stack:
+            folder, depth = stack.pop()
+            rel = folder.relative_to(root).as_posix()
+            try:
+                st = os.stat(folder)
+            except OSError as exc:
+                out.refused.append((rel, _folder_refusal(folder, f"cannot be opened: "
+                                                         f"{exc.strerror or exc}", "unreadable")))
+                continue
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            if (st.st_dev, st.st_ino) in excluded or _holds_outputs(folder):
+                out.skipped.append(str(folder))
+                continue
+            if depth > depth_limit:
+                out.refused.append((rel, _folder_refusal(
+                    folder, f"is a folder {depth} levels below {root.name or root}, deeper than "
+                            f"the limit {depth_limit} ($RESIDENCY_MAX_DEPTH) — not searched; "
+                            "请把报送文件移到层级较浅的文件夹后重新运行", "too_deep")))
+                continue
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError as exc:
+                out.refused.append((rel, _folder_refusal(folder, f"cannot be opened: "
+                                                         f"{exc.strerror or exc}", "unreadable")))
+                continue
+            looked_at += len(entries)
+            if looked_at > entry_limit:
+                raise DiscoveryError(
+                    f"holds more than {entry_limit:,} files and folders (limit "
+                    "$RESIDENCY_MAX_ENTRIES) — refused before reading anything; is this the "
+                    "folder of submissions?", file=root, rule="too_many_files")
+            subfolders = []
+            for entry in entries:
+                if _is_folder(entry):
+                    if not entry.name.startswith("."):
+                        subfolders.append(Path(entry.path))
+                else:
+                    path = Path(entry.path)
+                    _add_file(found, path, path.relative_to(root).as_posix())
+            stack.extend((sub, depth + 1) for sub in reversed(subfolders))
+    items = sorted(found.values(), key=lambda item: item[1])
+    names = [rel for _, rel in items]
+    if len(set(names)) < len(names):
+        # the same relative name under two given folders: name files by their full path so
+        # that record ids stay unique and every file can still be found
+        items = sorted(((p, _full_name(p)) for p, _ in items), key=lambda i: i[1])
+    out.files = items
+    return out
+
+
+def discover_files(raw_paths: Iterable[str | os.PathLike]) -> list[tuple[Path, str]]:
+    """Every submission under the given files and folders: ``discover(raw_paths).files``.
 
     Parameters
     ----------
@@ -129,34 +294,37 @@ def discover_files(raw_paths: Iterable[str | os.PathLike]) -> list[tuple[Path, s
     ------
     FileNotFoundError
         A given path does not exist (the message names it).
+    DiscoveryError
+        Too many files and folders (see :func:`discover`).
     """
-    found: dict[tuple[int, int], tuple[Path, str]] = {}
-    for given in raw_paths:
-        root = Path(given)
-        if not root.exists():
-            raise FileNotFoundError(f"raw path {root} does not exist; pass a folder or file of "
-                                    "submissions")
-        if root.is_file():
-            _add_file(found, root, root.name)
-            continue
-        seen_dirs: set[tuple[int, int]] = set()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-            st = os.stat(dirpath)
-            if (st.st_dev, st.st_ino) in seen_dirs:
-                dirnames[:] = []
-                continue
-            seen_dirs.add((st.st_dev, st.st_ino))
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                _add_file(found, path, path.relative_to(root).as_posix())
-    items = sorted(found.values(), key=lambda item: item[1])
-    names = [rel for _, rel in items]
-    if len(set(names)) < len(names):
-        # the same relative name under two given folders: name files by their full path so
-        # that record ids stay unique and every file can still be found
-        items = sorted(((p, p.resolve().as_posix()) for p, _ in items), key=lambda i: i[1])
-    return items
+    return discover(raw_paths).files
+
+
+def _folder_refusal(folder: Path, message: str, rule: str) -> str:
+    return str(UnreadableFileError(message, file=folder, rule=rule))
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()  # follows symbolic links, as os.walk(followlinks=True) did
+    except OSError:
+        return False  # cannot tell (a link loop): left to the reader, which says why
+
+
+def _holds_outputs(folder: Path) -> bool:
+    """Whether ``folder`` is an output folder of :func:`clean` (see :class:`Discovery`)."""
+    try:
+        return ((folder / OUTPUT_MARKER).exists()
+                or all((folder / name).is_file() for name in _OUTPUT_NAMES))
+    except OSError:  # cannot look inside (no permission): listing it will say so
+        return False
+
+
+def _full_name(path: Path) -> str:
+    try:
+        return path.resolve().as_posix()
+    except OSError:  # a link loop
+        return path.absolute().as_posix()
 
 
 def _add_file(found: dict, path: Path, rel: str) -> None:
@@ -165,9 +333,16 @@ def _add_file(found: dict, path: Path, rel: str) -> None:
         return
     try:
         st = path.stat()
-    except OSError:  # a dangling link: nothing to read
-        return
-    found.setdefault((st.st_dev, st.st_ino), (path, rel))
+        key: tuple = (st.st_dev, st.st_ino)
+    except OSError:
+        # a dangling link, a link loop, a name too long: listed all the same, and the reader
+        # says what is wrong with it (before, such files were skipped without a word)
+        try:
+            st = path.lstat()
+            key = ("link", st.st_dev, st.st_ino)
+        except OSError:
+            key = ("path", str(path))
+    found.setdefault(key, (path, rel))
 
 
 def _check_census(rows: list[dict]) -> pd.DataFrame:
@@ -230,7 +405,40 @@ def clean_records(records: pd.DataFrame, *, structure: pd.DataFrame | None = Non
     """
     cat = load_catalog() if catalog is None else catalog
     prepared = _prepare(records, cat, resolver or _default_resolver)
-    return _settle(prepared, structure=structure, to_base=to_base or _default_to_base, cat=cat)
+    result = _settle(prepared, structure=structure, to_base=to_base or _default_to_base, cat=cat)
+    _audit_derived(result, cat)
+    return result
+
+
+def _audit_derived(result: CleanResult, cat: pd.DataFrame) -> None:
+    """Add to ``result.audit`` a row for each derived indicator outside its catalog range.
+
+    ``panel.parquet`` holds those values as missing (``outputs.build_panel`` derives them with
+    the same range check); the audit row names the indicator, county and period, the computed
+    value and the cells it came from, so the clerk can find the number that is wrong.  Nothing
+    else changes: these are not records, so row conservation is untouched.
+    """
+    # derive lives a floor above the ingest (analysis.indicators), as for outputs.build_panel
+    from analysis.indicators import derive
+    from analysis.ingest.validate import check_derived
+
+    values = result.indicators
+    if values.empty:
+        return
+    derived = derive(values[["county_code", "period", "indicator", "value"]], catalog=cat)
+    failures = check_derived(derived, values, cat)
+    if failures.empty:
+        return
+    rows = pd.DataFrame({
+        "record_id": failures["record_id"], "source_file": failures["file"],
+        "source_sheet": failures["sheet"], "source_cell": failures["cell"],
+        "county_code": failures["county_code"], "period": failures["period"],
+        "indicator": failures["indicator"], "stage": "derived", "rule": failures["rule"],
+        "action": failures["action"], "before": failures["raw_value"], "after": "",
+        "note": failures["message"]}, columns=AUDIT_COLUMNS)
+    result.audit = pd.concat([result.audit, rows], ignore_index=True).sort_values(
+        ["source_file", "source_sheet", "record_id", "stage", "rule"], kind="stable",
+        ignore_index=True)
 
 
 def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | None = None,
@@ -242,10 +450,12 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     Parameters
     ----------
     raw_paths : sequence of path-like
-        Files and folders (walked recursively, see :func:`discover_files`).
+        Files and folders (walked, see :func:`discover`; folders it does not search are listed
+        in ``files`` as unreadable, output folders of this program are not read).
     out_dir : path-like, optional
         When given, every output is written there (:func:`analysis.ingest.outputs.write_outputs`)
-        and the pseudonym salt defaults to ``out_dir/.salt``.
+        and the pseudonym salt defaults to ``out_dir/.salt``; never read as input, also when
+        it lies inside a raw folder.
     progress : bool
         Show a tqdm progress bar over files (only when there are more than 20 files).
     resolver, to_base : callable, optional
@@ -269,10 +479,13 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
     ------
     FileNotFoundError
         A raw path does not exist.
+    DiscoveryError
+        More files and folders under the raw paths than :data:`MAX_ENTRIES`.
     ConservationError
         Records were lost between input and outputs (a bug, never a data problem).
     """
-    found = discover_files(raw_paths)
+    discovery = discover(raw_paths, exclude=[out_dir] if out_dir is not None else [])
+    found = discovery.files
     salt_holder: dict[str, bytes] = {}
 
     def salt_getter() -> bytes:
@@ -328,7 +541,13 @@ def clean(raw_paths: Sequence[str | os.PathLike], out_dir: str | os.PathLike | N
         del scans
     result = _settle(_join_prepared(parts), structure=all_structure,
                      to_base=to_base or _default_to_base, cat=cat)
+    _audit_derived(result, cat)
     lap("settle")
+    # folders discovery did not search (too deep, cannot be listed): listed as unreadable, so
+    # that nothing under them vanishes without a word
+    infos += [{"source_file": rel, "status": "unreadable", "error": message, "sheets": 0,
+               "hidden_sheets": "", "layouts": "", "roster_rows": 0}
+              for rel, message in discovery.refused]
     info = pd.DataFrame(infos, columns=["source_file", "status", "error", "sheets",
                                         "hidden_sheets", "layouts", "roster_rows",
                                         *CENSUS_COLUMNS, "cells_hidden"])

@@ -40,6 +40,7 @@ import io
 import itertools
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -225,6 +226,7 @@ def _sniffed(p: Path) -> Iterator[tuple[FileFormat, zipfile.ZipFile | None]]:
     """The file's format and, for a zip-based workbook, the archive left open until the block
     ends: the guard inflates it and the error-cell patch reads from it, so one open serves all
     three (each open parses the whole zip directory again)."""
+    _refuse_special_file(p)
     try:
         with p.open("rb") as fh:
             head = fh.read(4096)
@@ -240,6 +242,43 @@ def _sniffed(p: Path) -> Iterator[tuple[FileFormat, zipfile.ZipFile | None]]:
         return
     with archive:
         yield _zip_format(archive.namelist()), archive
+
+
+_SPECIAL_FILES = ((stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket"),
+                  (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                  (stat.S_ISDIR, "folder"))
+
+
+def _refuse_special_file(p: Path) -> None:
+    """Refuse anything but a regular file before it is opened.
+
+    Opening a named pipe blocks until something writes to it (the cleaner waited forever on a
+    FIFO called ``pipe.csv``), a device such as ``/dev/zero`` never ends, a socket cannot be
+    opened at all.  A symbolic link is followed; one whose target is missing is named as such.
+
+    Raises
+    ------
+    UnreadableFileError
+        Rule ``not_a_file`` (pipe, socket, device, folder, dangling link) or ``unreadable``
+        (cannot be examined, e.g. permission denied).
+    """
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError as exc:
+        if os.path.islink(p):
+            raise UnreadableFileError(
+                f"is a symbolic link to {os.readlink(p)}, which does not exist — "
+                "请报送文件本身，而不是快捷方式或链接", file=p, rule="not_a_file") from exc
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p,
+                                  rule="unreadable") from exc
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot be opened: {exc.strerror or exc}", file=p,
+                                  rule="unreadable") from exc
+    if stat.S_ISREG(mode):
+        return
+    kind = next((kind for test, kind in _SPECIAL_FILES if test(mode)), "special file")
+    raise UnreadableFileError(f"is a {kind}, not a regular file — not opened; "
+                              "请报送普通的 Excel 或 CSV 文件", file=p, rule="not_a_file")
 
 
 def _zip_format(names: list[str]) -> FileFormat:
@@ -496,6 +535,31 @@ def _scan_xls(path: Path, limits: ArchiveLimits | None) -> _XlsScan:
 
 
 def _read_calamine(path: Path) -> list[Sheet]:
+    """Every sheet as calamine reads it.
+
+    A panic inside calamine (a Rust bug hit by a malformed file) reaches Python as pyo3's
+    ``PanicException``, which derives from ``BaseException``, not ``Exception``, so the
+    reader's ``except Exception`` would let it stop the whole run; it becomes an unreadable
+    file here.  It is not handed to the fallback engine: the file is malformed in a way the
+    guards did not foresee, and openpyxl may then build a grid as large as the one calamine
+    choked on.
+
+    Raises
+    ------
+    UnreadableFileError
+        calamine panicked (rule ``unreadable``).
+    """
+    try:
+        return _calamine_sheets(path)
+    except BaseException as exc:
+        if not (type(exc).__name__ == "PanicException" and type(exc).__module__ == "pyo3_runtime"):
+            raise
+        raise UnreadableFileError(
+            f"cannot be read: the calamine engine crashed on it (panic: {exc}) — the file is "
+            "malformed; 请用 Excel 打开后另存为 .xlsx 重新报送", file=path, rule="unreadable") from exc
+
+
+def _calamine_sheets(path: Path) -> list[Sheet]:
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     sheets: list[Sheet] = []
@@ -677,6 +741,8 @@ def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
             if n_formulas := _put_formulas(sheets, xls_uncached_formulas(p.read_bytes())):
                 notes.append(f"{n_formulas} formula(s) saved without their result, evaluated where simple")
     except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
+        if isinstance(first, UnreadableFileError):
+            raise  # calamine panicked: refused, see _read_calamine
         fallback = {"xlsx": _read_openpyxl, "xls": _read_xlrd}.get(fmt)
         if fallback is None:
             raise UnreadableFileError(f"cannot be read: {first}", file=p, rule="unreadable") from first
@@ -851,6 +917,7 @@ def read_csv_file(path: str | Path) -> Sheet:
         Empty file, undecodable bytes or malformed quoting.
     """
     p = Path(path)
+    _refuse_special_file(p)
     _refuse_huge_text(p)
     try:
         data = p.read_bytes()
@@ -863,6 +930,9 @@ def read_csv_file(path: str | Path) -> Sheet:
     except UnreadableFileError as exc:
         exc.file = str(p)
         raise
+    if not text.strip():
+        # a byte-order mark and nothing else (or only white space after it)
+        raise UnreadableFileError("is empty — 文件为空，请重新导出", file=p, rule="empty_file")
     sample = text[:8192]
     lines = [line for line in sample.splitlines() if line.strip()][:50]
     if lines and sum("\t" in line for line in lines) * 2 >= len(lines):

@@ -36,6 +36,11 @@ ROSTER_COLUMNS = ["round", "batch", "county_text", "county_code", "base_code", "
                   "task_4", "task_5", "source_file", "source_sheet", "source_row"]
 
 
+OUTPUT_MARKER = ".residency-outputs"
+"""Hidden file that ``outputs.write_outputs`` puts in every output folder (before the outputs),
+so that ``pipeline.discover`` never reads a folder of our own outputs back as submissions."""
+
+
 RECORD_COLUMNS = ["record_id", "source_file", "source_sheet", "source_cell", "county_text",
                   "prefecture_text", "header_text", "indicator", "header_unit", "raw_value",
                   "period_text", "title"]

@@ -23,6 +23,10 @@ Actions
 ``set_aside``
     a cell that carries no catalog indicator (unknown column, remark, reported rate); counted
     per file, listed in the audit.
+``missing``
+    not a cell but a derived indicator (a rate, funds per young person) computed from clean
+    cells that falls outside its catalog range: it is recorded as missing in ``panel.parquet``
+    and listed in the audit with the cells it was computed from (:func:`check_derived`).
 """
 
 from __future__ import annotations
@@ -51,12 +55,13 @@ __all__ = [
     "rules_frame",
     "check_cells",
     "check_cross",
+    "check_derived",
     "reconcile_rates",
     "validate",
     "failure_rows",
 ]
 
-Action = Literal["quarantine", "fix", "merge", "set_aside"]
+Action = Literal["quarantine", "fix", "merge", "set_aside", "missing"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,12 @@ RULES: tuple[Rule, ...] = (
     Rule("rate_without_counts", "cross", "set_aside",
          "填报了{indicator_zh}（{raw_value}）但缺少计算所需的数量，未采用。",
          "a reported rate whose counts are missing; not stored (rates come only from counts)"),
+    # ---- derived indicators computed from clean values ----
+    Rule("derived_out_of_range", "derived", "missing",
+         "{indicator_zh}按{note}计算为{raw_value}，超出允许范围（{min:g}–{max:g}），已记为缺失，"
+         "请核对这些填报值。",
+         "a derived indicator (rate, funds per young person) computed from clean values falls "
+         "outside its catalog range; it is missing in panel.parquet and audited with its inputs"),
     # ---- cells that carry no catalog indicator ----
     Rule("unknown_column", "column", "set_aside",
          "列“{header_text}”不是指标目录中的指标，未导入。",
@@ -199,7 +210,10 @@ RATE_TOLERANCE_PP = 0.5
 forms round rates to whole percent, so half a point is rounding, more is a different number."""
 
 INTEGER_TOLERANCE = 1e-9
-"""Counts read from Excel may carry float noise (``12.000000000001``); that is still an integer."""
+"""Counts read from Excel may carry float noise (``12.000000000001``); that is still an integer.
+Relative to the value: a count is whole when ``|value - round(value)| <= INTEGER_TOLERANCE *
+|value|``, so ``1e-300`` (0 plus far less than any noise, but not 0) is not, and a count of
+1e-300 young people no longer makes 青少年人均经费 ten times its maximum."""
 
 FAILURE_COLUMNS = [
     "file", "sheet", "cell", "county", "county_code", "period", "indicator", "raw_value",
@@ -399,7 +413,7 @@ def check_cells(values: pd.DataFrame, catalog: pd.DataFrame | None = None) -> pd
     present = value.notna()
     below = present & (value < lo)
     above = present & (value > hi)
-    frac = present & integer & ((value - value.round()).abs() > INTEGER_TOLERANCE)
+    frac = present & integer & ((value - value.round()).abs() > INTEGER_TOLERANCE * value.abs())
     # a value out of range is reported as out of range only: one message per cell is clearer
     frac &= ~(below | above)
     return _concat([
@@ -475,6 +489,75 @@ def check_cross(values: pd.DataFrame, notes: pd.DataFrame | None = None) -> pd.D
                                        for k, s in extra.items()}
         frames.append(failure_rows(bad, rule, extra=extra))
     return _concat(frames)
+
+
+def check_derived(derived: pd.DataFrame, values: pd.DataFrame,
+                  catalog: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Derived indicators outside their catalog range, one failure row each, naming its inputs.
+
+    ``analysis.indicators.derive`` sets such a value to missing with the reason ``out of
+    range: …``; this turns those rows into rule ``derived_out_of_range`` (action ``missing``)
+    for the audit, located by the cells of the raw inputs of the formula (a derived input is
+    followed to its own raw inputs).
+
+    Parameters
+    ----------
+    derived : pandas.DataFrame
+        As ``derive`` returns it: ``county_code``, ``period``, ``indicator``, ``value``,
+        ``missing_reason``.
+    values : pandas.DataFrame
+        The clean values it was derived from, with ``source_file``, ``source_sheet`` and
+        ``source_cell`` (the ``indicators`` table of the clean step).
+    catalog : pandas.DataFrame, optional
+        The indicator catalog (default :func:`analysis.catalog.load_catalog`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Failure table (:data:`FAILURE_COLUMNS`): ``file``, ``sheet``, ``cell`` and
+        ``record_id`` join the inputs' places with ``"; "``; ``raw_value`` is the computed
+        value (6 significant digits), ``value`` is NaN.
+    """
+    cat = load_catalog() if catalog is None else catalog
+    out = derived[derived["missing_reason"].astype(str).str.startswith("out of range")]
+    if out.empty:
+        return _empty_failures()
+    names_zh = cat["name_zh"].to_dict()
+    source = values.set_index(["county_code", "period", "indicator"])
+    rows, notes = [], []
+    for county, period, code, reason in zip(out["county_code"], out["period"], out["indicator"],
+                                            out["missing_reason"]):
+        inputs = _raw_inputs(code, cat)
+        found = [(name, source.loc[(county, period, name)]) for name in inputs
+                 if (county, period, name) in source.index]
+        places = [f"{r['source_file']}!{r['source_sheet']}!{r['source_cell']}" for _, r in found]
+        rows.append({
+            "record_id": "; ".join(places),
+            "source_file": "; ".join(dict.fromkeys(str(r["source_file"]) for _, r in found)),
+            "source_sheet": "; ".join(dict.fromkeys(str(r["source_sheet"]) for _, r in found)),
+            "source_cell": "; ".join(str(r["source_cell"]) for _, r in found),
+            "county_code": county, "period": period, "indicator": code,
+            "raw_value": _DERIVED_VALUE.search(reason).group(1), "value": np.nan})
+        notes.append("、".join(f"{names_zh.get(name, name)} {r['value']:g}" for name, r in found))
+    frame = pd.DataFrame(rows, index=out.index)
+    return failure_rows(frame, "derived_out_of_range", extra={"note": pd.Series(notes, index=out.index)})
+
+
+_DERIVED_VALUE = re.compile(r"out of range: (\S+)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def _raw_inputs(code: str, cat: pd.DataFrame) -> list[str]:
+    """The raw indicators a derived indicator's formula reads, derived inputs followed."""
+    out: list[str] = []
+    for name in _NAME.findall(str(cat.at[code, "formula"])):
+        if name not in cat.index:
+            continue
+        if cat.at[name, "kind"] == "raw":
+            out.append(name)
+        else:
+            out += _raw_inputs(name, cat)
+    return list(dict.fromkeys(out))
 
 
 _FORMULA = re.compile(r"^\s*100\s*\*\s*(\w+)\s*/\s*(\w+)\s*$")

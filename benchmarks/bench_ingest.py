@@ -113,11 +113,11 @@ def pandas_loop(files: list[Path]) -> float:
 
 
 def stage_times(files: list[tuple[Path, str]]) -> dict[str, float]:
-    """Reading, and layout + extraction, timed separately over every file."""
-    from analysis.ingest.layout import _extract_columns, detect_layout
+    """Reading, and layout + extraction + the cell census, timed separately over every file."""
+    from analysis.ingest.census import cell_roles, count_nonempty, record_places
+    from analysis.ingest.layout import _extract_columns, detect_layouts
     from analysis.ingest.read import read_any
-    from analysis.ingest.roster import _is_roster
-    from analysis.ingest.scan import _first_rows_text
+    from analysis.ingest.roster import is_roster_sheet
 
     t_read = t_layout = 0.0
     for path, _rel in files:
@@ -125,12 +125,18 @@ def stage_times(files: list[tuple[Path, str]]) -> dict[str, float]:
         sheets = read_any(path)
         t1 = time.perf_counter()
         for sheet in sheets:
-            if sheet.hidden or _is_roster(path, sheet.name, _first_rows_text(sheet)):
+            if sheet.hidden or is_roster_sheet(path, sheet.name, sheet.cells):
                 continue
-            try:
-                _extract_columns(sheet, detect_layout(sheet), str(path))
-            except Exception:  # noqa: BLE001
-                pass
+            layouts = detect_layouts(sheet)
+            taken = []
+            for layout in layouts:
+                try:
+                    got, _ = _extract_columns(sheet, layout, str(path))
+                except Exception:  # noqa: BLE001
+                    continue
+                taken += got["source_cell"]
+            cell_roles(sheet, layouts, record_places(taken))
+            count_nonempty(sheet)
         t_read += t1 - t0
         t_layout += time.perf_counter() - t1
     return {"read": t_read, "layout_extract": t_layout}
@@ -244,7 +250,7 @@ def bench_set(label: str, raw: str, args) -> tuple[dict, object]:
     if label == "demo":
         c0 = time.process_time()
         stages = stage_times(found)
-        print(f"  separately (one process): reading {stages['read']:.2f} s wall, layout+extract "
+        print(f"  separately (one process): reading {stages['read']:.2f} s wall, layout+extract+census "
               f"{stages['layout_extract']:.2f} s wall ({time.process_time() - c0:.2f} s CPU "
               f"together); reading alone vs pandas {t_pandas / stages['read']:.1f}× wall")
     print(f"load average now:   {os.getloadavg()[0]:.1f}")

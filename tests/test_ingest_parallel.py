@@ -118,8 +118,10 @@ def test_column_lists_hold_every_data_cell_and_account_for_every_row():
     ])
     layout = detect_layout(sheet)
     cols, structure = _extract_columns(sheet, layout, "凉山州.xlsx")
-    assert list(cols) == RECORD_COLUMNS
+    # the record columns, and the 0-based column of each record for the cell census
+    assert list(cols) == RECORD_COLUMNS + ["source_col"]
     assert cols["source_cell"] == ["B3", "C3", "B4", "C4"]
+    assert cols["source_col"] == [1, 2, 1, 2]
     assert cols["raw_value"] == [300, "", "2000", 5]             # as read; blanks kept
     assert cols["county_text"] == ["喜德县", "喜德县", "昭觉县", "昭觉县"]
     assert cols["indicator"] == ["league_members", "fulltime_cadres"] * 2

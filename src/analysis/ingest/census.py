@@ -40,7 +40,7 @@ from analysis.ingest.layout import RECORD_COLUMNS, Layout, _Grid, _is_footer_row
 from analysis.ingest.read import Sheet, a1
 
 __all__ = ["ROLES", "STRUCTURE_ROLES", "CENSUS_COLUMNS", "cell_roles", "census_counts",
-           "count_nonempty", "nonempty_places", "cell_place", "record_places", "unplaced_records", "UNPLACED_LAYOUT"]
+           "count_nonempty", "nonempty_places", "cell_place", "sheet_census", "record_places", "unplaced_records", "UNPLACED_LAYOUT"]
 
 ROLES = ("title", "meta", "header", "code_row", "units_row", "label", "note", "personal",
          "total", "footer", "roster", "data", "unplaced")
@@ -81,15 +81,14 @@ def _filled_columns(row: list[Any]) -> list[int]:
             if v != "" and v is not None and not (type(v) is str and not v.strip()) and v == v]
 
 
-def _nonempty_cells(cells: list[list[Any]], first: int, end: int) -> Iterable[tuple[int, int, Any]]:
-    for r in range(first, min(end, len(cells))):
-        row = cells[r]
-        for c in _filled_columns(row):
-            yield r, c, row[c]
-
-
 def cell_roles(sheet: Sheet, layouts: list[Layout],
                record_cells: set[tuple[int, int]]) -> dict[tuple[int, int], str]:
+    """The role of every non-empty cell (see :func:`sheet_census`, which also counts them)."""
+    return sheet_census(sheet, layouts, record_cells)[0]
+
+
+def sheet_census(sheet: Sheet, layouts: list[Layout],
+                 record_cells: set[tuple[int, int]]) -> tuple[dict[tuple[int, int], str], int]:
     """The role of every non-empty cell of a sheet, from the layouts of its tables and the
     records extracted from them.
 
@@ -109,22 +108,28 @@ def cell_roles(sheet: Sheet, layouts: list[Layout],
 
     Returns
     -------
-    dict
-        (row, col) → role, 0-based, one entry per non-empty cell.
+    roles : dict
+        (row, col) → role, 0-based, one entry per non-empty cell of the tables' blocks.
+    nonempty : int
+        The non-empty cells of the whole sheet, counted row by row apart from the blocks, so
+        that a cell the roles missed shows as a broken census (``clean()`` checks).
     """
     grid = _Grid(sheet)
+    filled_rows = [_filled_columns(row) for row in grid.cells]
+    nonempty = sum(map(len, filled_rows))
     roles: dict[tuple[int, int], str] = {}
     for layout in layouts:
         first, end = layout.block if layout.block is not None else (0, grid.n_rows)
         if layout.kind == "unknown":
-            for r, c, _ in _nonempty_cells(grid.cells, first, end):
-                roles[(r, c)] = "unplaced"
+            for r in range(first, min(end, grid.n_rows)):
+                for c in filled_rows[r]:
+                    roles[(r, c)] = "unplaced"
             continue
         by_col = {col.col: col for col in layout.columns}
         data = set(layout.data_rows)
         for r in range(first, min(end, grid.n_rows)):
             row = grid.cells[r]
-            filled = _filled_columns(row)
+            filled = filled_rows[r]
             if not filled:
                 continue
             reason = layout.row_reasons.get(r)
@@ -152,8 +157,8 @@ def cell_roles(sheet: Sheet, layouts: list[Layout],
                     role = _QUIET_ROW_ROLE.get(col.role, "unplaced") if col is not None else "unplaced"
                 roles[(r, c)] = role
     # the blocks of detect_layouts cover every row, so every non-empty cell has a role now;
-    # count_nonempty counts them again from the grid, and the pipeline checks the two agree
-    return roles
+    # the pipeline checks that the roles add up to ``nonempty``
+    return roles, nonempty
 
 
 def cell_place(cell: str) -> tuple[int, int]:

@@ -32,9 +32,14 @@ from __future__ import annotations
 import html
 import math
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from xlrd import compdoc
+
+from analysis.ingest.guards import UNCACHED_FORMULA
 
 __all__ = ["Formula", "uncached_formulas", "xls_uncached_formulas", "evaluate_formulas",
            "FORMULA_FUNCTIONS", "UNREAD_XLS_FORMULA"]
@@ -68,10 +73,6 @@ _CELL_END = re.compile(rb"</(?:\w+:)?c\s*>")
 _F = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f\s*>)", re.DOTALL)
 _V = re.compile(rb"<(?:\w+:)?v\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?v\s*>)", re.DOTALL)
 _R_ATTR = re.compile(rb"""\br\s*=\s*["']\$?([A-Za-z]{1,3})\$?(\d{1,7})["']""")
-# a formula element followed by no result: an empty or self-closed <v>, or the cell's end
-_ANY_UNCACHED = re.compile(
-    rb"(?:</(?:\w+:)?f\s*>|<(?:\w+:)?f\b[^>]*/>)\s*"
-    rb"(?:<(?:\w+:)?v\b[^>]*/>|<(?:\w+:)?v\b[^>]*>\s*</(?:\w+:)?v\s*>|</(?:\w+:)?c\s*>)")
 _F_SHARED = re.compile(rb"""\bt\s*=\s*["'](?:shared|array|dataTable)["']""")
 
 
@@ -91,7 +92,7 @@ def uncached_formulas(xml: bytes) -> list[tuple[int, int, str]]:
     own text (``<f t="shared" si="0"/>``) are returned with the text ``=`` + ``(shared)``, which
     does not evaluate.
     """
-    if (b"<f" not in xml and b":f" not in xml) or _ANY_UNCACHED.search(xml) is None:
+    if (b"<f" not in xml and b":f" not in xml) or UNCACHED_FORMULA.search(xml) is None:
         return []  # no formula, or every formula with its result (Excel's own files)
     out = []
     pos = 0
@@ -375,8 +376,6 @@ def _rgce_text(rgce: bytes) -> str | None:
     """The formula text of a BIFF8 token sequence (reverse Polish), for the tokens a statistics
     form uses (numbers, cell and range references of the same sheet, + − × ÷, brackets, signs,
     SUM/AVERAGE/MIN/MAX); ``None`` for anything else (another sheet, other functions)."""
-    import struct
-
     stack: list[str] = []
     i = 0
     try:
@@ -440,10 +439,6 @@ def xls_uncached_formulas(data: bytes) -> dict[str, list[tuple[int, int, str]]]:
     data : bytes
         The whole file (an OLE compound document holding a BIFF8 ``Workbook`` stream).
     """
-    import struct
-
-    from xlrd import compdoc
-
     try:
         doc = compdoc.CompDoc(data)
         mem, base, size = doc.locate_named_stream("Workbook")

@@ -69,6 +69,9 @@ RECORD_COLUMNS = [
     "title", "record_id", "source_row", "cutoff_text", "county_code_text",
 ]
 STRUCTURE_COLUMNS = ["source_file", "source_sheet", "source_row", "reason", "text"]
+SOURCE_COL = "source_col"
+"""Key of the 0-based record columns in :func:`_extract_columns`' lists (not a record column:
+the pipeline's cell census places records by it; ``extract_records`` leaves it out)."""
 
 _HEADER_SCAN_ROWS = 30  # headers sit near the top; scanning further only finds data
 
@@ -512,7 +515,8 @@ def detect_layout(sheet: Sheet, grid: _Grid | None = None) -> Layout:
     merges = _merge_lookup(sheet)
     scores = [_header_score(grid, r) for r in range(min(n, _HEADER_SCAN_ROWS))]
 
-    transposed = _detect_transposed(grid, merges)
+    # a row naming two or more indicators is a summary's header: no 横表 has one
+    transposed = None if any(m >= 2 for m, _ in scores) else _detect_transposed(grid, merges)
     if transposed is not None:
         return transposed
     form = _detect_form(grid, scores)
@@ -888,6 +892,9 @@ def _flag_group_subtotals(grid: _Grid, layout: Layout, cols: list[int],
     labels = [c.col for c in layout.columns if c.role in ("county", "county_code")]
     if not labels:
         return
+    if all(any(c < len(grid.cells[r]) and not _empty(grid.cells[r][c]) for c in labels)
+           for r in layout.data_rows):
+        return  # every data row names its county: no unlabelled subtotal
     group: list[int] = []
     for r in sorted(layout.data_rows):
         texts = grid.texts(r)
@@ -1223,6 +1230,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
     # one entry per record, in record order; the constant columns are filled at the end
     rows_out: list[int] = []
     cell_out: list[str] = []
+    col_out: list[int] = []  # 0-based column of each record (the census places records by it)
     county_out: list = []
     pref_out: list = []
     header_out: list = []
@@ -1247,6 +1255,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 continue
             rows_out.append(r + 1)
             cell_out.append(f"{col_letter(col.col)}{r + 1}")
+            col_out.append(col.col)
             county_out.append(county)
             pref_out.append(pref)
             header_out.append(col.header_text)
@@ -1277,6 +1286,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
             for vc, per, county, col_name in zip(value_cols, periods, counties, letters):
                 rows_out.append(r + 1)
                 cell_out.append(f"{col_name}{r + 1}")
+                col_out.append(vc.col)
                 county_out.append(county)
                 pref_out.append(vc.prefecture or prefecture)
                 header_out.append(text)
@@ -1297,7 +1307,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
         county_c, pref_c, period_c = first.get("county"), first.get("prefecture"), first.get("period")
         code_c = first.get("county_code")
         merges = _merge_lookup(sheet) if sheet.merged else {}
-        grid = _Grid(sheet)
+        grid = _Grid(sheet) if merges else None
 
         def label_text(r: int, c: Column | None) -> str | None:
             """A row label as written, taking a merged block's value (a county cell merged over
@@ -1354,6 +1364,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                 indicator_out += [indicators[i] for i in keep]
                 unit_out += [units[i] for i in keep]
                 cell_out += [f"{letters[i]}{r + 1}" for i in keep]
+                col_out += [col_index[i] for i in keep]
                 raw_out += [raw(r, col_index[i]) for i in keep]
             elif k:
                 county_out += [county] * k
@@ -1373,6 +1384,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
                     unit_out += units
                 row_no = str(r + 1)
                 cell_out += [col_name + row_no for col_name in letters]
+                col_out += col_index
                 row = cells[r]  # a data row is inside the grid, but may be shorter than the widest
                 width = len(row)
                 raw_out += [row[c] if c < width else "" for c in col_index]
@@ -1387,6 +1399,7 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
         title=[layout.title] * n, record_id=id_out, source_row=rows_out,
         cutoff_text=[layout.cutoff_text] * n, county_code_text=code_out,
     )
+    cols[SOURCE_COL] = col_out
     # a data row with no data column (a table of names only) still has to be accounted for
     empty = sorted(set(r + 1 for r in layout.data_rows) - set(rows_out))
     if empty:

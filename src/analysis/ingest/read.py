@@ -445,13 +445,15 @@ def _put_uncached_formulas(sheets: list[Sheet], archive: zipfile.ZipFile, scan: 
     evaluated, its text ``=…`` — into the grid; keep each in ``Sheet.formulas``.  Returns how
     many were found.
 
-    The parts have passed the archive guard already (their sizes are within its limits); a part
-    is parsed only when it holds a formula tag at all (one substring test).
+    The parts have passed the archive guard already (their sizes are within its limits), and
+    only the parts in which its inflate pass saw a formula without its result are read again.
     """
-    if not scan.sheet_names:
-        return 0
+    if not scan.sheet_names or not scan.formula_parts:
+        return 0  # the guard's inflate pass saw no formula without its result
     found: dict[str, list[tuple[int, int, str]]] = {}
     for part, name in sorted(scan.sheet_names.items()):
+        if part not in scan.formula_parts:
+            continue
         try:
             cells = uncached_formulas(archive.read(part))
         except (KeyError, zipfile.BadZipFile):
@@ -486,6 +488,9 @@ class _XlsScan:
 
     errors: dict[str, list[CellPatch]] = field(default_factory=dict)
     failure: Exception | None = None
+    empty_texts: bool = False
+    """A cell typed as text but empty: what xlwt's formulas (stored without a result) read as;
+    only then are the FORMULA records looked at (:func:`formulas.xls_uncached_formulas`)."""
 
 
 def _scan_xls(path: Path, limits: ArchiveLimits | None) -> _XlsScan:
@@ -523,9 +528,16 @@ def _scan_xls(path: Path, limits: ArchiveLimits | None) -> _XlsScan:
                     f"more than the limit {lim.max_cells:,} — refused (a stray cell far below or "
                     "right of the table?); 请删除表格以外的多余单元格后重新报送",
                     file=path, rule="sheet_too_large")
-            errors = [(r, c, xlrd.error_text_from_code.get(sh.cell_value(r, c), "#N/A"))
-                      for r in range(sh.nrows)
-                      for c, ctype in enumerate(sh.row_types(r)) if ctype == xlrd.XL_CELL_ERROR]
+            errors = []
+            for r in range(sh.nrows):
+                types = sh.row_types(r)
+                if xlrd.XL_CELL_ERROR in types:
+                    errors += [(r, c, xlrd.error_text_from_code.get(sh.cell_value(r, c), "#N/A"))
+                               for c, ctype in enumerate(types) if ctype == xlrd.XL_CELL_ERROR]
+                if not scan.empty_texts and xlrd.XL_CELL_TEXT in types:
+                    values = sh.row_values(r)
+                    scan.empty_texts = "" in values and any(
+                        t == xlrd.XL_CELL_TEXT and v == "" for t, v in zip(types, values))
             if errors:
                 scan.errors.setdefault(sh.name, []).extend(errors)
             book.unload_sheet(i)
@@ -738,7 +750,8 @@ def _read_workbook(p: Path, fmt: FileFormat, archive: zipfile.ZipFile | None,
                 raise xls.failure
             if n_errors := _put_cells(sheets, xls.errors):
                 notes.append(f"{n_errors} Excel error cell(s) taken from xlrd, because calamine blanks them")
-            if n_formulas := _put_formulas(sheets, xls_uncached_formulas(p.read_bytes())):
+            if xls.empty_texts and (n_formulas := _put_formulas(
+                    sheets, xls_uncached_formulas(p.read_bytes()))):
                 notes.append(f"{n_formulas} formula(s) saved without their result, evaluated where simple")
     except Exception as first:  # noqa: BLE001 - any calamine failure → try the reference reader
         if isinstance(first, UnreadableFileError):

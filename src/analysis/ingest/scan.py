@@ -40,11 +40,11 @@ def _scan_file(path: Path, rel: str) -> dict:
     back cheaply; rosters are pseudonymised by the caller (:func:`_finish_file`), which holds
     the salt.
     """
-    from analysis.ingest.census import (cell_place, cell_roles, census_counts, count_nonempty,
-                                        nonempty_places, record_places, unplaced_records)
+    from analysis.ingest.census import (cell_place, census_counts, count_nonempty,
+                                        nonempty_places, sheet_census, unplaced_records)
     from analysis.ingest.layout import _empty as _blank
     from analysis.ingest.layout import RECORD_COLUMNS as LAYOUT_COLUMNS
-    from analysis.ingest.layout import _extract_columns, detect_layouts
+    from analysis.ingest.layout import SOURCE_COL, _extract_columns, detect_layouts
     from analysis.ingest.read import read_any
 
     cpu = time.process_time()
@@ -64,7 +64,7 @@ def _scan_file(path: Path, rel: str) -> dict:
     def add(got: dict[str, list], sheet, remark_col: int | None) -> None:
         n = len(got["source_row"])
         for c, values in got.items():
-            if c not in ("source_file", "record_id"):
+            if c not in ("source_file", "record_id", SOURCE_COL):
                 cols[c] += values
         cols["source_file"] += [rel] * n
         # the layout's record_id names the county row; the pipeline needs one id per cell
@@ -83,23 +83,24 @@ def _scan_file(path: Path, rel: str) -> dict:
 
     for i, sheet in enumerate(sheets):
         name = str(sheet.name)
-        nonempty = count_nonempty(sheet)
         if sheet.hidden:
             scan["hidden"].append(name)
-            scan["census"].append(_census_row(rel, name, "hidden", "", None, nonempty))
+            scan["census"].append(_census_row(rel, name, "hidden", "", None,
+                                              count_nonempty(sheet)))
             continue
         try:
             if is_roster_sheet(path, name, sheet.cells):
                 # (sheet order, name, cells): pseudonyms need the salt, read in the caller
                 scan["roster"].append((i, name, sheet.cells))
-                counts = census_counts({k: "roster" for k in nonempty_places(sheet)}, nonempty)
-                scan["census"].append(_census_row(rel, name, "ok", "roster", counts, nonempty))
+                places = nonempty_places(sheet)
+                counts = census_counts({k: "roster" for k in places}, len(places))
+                scan["census"].append(_census_row(rel, name, "ok", "roster", counts, len(places)))
                 continue
             layouts = detect_layouts(sheet)
             kinds = [str(layout.kind) for layout in layouts]
             sheet_note = ""
             placed = 0
-            taken: list[str] = []
+            taken: set[tuple[int, int]] = set()
             for layout in layouts:
                 if layout.kind == "unknown":
                     continue
@@ -107,10 +108,10 @@ def _scan_file(path: Path, rel: str) -> dict:
                 remark = layout.column("remark")
                 add(got, sheet, remark.col if remark is not None else None)
                 scan["structure"] += [(rel,) + row[1:] for row in struct]
-                taken += [cell for cell, v in zip(got["source_cell"], got["raw_value"])
-                          if not _blank(v)]
+                taken |= {(r - 1, c) for r, c, v in zip(got["source_row"], got[SOURCE_COL],
+                                                        got["raw_value"]) if not _blank(v)}
                 placed += 1
-            roles = cell_roles(sheet, layouts, record_places(taken))
+            roles, nonempty = sheet_census(sheet, layouts, taken)
             if not placed:
                 numbers = sum(1 for (r, c), role in roles.items() if role == "unplaced"
                               and _is_number(sheet.cells[r][c]))

@@ -98,6 +98,7 @@ RULE_LABELS: dict[str, str] = {
     "text_unplaced": "表格以外的文字，未导入",
     "period_whole_year": "全年数据按年末下半年计入（存量指标）",
     "formula_evaluated": "公式未保存结果，按本表数据计算",
+    "derived_out_of_range": "由填报值计算的指标超出允许范围，记为缺失",
     "chinese_numeral": "中文数字（如“三百”“1.2万”）换算为数字",
     "thousands_separator": "去掉千分位逗号",
 }

@@ -1403,7 +1403,8 @@ def _extract_columns(sheet: Sheet, layout: Layout, src: str) -> tuple[dict[str, 
     # a data row with no data column (a table of names only) still has to be accounted for
     empty = sorted(set(r + 1 for r in layout.data_rows) - set(rows_out))
     if empty:
-        extra = [(src, sheet.name, r, "no_data_cells", " | ".join(t for t in grid.texts(r - 1) if t))
+        texts = (grid or _Grid(sheet)).texts
+        extra = [(src, sheet.name, r, "no_data_cells", " | ".join(t for t in texts(r - 1) if t))
                  for r in empty]
         structure = sorted(structure + extra, key=lambda row: row[2])  # stable, as before
     return cols, structure

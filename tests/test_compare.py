@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from analysis.compare import (
@@ -16,6 +18,7 @@ from analysis.compare import (
     paired_effect,
     paired_tests,
     round_changes,
+    signed_rank,
     round_contrast,
     standard_tests,
 )
@@ -46,6 +49,46 @@ def test_paired_effect_by_hand():
     # with tie correction: mean 4·5/4 = 5, var 4·5·9/24 − (3³ − 3)/48 = 7.5 − 0.5 = 7
     assert r["w"] == 0
     assert r["p_wilcoxon"] == pytest.approx(2 * stats.norm.cdf(-5 / math.sqrt(7)))
+
+
+def test_signed_rank_exact_by_hand():
+    # D = 1, −2, 3: ranks 1, 2, 3, W+ = 4, W− = 2.  The 8 sign patterns give W+ = 0,1,2,3,3,4,5,6:
+    # P(W+ ≥ 4) = 3/8, P(W+ ≤ 4) = 6/8 → p = 2 · 3/8 = 0.75
+    assert signed_rank(np.array([1.0, -2.0, 3.0])) == (2.0, pytest.approx(0.75, abs=1e-15))
+    # all positive: W+ = 6 is the only pattern of its sum: p = 2/8
+    assert signed_rank(np.array([1.0, 2.0, 3.0])) == (0.0, pytest.approx(0.25, abs=1e-15))
+
+
+# differences as the round comparison meets them: small whole-number changes (ties, zeros) and
+# continuous ones, a few to a few hundred counties
+_DIFFS = st.one_of(
+    st.lists(st.integers(-6, 6), min_size=1, max_size=120).map(lambda v: np.array(v, dtype=float)),
+    st.lists(st.floats(-50, 50, allow_nan=False, width=32), min_size=1, max_size=80).map(np.array),
+).filter(lambda d: np.any(d != 0))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DIFFS)
+def test_signed_rank_matches_scipy(d):
+    nz = d[d != 0]
+    exact = nz.size <= 50 and np.unique(np.abs(nz)).size == nz.size
+    ref = stats.wilcoxon(d, method="exact" if exact else "approx")
+    w, p = signed_rank(d)
+    assert w == pytest.approx(float(ref.statistic), rel=1e-12)
+    assert p == pytest.approx(float(ref.pvalue), rel=1e-9, abs=1e-15)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(-100, 100, width=32), st.floats(-100, 100, width=32)), min_size=2, max_size=60))
+def test_paired_t_matches_scipy(pairs):
+    a, b = (np.array(v, dtype=float) for v in zip(*pairs))
+    r = paired_effect(a, b)
+    if not r["sd_diff"] > 1e-9 * max(1.0, np.abs(b - a).max()):
+        return  # no spread (scipy then warns of catastrophic cancellation)
+    ref = stats.ttest_rel(b, a)
+    # scipy's order of operations: the same bits, so the report's tables do not change
+    assert r["t"] == float(ref.statistic)
+    assert r["p_t"] == float(ref.pvalue)
 
 
 def test_dz_interval_inverts_the_noncentral_t():

@@ -130,51 +130,71 @@ def _prepare_panel(
         raise DIDError(f"{where}: column(s) {missing} not in data; columns are {list(data.columns)}.")
     if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
         raise DIDError(f"{where}: anticipation={anticipation!r} must be a non-negative whole number of periods.")
-    df = data[needed].copy()
     for col in (tname, gname):
-        if not pd.api.types.is_numeric_dtype(df[col]) or df[col].isna().any():
+        if not pd.api.types.is_numeric_dtype(data[col]) or data[col].isna().any():
             raise DIDError(
                 f"{where}: column {col!r} must hold integer periods without gaps (use 0 in {gname!r} for never treated)."
             )
-        if not np.all(np.mod(df[col].to_numpy(dtype=float), 1) == 0):
+        if not np.all(np.mod(data[col].to_numpy(dtype=float), 1) == 0):
             raise DIDError(f"{where}: column {col!r} has non-integer values; code periods as integers (e.g. 1..8).")
-    dups = df.duplicated([idname, tname])
-    if dups.any():
-        first = df.loc[dups, [idname, tname]].iloc[0].tolist()
-        raise DIDError(f"{where}: {int(dups.sum())} duplicated ({idname}, {tname}) rows, first {first}; keep one row per unit and period.")
-    g_per_unit = df.groupby(idname)[gname].nunique()
-    if (g_per_unit > 1).any():
-        bad = g_per_unit[g_per_unit > 1].index[:5].tolist()
+    # integer codes instead of pivots (this runs a few hundred times per evaluation): units in
+    # sorted order as DataFrame.pivot gives them, periods sorted
+    unit_code, unit_ids = pd.factorize(data[idname], sort=True)
+    if (unit_code < 0).any():
+        raise DIDError(f"{where}: {int((unit_code < 0).sum())} row(s) without a unit in {idname!r}; give every row its unit.")
+    t = data[tname].to_numpy()
+    periods = np.unique(t)
+    t_code = np.searchsorted(periods, t)
+    n_units, n_periods = len(unit_ids), len(periods)
+    key = unit_code.astype(np.int64) * n_periods + t_code
+    order = np.argsort(key, kind="stable")
+    repeated = np.zeros(len(key), dtype=bool)
+    repeated[order[1:]] = key[order[1:]] == key[order[:-1]]  # later rows of the same unit and period
+    if repeated.any():
+        first = data[[idname, tname]].iloc[int(np.flatnonzero(repeated)[0])].tolist()
+        raise DIDError(f"{where}: {int(repeated.sum())} duplicated ({idname}, {tname}) rows, first {first}; keep one row per unit and period.")
+    # each unit's first row: its cohort and cluster (checked constant within the unit)
+    first_row = np.full(n_units, len(key))
+    np.minimum.at(first_row, unit_code, np.arange(len(key)))
+    g_all = data[gname].to_numpy(dtype=float)
+    varies = g_all != g_all[first_row][unit_code]
+    if varies.any():
+        bad = unit_ids[np.unique(unit_code[varies])][:5].tolist()
         raise DIDError(f"{where}: {gname!r} varies within unit(s) {bad}; the first-treatment period must be constant per unit.")
     if clustervars:
-        c_per_unit = df.groupby(idname)[clustervars].nunique(dropna=False)
-        if (c_per_unit > 1).any():
-            bad = c_per_unit[c_per_unit > 1].index[:5].tolist()
+        c_code, _ = pd.factorize(data[clustervars], use_na_sentinel=False)
+        varies = c_code != c_code[first_row][unit_code]
+        if varies.any():
+            bad = unit_ids[np.unique(unit_code[varies])][:5].tolist()
             raise DIDError(f"{where}: cluster variable {clustervars!r} varies within unit(s) {bad}; clusters must be unit-level.")
 
-    periods = np.sort(df[tname].unique())
+    def matrix(col: str) -> np.ndarray:
+        out = np.full((n_units, n_periods), np.nan)
+        out[unit_code, t_code] = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return out
+
     # Balance: units with a missing period or a missing outcome are dropped (as R ``did`` does
     # with allow_unbalanced_panel=FALSE), and we say which.
-    wide = df.pivot(index=idname, columns=tname, values=yname).reindex(columns=periods)
-    incomplete = wide.isna().any(axis=1) | ~np.isfinite(wide.to_numpy(dtype=float)).all(axis=1)
-    x_wide = [df.pivot(index=idname, columns=tname, values=c).reindex(index=wide.index, columns=periods) for c in covariates]
+    y = matrix(yname)
+    x_wide = [matrix(c) for c in covariates]
+    incomplete = ~np.isfinite(y).all(axis=1)
     for xw in x_wide:
-        incomplete |= ~np.isfinite(xw.to_numpy(dtype=float)).all(axis=1)
+        incomplete |= ~np.isfinite(xw).all(axis=1)
     dropped: dict[str, list] = {}
+    kept = np.arange(n_units)  # rows of unit_ids still in the panel
 
     def drop(mask, reason: str, what: str, why: str):
         """Record and announce the units of ``mask`` as dropped; the mask of the units kept."""
-        ids = wide.index[mask].tolist()
+        ids = unit_ids[kept[mask]].tolist()
         dropped[reason] = ids
         warnings.warn(f"{where}: dropped {len(ids)} unit(s) {what} (first: {ids[:5]}); {why}", stacklevel=4)
         return ~mask
 
     if incomplete.any():
-        keep = drop(incomplete, "unbalanced_or_missing_outcome",
-                    "with a missing period or outcome so the panel is balanced",
-                    "fill or remove them upstream to keep them.")
-        wide, x_wide = wide.loc[keep], [xw.loc[keep] for xw in x_wide]
-    unit_g = df.groupby(idname)[gname].first().reindex(wide.index).to_numpy(dtype=float)
+        kept = kept[drop(incomplete, "unbalanced_or_missing_outcome",
+                         "with a missing period or outcome so the panel is balanced",
+                         "fill or remove them upstream to keep them.")]
+    unit_g = g_all[first_row][kept]
     if np.any(unit_g < 0):
         raise DIDError(f"{where}: negative values in {gname!r}; use the first treated period, or 0 for never treated.")
     # Cohorts first treated after the last period (net of anticipation) are never treated within
@@ -185,23 +205,23 @@ def _prepare_panel(
     if early.any():
         keep = drop(early, "treated_in_first_period", f"already treated in the first period {periods[0]}",
                     "they have no untreated period to compare.")
-        wide, x_wide, unit_g = wide.loc[keep], [xw.loc[keep] for xw in x_wide], unit_g[keep]
-    if len(wide) == 0:
+        kept, unit_g = kept[keep], unit_g[keep]
+    if len(kept) == 0:
         raise DIDError(f"{where}: no units left after balancing; check {idname!r}, {tname!r} and {yname!r}.")
-    clusters, n_clusters = None, len(wide)
+    clusters, n_clusters = None, len(kept)
     if clustervars and clustervars != idname:
-        labels = df.groupby(idname)[clustervars].first().reindex(wide.index)
+        labels = data[clustervars].iloc[first_row[kept]]
         codes, uniques = pd.factorize(labels, use_na_sentinel=False)
         clusters, n_clusters = codes.astype(np.int64), len(uniques)
     return _Panel(
-        unit_ids=wide.index.to_numpy(),
+        unit_ids=np.asarray(unit_ids)[kept],
         periods=periods,
-        y=wide.to_numpy(dtype=float),
+        y=y[kept],
         g=unit_g,
         clusters=clusters,
         n_clusters=n_clusters,
         dropped=dropped,
-        x=np.stack([xw.to_numpy(dtype=float) for xw in x_wide], axis=-1) if covariates else None,
+        x=np.stack([xw[kept] for xw in x_wide], axis=-1) if covariates else None,
     )
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Literal
 
 import matplotlib as mpl
-import seaborn as sns
 from matplotlib import patheffects
 from cycler import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -158,6 +157,41 @@ def figure_size(width: Width | float = "single", aspect: float = 0.62) -> tuple[
     return width_cm * CM, width_cm * aspect * CM
 
 
+# seaborn.set_theme(context="paper", style="whitegrid") written out (seaborn 0.13): the base the
+# house rc overrides.  Written out so that drawing a chart does not import seaborn and, through it,
+# scipy.stats (about 0.9 s for every notebook kernel and command); tests/test_style.py checks these
+# values against seaborn itself.
+SEABORN_THEME_RC: dict[str, object] = {
+    # seaborn.plotting_context("paper")
+    "axes.linewidth": 1.0, "grid.linewidth": 0.8, "lines.linewidth": 1.2000000000000002,
+    "lines.markersize": 4.800000000000001, "patch.linewidth": 0.8,
+    "xtick.major.width": 1.0, "ytick.major.width": 1.0, "xtick.minor.width": 0.8, "ytick.minor.width": 0.8,
+    "xtick.major.size": 4.800000000000001, "ytick.major.size": 4.800000000000001,
+    "xtick.minor.size": 3.2, "ytick.minor.size": 3.2,
+    "font.size": 9.600000000000001, "axes.labelsize": 9.600000000000001, "axes.titlesize": 9.600000000000001,
+    "xtick.labelsize": 8.8, "ytick.labelsize": 8.8, "legend.fontsize": 8.8, "legend.title_fontsize": 9.600000000000001,
+    # seaborn.axes_style("whitegrid", rc={"font.family": "sans-serif"}); image.cmap is left at
+    # matplotlib's default (seaborn's "rocket" exists only once seaborn is imported; every
+    # colour-mapped chart names its colour map)
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out", "ytick.direction": "out",
+    "xtick.color": ".15", "ytick.color": ".15", "axes.axisbelow": True, "grid.linestyle": "-",
+    "text.color": ".15", "font.family": "sans-serif",
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "axes.grid": True, "axes.facecolor": "white",
+    "axes.edgecolor": ".8", "grid.color": ".8", "axes.spines.left": True, "axes.spines.bottom": True,
+    "axes.spines.right": True, "axes.spines.top": True, "xtick.bottom": False, "ytick.left": False,
+}
+"""The rc of ``seaborn.set_theme(context="paper", style="whitegrid")`` (without its palette: the
+house colour cycle replaces it)."""
+
+SEABORN_COLOR_CODES: dict[str, str | tuple[float, float, float]] = {
+    # seaborn.set_color_codes("deep"): the one-letter colours as the "deep6" palette, k near black
+    "b": "#4c72b0", "g": "#55a868", "r": "#c44e52", "m": "#8172b3", "y": "#ccb974", "c": "#64b5cd",
+    "k": (0.1, 0.1, 0.1),
+}
+
+
 def house_rc(choice: FontChoice) -> dict[str, object]:
     """All rc settings of the house style (fonts included).
 
@@ -206,8 +240,11 @@ def apply_style() -> FontChoice:
         The Chinese font in use.
     """
     choice = use_chinese_font()
-    # seaborn.set_theme resets font.family unless the font rc goes through its rc argument
-    sns.set_theme(context="paper", style="whitegrid", rc=house_rc(choice))
+    # as seaborn.set_theme(context="paper", style="whitegrid", rc=house_rc(choice)) did
+    mpl.rcParams.update(SEABORN_THEME_RC)
+    for code, color in SEABORN_COLOR_CODES.items():
+        mpl.colors.colorConverter.colors[code] = mpl.colors.to_rgb(color)
+    mpl.rcParams.update(house_rc(choice))
     return choice
 
 

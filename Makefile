@@ -31,7 +31,7 @@ processed: $(STAMP)  ## clean the demo data into data/processed (only when missi
 	else echo "data/processed is up to date"; fi
 
 test: processed  ## every test: unit, property, reference comparisons and notebooks (nbval)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 notebooks: processed  ## re-execute the notebooks in place on the demo data (commit the outputs; nbval checks them)
 	@for n in notebooks/0*.ipynb; do echo "executing $$n"; \

@@ -19,11 +19,19 @@ The expected Chinese sentences (``notes``) are written by hand from the programm
 
 from __future__ import annotations
 
+import contextlib
+import html
+import io
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import openpyxl
+import pandas as pd
+
+from analysis import cli
 from analysis.config import PROJECT_ROOT
 from analysis.ingest.periods import parse_period
 
@@ -156,3 +164,104 @@ SCENARIOS: tuple[Delivery, ...] = (
 half-year; a prefecture missing one period."""
 
 BY_NAME = {d.name: d for d in SCENARIOS}
+
+ROUNDS_CUT = ("upto_2013H1", "round1_only", "round2_only")
+"""The deliveries that cut the rounds short (test_scenarios_rounds.py; the rest: test_scenarios.py,
+two files so that the two test workers share the matrix)."""
+
+
+# --------------------------------------------------------------------------- running the job on a delivery
+
+
+def run_command(*argv: str) -> str:
+    """``python -m analysis …`` in this process: exit 0, no traceback; returns what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(argv))
+    assert code == 0, f"{argv[0]} exited {code}: {err.getvalue()[-2000:]}"
+    assert "Traceback" not in out.getvalue() + err.getvalue()
+    return out.getvalue()
+
+
+@dataclass
+class Ran:
+    """``evaluate`` and ``report`` on one delivery (the ``ran`` fixture of conftest.py)."""
+
+    evaluate: str   # console of `evaluate`
+    report: str     # console of `report`
+    reports: Path   # their output folder
+
+
+TIMES: dict[str, tuple[float, float, float]] = {}
+"""Seconds of clean, evaluate and report per scenario (printed with ``pytest -s``)."""
+
+
+def sheet_frame(path, sheet) -> pd.DataFrame:
+    """A table the report wrote: row 2 the header, data until the 数据来源 line."""
+    ws = openpyxl.load_workbook(path, read_only=True)[sheet]
+    rows = [r for r in ws.iter_rows(min_row=2, values_only=True)]
+    body = [r for r in rows[1:] if r[0] is not None and not str(r[0]).startswith("数据来源")]
+    return pd.DataFrame(body, columns=rows[0])
+
+
+def check_evaluate_and_report(d: Delivery, r: Ran) -> None:
+    """What every delivery must show: its windows, its notes, one line per skipped part, and the
+    tables of what it could give."""
+    # the evaluation states its windows in the first line after the files it wrote
+    assert d.notes[0] in r.evaluate.splitlines()
+    notes = [line.removeprefix("  note: ") for line in r.report.splitlines() if line.startswith("  note: ")]
+    assert notes[:len(d.notes)] == list(d.notes)
+    skipped = [line.removeprefix("  skipped ") for line in r.report.splitlines() if line.startswith("  skipped ")]
+    assert skipped == list(d.skipped)
+    # what the report says it skipped is what the evaluation did not write
+    books = {p.stem for p in (r.reports / "tables").glob("*.xlsx")}
+    assert ("驻点效应_分轮估计" in books) == ("驻点效应估计（双重差分）（图2）" not in "".join(d.skipped))
+    assert {"县域排名", "指数变化"} <= books
+    print(f"\n{d.name}: clean {TIMES[d.name][0]:.1f} s, evaluate {TIMES[d.name][1]:.1f} s, "
+          f"report {TIMES[d.name][2]:.1f} s")
+
+
+# --------------------------------------------------------------------------- the notebooks on a delivery
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+ONE_HALF_YEAR = ("本次数据只有一个半年（2013H1）：只做数据质量检查和该期的排名快照，"
+                 "走势、变化、两轮比较和驻点效应都需要更多半年的数据。")
+
+# sentences each notebook must show in place of what the delivery cannot give (hand-written)
+EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
+    "no_roster": {
+        "02_vitality": (NO_ROSTER, "变化窗口：第一轮2008H1→2010H2，第二轮2011H2→2014H1。"),
+        "04_tasks": (NO_ROSTER,),
+        "05_round_comparison": (NO_ROSTER,),
+        "06_plenary_charts": (NO_ROSTER,),
+    },
+    "upto_2013H1": {
+        "02_vitality": ("第二轮的数据截至2013H1（该轮到2014H1结束），第二轮的窗口取2011H2→2013H1。",
+                        "变化窗口：第一轮2008H1→2009H2，第二轮2011H2→2013H1。"),
+        "04_tasks": ("轮末：第一轮2010H2，第二轮尚未结束（数据截至2013H1）。",),
+        "06_plenary_charts": ("排名时期：2013H1",),
+    },
+    "one_half_year": {
+        "01_data_quality": (ONE_HALF_YEAR,),
+        "03_staffing": (ONE_HALF_YEAR,),
+        "05_round_comparison": (ONE_HALF_YEAR,),
+        "06_plenary_charts": (ONE_HALF_YEAR, "排名时期：2013H1"),
+    },
+}
+
+
+def page_text(path) -> str:
+    """The visible text of an exported notebook: style and script blocks and tags dropped, entities decoded."""
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", path.read_text(encoding="utf-8"), flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def check_notebooks(name: str, out_dir) -> None:
+    """Every notebook was exported, none shows a traceback, each shows the delivery's sentences."""
+    pages = {p.stem: page_text(p) for p in Path(out_dir).glob("*.html")}
+    assert sorted(pages) == sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    for stem, text in pages.items():
+        assert "Traceback" not in text, f"{name}/{stem}"
+    for stem, sentences in EXPECTED.get(name, {}).items():
+        for s in sentences:
+            assert s in pages[stem], f"{name}/{stem}: {s!r} not shown"

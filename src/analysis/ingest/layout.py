@@ -790,6 +790,15 @@ _LABEL_ROLES = frozenset({"county", "prefecture", "sequence", "county_code", "la
 """Column roles whose cells name the row (where a 合计/小计 label may stand)."""
 
 
+def _footer_state(label: str, texts: list[str], has_value: bool, in_footer: bool) -> tuple[bool, bool]:
+    """Whether a body row is footer, and whether the footer has begun after it: a footer row
+    (填表人、审核人、填报说明 …) starts the footer, and below it only a row with a value under a
+    catalog label is a data row again."""
+    if (not label or _is_footer_text(label)) and _is_footer_row(texts):
+        return True, True
+    return in_footer and not (has_value and _match(label)), in_footer
+
+
 def _classify_body(grid: _Grid, layout: Layout, start: int) -> None:
     """Mark data, total, footer and blank rows from ``start`` on.
 
@@ -1011,11 +1020,8 @@ def _detect_transposed(grid: _Grid, merges: dict[tuple[int, int], MergedRange]) 
             continue
         label = row_texts[label_c] if label_c < len(row_texts) else ""
         has_value = any(c < len(row_texts) and row_texts[c] for c in value_cols)
-        if (not label or _is_footer_text(label)) and _is_footer_row(row_texts):
-            layout.row_reasons[r] = "footer"
-            in_footer = True
-            continue
-        if in_footer and not (has_value and _match(label)):
+        footer, in_footer = _footer_state(label, row_texts, has_value, in_footer)
+        if footer:
             layout.row_reasons[r] = "footer"
             continue
         if _is_code_row(row_texts):
@@ -1107,11 +1113,8 @@ def _detect_form(grid: _Grid, scores: list[tuple[int, int]]) -> Layout | None:
             continue
         label = texts[label_c] if label_c < len(texts) else ""
         has_value = any(c < len(texts) and texts[c] for c in value_cols)
-        if (not label or _is_footer_text(label)) and _is_footer_row(texts):  # as in _classify_body
-            layout.row_reasons[r] = "footer"
-            in_footer = True
-            continue
-        if in_footer and not (has_value and _match(label)):
+        footer, in_footer = _footer_state(label, texts, has_value, in_footer)
+        if footer:
             layout.row_reasons[r] = "footer"
             continue
         if _is_meta_cell(label):

@@ -565,3 +565,12 @@ def test_invariant_to_unit_and_period_shifts_and_scales_linearly(panel):
         np.testing.assert_allclose(res.se, abs(scale) * base.se, rtol=1e-7)
 
     check()
+
+
+def test_an_outcome_that_is_not_numeric_is_refused_not_coerced(tiny):
+    # a text outcome ("约3") must stop the estimate, not silently become a missing value that
+    # drops its county from the balanced panel
+    bad = tiny.astype({Y: object})
+    bad.loc[0, Y] = "约3"
+    with pytest.raises(ValueError):
+        att_gt(bad, yname=Y, tname=T, idname=ID, gname=G, bstrap=False)

@@ -170,7 +170,8 @@ def _prepare_panel(
 
     def matrix(col: str) -> np.ndarray:
         out = np.full((n_units, n_periods), np.nan)
-        out[unit_code, t_code] = pd.to_numeric(data[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        # as strict as the pivot it replaces: a column that is not numeric raises, it is not coerced
+        out[unit_code, t_code] = data[col].to_numpy(dtype=float, na_value=np.nan)
         return out
 
     # Balance: units with a missing period or a missing outcome are dropped (as R ``did`` does

@@ -334,14 +334,21 @@ def delivery_scope(
     if one:
         notes.append(one_note)
         skipped["trends"] = one_note
+
+    def gap(text: str) -> str:
+        """The reason a part is left out: with one half-year the one-half-year note (said once,
+        above), else ``text``, said here."""
+        if one:
+            return one_note
+        notes.append(text)
+        return text
+
     if not has_roster:
         notes.append(NO_ROSTER_NOTE)
         skipped["design"] = NO_ROSTER_NOTE
     if not spans:
-        why = one_note if one else ("本次数据没有覆盖任何一轮驻点的前后（每轮需要驻点开始前的一个半年和开始后的"
-                                    "至少一个半年），不计算各轮变化和轮末达标情况。")
-        if not one:
-            notes.append(why)
+        why = gap("本次数据没有覆盖任何一轮驻点的前后（每轮需要驻点开始前的一个半年和开始后的"
+                  "至少一个半年），不计算各轮变化和轮末达标情况。")
         skipped["round_change"] = why
         skipped["compliance"] = why
     if len(spans) < 2:
@@ -366,10 +373,8 @@ def delivery_scope(
         skipped["round_difference"] = NO_ROSTER_NOTE
     else:
         if not did:
-            why = one_note if one else ("本次数据在各轮驻点开始前后的半年不足（每轮需要某一批开始的半年及其前一个半年），"
-                                        "无法估计驻点效应。")
-            if not one:
-                notes.append(why)
+            why = gap("本次数据在各轮驻点开始前后的半年不足（每轮需要某一批开始的半年及其前一个半年），"
+                      "无法估计驻点效应。")
             skipped["effects"] = why
             skipped["round_difference"] = why
         elif len(did) < 2:
